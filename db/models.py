@@ -1,0 +1,207 @@
+"""The schema as SQLAlchemy 2 typed models; the migrations must match it (``alembic check``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+_MYSQL = ("mysql", "mariadb")
+_MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime, stored naive (MySQL DATETIME has no zone) with microseconds."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in _MYSQL:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs an aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class ObjectKey(TypeDecorator[str]):
+    """An S3 key: up to 1024 bytes of UTF-8, compared and sorted byte by byte as S3 does.
+
+    MySQL stores it as VARBINARY: text collations ignore trailing spaces (PAD SPACE) or case,
+    and 1024 bytes fit a unique index where 1024 utf8mb4 characters do not.
+    """
+
+    impl = sa.String(1024)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in _MYSQL:
+            return dialect.type_descriptor(mysql.VARBINARY(1024))
+        return dialect.type_descriptor(sa.String(1024))
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
+        if value is not None and dialect.name in _MYSQL:
+            return value.encode("utf-8")
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if isinstance(value, bytes | bytearray):
+            return bytes(value).decode("utf-8")
+        return value  # type: ignore[no-any-return]
+
+
+# Bucket names are lowercase ASCII by S3's rules.
+BucketName = sa.String(63).with_variant(
+    mysql.VARCHAR(63, charset="ascii", collation="ascii_bin"), *_MYSQL
+)
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), *_MYSQL)
+LongBlob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), *_MYSQL)
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ObjectMetadata(Base):
+    """One row per (bucket, key): the object's current state, or that it was removed."""
+
+    __tablename__ = "object_metadata"
+    __table_args__ = (
+        sa.UniqueConstraint("bucket", "object_key", name="uq_object_metadata_bucket_object_key"),
+        _MYSQL_TABLE,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(BucketName)
+    object_key: Mapped[str] = mapped_column(ObjectKey)
+    version_id: Mapped[str | None] = mapped_column(sa.String(1024))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    etag: Mapped[str | None] = mapped_column(sa.String(128))
+    content_type: Mapped[str | None] = mapped_column(sa.String(255))
+    last_modified: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    storage_class: Mapped[str | None] = mapped_column(sa.String(32))
+    user_metadata: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
+    sequencer: Mapped[str | None] = mapped_column(sa.String(64))
+    event_name: Mapped[str | None] = mapped_column(sa.String(64))
+    event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by: Mapped[str | None] = mapped_column(sa.String(64))  # the event that removed it
+    checksum_algorithm: Mapped[str | None] = mapped_column(sa.String(16))
+    checksum_value: Mapped[str | None] = mapped_column(sa.String(128))
+    server_side_encryption: Mapped[str | None] = mapped_column(sa.String(32))
+    sse_kms_key_id: Mapped[str | None] = mapped_column(sa.String(2048))
+    object_lock_mode: Mapped[str | None] = mapped_column(sa.String(16))
+    object_lock_retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    object_lock_legal_hold: Mapped[str | None] = mapped_column(sa.String(8))
+    restore_status: Mapped[str | None] = mapped_column(sa.String(255))
+    parts_count: Mapped[int | None] = mapped_column(sa.Integer)
+    tags: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_task_id: Mapped[str | None] = mapped_column(sa.String(155))
+
+
+class TaskAttempt(Base):
+    """One row per run of ``extract_metadata``: why a key failed stays visible after retries."""
+
+    __tablename__ = "task_attempts"
+    __table_args__ = (
+        sa.Index("ix_task_attempts_bucket_object_key", "bucket", "object_key"),
+        sa.Index("ix_task_attempts_outcome_finished_at", "outcome", "finished_at"),
+        sa.Index("ix_task_attempts_task_id", "task_id"),
+        _MYSQL_TABLE,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(sa.String(155))
+    bucket: Mapped[str] = mapped_column(BucketName)
+    object_key: Mapped[str] = mapped_column(ObjectKey)
+    attempt: Mapped[int] = mapped_column(sa.Integer)
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    error_type: Mapped[str | None] = mapped_column(sa.String(128))
+    error: Mapped[str | None] = mapped_column(LongText)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JournalEntry(Base):
+    """One row per change applied to ``object_metadata``: what happened to each key, in order.
+
+    The same idea as Amazon S3 Metadata's journal table.
+    """
+
+    __tablename__ = "object_journal"
+    __table_args__ = (
+        sa.Index("ix_object_journal_bucket_object_key", "bucket", "object_key"),
+        _MYSQL_TABLE,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(BucketName)
+    object_key: Mapped[str] = mapped_column(ObjectKey)
+    record_type: Mapped[str] = mapped_column(sa.String(16))  # CREATE, UPDATE_METADATA, DELETE
+    version_id: Mapped[str | None] = mapped_column(sa.String(1024))
+    etag: Mapped[str | None] = mapped_column(sa.String(128))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    sequencer: Mapped[str | None] = mapped_column(sa.String(64))
+    event_name: Mapped[str | None] = mapped_column(sa.String(64))
+    event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    task_id: Mapped[str | None] = mapped_column(sa.String(155))
+
+
+# Celery's result tables, owned by our migrations so that MySQL gets room for real results and
+# tracebacks (Celery's own models give 64 KB BLOB/TEXT). Celery reads and writes them through
+# its own models; tests/unit/test_models.py keeps these columns in step with Celery's.
+celery_taskmeta = sa.Table(
+    "celery_taskmeta",
+    Base.metadata,
+    sa.Column("id", sa.Integer, sa.Sequence("task_id_sequence"), primary_key=True),
+    sa.Column("task_id", sa.String(155), unique=True),
+    sa.Column("status", sa.String(50)),
+    sa.Column("result", LongBlob),
+    sa.Column("date_done", sa.DateTime, index=True),
+    sa.Column("traceback", LongText),
+    sa.Column("children", LongBlob),
+    sa.Column("name", sa.String(155)),
+    sa.Column("args", LongBlob),
+    sa.Column("kwargs", LongBlob),
+    sa.Column("worker", sa.String(155)),
+    sa.Column("retries", sa.Integer),
+    sa.Column("queue", sa.String(155)),
+    sa.Column("stamps", LongBlob),
+    sqlite_autoincrement=True,
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+)
+
+celery_tasksetmeta = sa.Table(
+    "celery_tasksetmeta",
+    Base.metadata,
+    sa.Column("id", sa.Integer, sa.Sequence("taskset_id_sequence"), primary_key=True),
+    sa.Column("taskset_id", sa.String(155), unique=True),
+    sa.Column("result", LongBlob),
+    sa.Column("date_done", sa.DateTime, index=True),
+    sqlite_autoincrement=True,
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+)

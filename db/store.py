@@ -1,0 +1,343 @@
+"""The queries s3meta runs, behind one small interface."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import JournalEntry, ObjectMetadata, TaskAttempt, utcnow
+from s3meta.domain.attempts import Outcome
+from s3meta.domain.objects import EventInfo, ObjectState
+from s3meta.domain.ordering import RecordType, Snapshot, Stamp, is_newer, record_type
+from s3meta.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    S3MetaError,
+    SchemaNotMigrated,
+)
+
+# MySQL/MariaDB errors that say the server is away or busy, not that the query is wrong:
+# too many connections, shutdown, lock wait timeout, deadlock, connection killed,
+# can't connect, server gone away, lost connection.
+_TRANSIENT_MYSQL_ERRORS = frozenset({1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055})
+_NO_SUCH_TABLE_MYSQL = 1146
+_DEADLOCK_MYSQL = 1213
+_TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database table is locked")
+_INSERT_RACES = 3
+_REMOVAL_PREFIXES = ("ObjectRemoved:", "LifecycleExpiration:")
+
+
+class _InsertRace(Exception):
+    """Two workers inserted the same new key; the loser starts its transaction again."""
+
+
+def is_removal(event_name: str | None) -> bool:
+    return bool(event_name) and str(event_name).startswith(_REMOVAL_PREFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One run of the task, for the attempts table."""
+
+    task_id: str
+    bucket: str
+    key: str
+    attempt: int
+    outcome: str
+    started_at: datetime
+    finished_at: datetime
+    error_type: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one task learned about one key: its state now, or that it is gone."""
+
+    bucket: str
+    key: str
+    state: ObjectState | None  # None: HeadObject said the object does not exist
+    event: EventInfo  # empty for a manual requeue
+    observed_at: datetime  # when HeadObject was made
+    task_id: str | None = None
+
+    def stamp(self) -> Stamp:
+        if self.state is not None:
+            return Stamp(self.event.sequencer, self.state.last_modified)
+        return Stamp(self.event.sequencer, self.removed_at())
+
+    def removed_at(self) -> datetime:
+        """When the object went: its removal event's time, else when we found it gone."""
+        if self.event.event_time is not None and is_removal(self.event.event_name):
+            return self.event.event_time
+        return self.observed_at
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What ``MetadataStore.apply`` did."""
+
+    outcome: Outcome  # succeeded, gone, or skipped: the row held newer knowledge
+    record_type: RecordType | None = None  # the journal entry written, if any
+
+
+class MetadataStore:
+    """Reads and writes ``object_metadata``, its journal and ``task_attempts``."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def apply(self, change: Change, attempt: Attempt | None = None) -> Applied:
+        """Write ``change`` unless the row holds newer knowledge, atomically.
+
+        The row is locked while the ordering rule (``s3meta.domain.ordering``) is applied,
+        so concurrent workers on one key cannot interleave. The journal entry and
+        ``attempt`` (its outcome and end time filled in here) are written in the same
+        transaction.
+        """
+        for _ in range(_INSERT_RACES):
+            try:
+                with self._transaction() as session:
+                    return _apply_locked(session, change, attempt)
+            except _InsertRace:
+                continue  # another worker created the row first: lock it and decide again
+        raise DatabaseUnavailable(f"s3://{change.bucket}/{change.key}: kept losing insert races")
+
+    def save_state(
+        self, state: ObjectState, event: EventInfo, task_id: str | None = None
+    ) -> Applied:
+        """``apply`` a live state observed now."""
+        change = Change(state.bucket, state.key, state, event, utcnow(), task_id)
+        return self.apply(change)
+
+    def mark_deleted(
+        self, bucket: str, key: str, event: EventInfo, task_id: str | None = None
+    ) -> Applied:
+        """``apply`` the object's removal, observed now."""
+        return self.apply(Change(bucket, key, None, event, utcnow(), task_id))
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        with self._transaction() as session:
+            session.add(_attempt_row(attempt))
+
+    def get(self, bucket: str, key: str) -> ObjectMetadata | None:
+        with self._reading() as session:
+            return session.scalars(
+                sa.select(ObjectMetadata).where(
+                    ObjectMetadata.bucket == bucket, ObjectMetadata.object_key == key
+                )
+            ).one_or_none()
+
+    def attempts(self, bucket: str, key: str) -> list[TaskAttempt]:
+        """Every recorded run for the object, oldest first."""
+        with self._reading() as session:
+            return list(
+                session.scalars(
+                    sa.select(TaskAttempt)
+                    .where(TaskAttempt.bucket == bucket, TaskAttempt.object_key == key)
+                    .order_by(TaskAttempt.id)
+                )
+            )
+
+    def history(self, bucket: str, key: str) -> list[JournalEntry]:
+        """The journal of changes applied to the object, oldest first."""
+        with self._reading() as session:
+            return list(
+                session.scalars(
+                    sa.select(JournalEntry)
+                    .where(JournalEntry.bucket == bucket, JournalEntry.object_key == key)
+                    .order_by(JournalEntry.id)
+                )
+            )
+
+    def iter_bucket(
+        self, bucket: str, prefix: str = "", *, live_only: bool = False, batch_size: int = 500
+    ) -> Generator[ObjectMetadata]:
+        """Rows of ``bucket`` whose key starts with ``prefix``, in S3's key order, streamed.
+
+        Close the generator (or exhaust it) to return its connection; rows already yielded
+        stay readable either way.
+        """
+        query = (
+            sa.select(ObjectMetadata)
+            .where(ObjectMetadata.bucket == bucket)
+            .order_by(ObjectMetadata.object_key)
+            .execution_options(yield_per=batch_size)
+        )
+        if prefix:
+            query = query.where(ObjectMetadata.object_key.startswith(prefix, autoescape=True))
+        if live_only:
+            query = query.where(ObjectMetadata.is_deleted.is_(False))
+        with self._reading() as session:
+            yield from session.scalars(query)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """A transaction, committed on success; database errors come out as s3meta's."""
+        with _translated_errors(), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A session for reads. Closing it detaches rows without expiring them (a rollback
+        would), so rows read before an early exit stay usable."""
+        with _translated_errors(), self._sessions() as session:
+            yield session
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
+        raise translate_database_error(exc) from exc
+
+
+def translate_database_error(exc: sa_exc.DBAPIError | sa_exc.TimeoutError) -> S3MetaError:
+    """s3meta's error for a failed query: transient only if the server is away or busy."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return DatabaseUnavailable(f"no database connection free in the pool: {exc}")
+    original = exc.orig
+    detail = str(original) if original is not None else str(exc)
+    code = _error_code(exc)
+    if exc.connection_invalidated or code in _TRANSIENT_MYSQL_ERRORS:
+        return DatabaseUnavailable(f"database unavailable: {detail}")
+    if any(message in detail for message in _TRANSIENT_SQLITE_MESSAGES):
+        return DatabaseUnavailable(f"database busy: {detail}")
+    if code == _NO_SUCH_TABLE_MYSQL or "no such table" in detail:
+        return SchemaNotMigrated(
+            f"the database has no s3meta schema; run `alembic upgrade head` ({detail})"
+        )
+    return DatabaseError(f"database error: {detail}")
+
+
+def _error_code(exc: sa_exc.DBAPIError) -> object:
+    """The driver's error code (MySQL's number), if it has one."""
+    original = exc.orig
+    return original.args[0] if original is not None and original.args else None
+
+
+def _attempt_row(attempt: Attempt) -> TaskAttempt:
+    return TaskAttempt(
+        task_id=attempt.task_id,
+        bucket=attempt.bucket,
+        object_key=attempt.key,
+        attempt=attempt.attempt,
+        outcome=attempt.outcome,
+        error_type=attempt.error_type,
+        error=attempt.error,
+        started_at=attempt.started_at,
+        finished_at=attempt.finished_at,
+    )
+
+
+def _apply_locked(session: Session, change: Change, attempt: Attempt | None) -> Applied:
+    row = session.scalars(
+        sa.select(ObjectMetadata)
+        .where(ObjectMetadata.bucket == change.bucket, ObjectMetadata.object_key == change.key)
+        .with_for_update()
+    ).one_or_none()
+    now = utcnow()
+    if row is not None and not is_newer(change.stamp(), _stored_stamp(row)):
+        if attempt is not None:
+            session.add(_attempt_row(replace(attempt, outcome=Outcome.SKIPPED, finished_at=now)))
+        return Applied(Outcome.SKIPPED)
+    before = _snapshot(row) if row is not None else None
+    if row is None:
+        row = ObjectMetadata(
+            bucket=change.bucket, object_key=change.key, is_deleted=False, created_at=now
+        )
+        _fill(row, change, now)
+        session.add(row)
+        try:
+            session.flush()
+        except sa_exc.IntegrityError as exc:
+            raise _InsertRace from exc
+        except sa_exc.OperationalError as exc:
+            # InnoDB ends a deadlocked transaction whole: start it again.
+            if _error_code(exc) == _DEADLOCK_MYSQL:
+                raise _InsertRace from exc
+            raise
+    else:
+        _fill(row, change, now)
+    kind = record_type(before, _snapshot(row))
+    if kind is not None:
+        session.add(_journal_entry(row, kind, change, now))
+    outcome = Outcome.GONE if change.state is None else Outcome.SUCCEEDED
+    if attempt is not None:
+        session.add(_attempt_row(replace(attempt, outcome=outcome, finished_at=now)))
+    return Applied(outcome, kind)
+
+
+def _fill(row: ObjectMetadata, change: Change, now: datetime) -> None:
+    """Write ``change`` into ``row``: the whole state if live, the removal if gone."""
+    state, event = change.state, change.event
+    if state is None:
+        # The removal event itself, when it comes, says best when and how the object went.
+        if not row.is_deleted or is_removal(event.event_name):
+            row.deleted_at = change.removed_at()
+            row.deleted_by = event.event_name
+        row.is_deleted = True
+    else:
+        row.is_deleted = False
+        row.deleted_at = None
+        row.deleted_by = None
+        same_content = (row.etag, row.version_id) == (state.etag, state.version_id)
+        for name in _STATE_COLUMNS:
+            # Tags are fetched only when asked for: unfetched ones of the same content stay.
+            if name == "tags" and state.tags is None and same_content:
+                continue
+            setattr(row, name, getattr(state, name))
+    # A manual requeue carries no event: the last event's fields stay.
+    if event.event_name is not None:
+        row.event_name = event.event_name
+    if event.event_time is not None:
+        row.event_time = event.event_time
+    if event.sequencer is not None:
+        row.sequencer = event.sequencer
+    row.updated_at = now
+    row.last_task_id = change.task_id
+
+
+# Every field of ObjectState but its identity is a column of the same name.
+_STATE_COLUMNS = tuple(f.name for f in fields(ObjectState) if f.name not in {"bucket", "key"})
+_DETAIL_COLUMNS = tuple(name for name in _STATE_COLUMNS if name not in {"etag", "version_id"})
+
+
+def _stored_stamp(row: ObjectMetadata) -> Stamp:
+    return Stamp(row.sequencer, row.deleted_at if row.is_deleted else row.last_modified)
+
+
+def _snapshot(row: ObjectMetadata) -> Snapshot:
+    details = tuple(_comparable(getattr(row, name)) for name in _DETAIL_COLUMNS)
+    return Snapshot(row.is_deleted, row.etag, row.version_id, details)
+
+
+def _comparable(value: object) -> object:
+    if isinstance(value, dict):
+        return tuple(sorted(value.items()))
+    return value
+
+
+def _journal_entry(
+    row: ObjectMetadata, kind: RecordType, change: Change, now: datetime
+) -> JournalEntry:
+    return JournalEntry(
+        bucket=row.bucket,
+        object_key=row.object_key,
+        record_type=kind,
+        version_id=row.version_id,
+        etag=row.etag,
+        size=row.size,
+        sequencer=change.event.sequencer,
+        event_name=change.event.event_name,
+        event_time=change.event.event_time,
+        applied_at=now,
+        task_id=change.task_id,
+    )

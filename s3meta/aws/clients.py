@@ -1,0 +1,49 @@
+"""boto3 clients configured from ``Settings`` (endpoint, region, retry budget)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3.session
+from botocore.config import Config
+
+from s3meta.config import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+
+def _session(settings: Settings) -> boto3.session.Session:
+    """A boto3 session: the settings' credentials if they hold any, else boto3's chain."""
+    explicit = settings.boto3_credentials()
+    return boto3.session.Session(
+        aws_access_key_id=explicit.get("aws_access_key_id"),
+        aws_secret_access_key=explicit.get("aws_secret_access_key"),
+        aws_session_token=explicit.get("aws_session_token"),
+    )
+
+
+def s3_client(settings: Settings) -> S3Client:
+    """An S3 client; ``AWS_ENDPOINT_URL_S3`` wins over ``AWS_ENDPOINT_URL``, as in boto3."""
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": settings.s3_max_attempts},
+        connect_timeout=5,
+        read_timeout=30,
+    )
+    return _session(settings).client(
+        "s3",
+        region_name=settings.region,
+        endpoint_url=settings.s3_endpoint_url or settings.aws_endpoint_url,
+        config=config,
+    )
+
+
+def sqs_client(settings: Settings) -> SQSClient:
+    """An SQS client for the events and dead-letter queues."""
+    return _session(settings).client(
+        "sqs",
+        region_name=settings.region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 5}),
+    )

@@ -1,0 +1,106 @@
+"""Reading object metadata from S3, with botocore's errors turned into s3meta's."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from s3meta.aws.errors import Failure, classify, describe, error_code
+from s3meta.domain.objects import ObjectState, state_from_head, tags_from_tag_set
+from s3meta.errors import ObjectNotFound, PermanentError, StorageUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
+
+log = logging.getLogger(__name__)
+
+# HeadObject has no response body, so S3's errors carry the HTTP status as the code; a
+# missing bucket is a plain 404 there too (moto names it NoSuchBucket): the object is gone.
+_NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchBucket"})
+
+
+class S3Storage:
+    """The S3 operations the task needs."""
+
+    def __init__(self, client: S3Client) -> None:
+        self._client = client
+
+    def head(self, bucket: str, key: str, *, with_tags: bool = False) -> ObjectState:
+        """The object's current metadata; raises ``ObjectNotFound`` if it does not exist.
+
+        ``with_tags`` adds a GetObjectTagging call for the version HeadObject saw, so that
+        tags and metadata describe the same version even if a new one lands in between. Tags
+        the worker may not read are left unknown (``tags=None``) with a warning rather than
+        failing the task: the rest of the row is still worth having.
+        """
+        response = self._head_object(bucket, key)
+        tags = self._tags(bucket, key, response.get("VersionId")) if with_tags else None
+        return state_from_head(bucket, key, response, tags)
+
+    def _head_object(self, bucket: str, key: str) -> HeadObjectOutputTypeDef:
+        try:
+            return self._client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            if not _is_access_denied(exc):
+                raise translate_error(exc, bucket, key) from exc
+        except BotoCoreError as exc:
+            raise translate_error(exc, bucket, key) from exc
+        # With ChecksumMode, S3 also wants kms:Decrypt on an SSE-KMS object that has a
+        # checksum, while a plain HeadObject does not: a worker without that grant would fail
+        # on every such object. Asking again without the checksum keeps the rest of the row;
+        # if the plain call is denied too, that error is the real one.
+        try:
+            response = self._client.head_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate_error(exc, bucket, key) from exc
+        log.warning(
+            "s3://%s/%s: HeadObject with ChecksumMode was denied but succeeded without it; "
+            "its checksum is not recorded (the worker may lack kms:Decrypt on its key)",
+            bucket,
+            key,
+        )
+        return response
+
+    def _tags(self, bucket: str, key: str, version_id: str | None) -> dict[str, str] | None:
+        try:
+            if version_id:
+                response = self._client.get_object_tagging(
+                    Bucket=bucket, Key=key, VersionId=version_id
+                )
+            else:
+                response = self._client.get_object_tagging(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            # Only a plain denial is tolerated: a 404 means the object went away after the
+            # HeadObject (ObjectNotFound, as for HeadObject) and throttling is worth a retry.
+            if not _is_access_denied(exc):
+                raise translate_error(exc, bucket, key) from exc
+            log.warning(
+                "s3://%s/%s: GetObjectTagging denied (%s); tags not recorded. With a version "
+                "id S3 checks s3:GetObjectVersionTagging as well as s3:GetObjectTagging",
+                bucket,
+                key,
+                describe(exc),
+            )
+            return None
+        except BotoCoreError as exc:
+            raise translate_error(exc, bucket, key) from exc
+        return tags_from_tag_set(response.get("TagSet") or [])
+
+
+def _is_access_denied(exc: ClientError) -> bool:
+    # HeadObject has no body, so its denial is a bare "403"; GetObjectTagging names it.
+    return error_code(exc) in {"403", "AccessDenied"}
+
+
+def translate_error(exc: Exception, bucket: str, key: str) -> Exception:
+    """The project error for a botocore failure on ``s3://bucket/key``."""
+    where = f"s3://{bucket}/{key}"
+    failure = classify(exc, _NOT_FOUND)
+    if failure is Failure.NOT_FOUND:
+        return ObjectNotFound(f"{where} does not exist")
+    if failure is Failure.TRANSIENT:
+        return StorageUnavailable(f"S3 {describe(exc)} ({where})")
+    return PermanentError(f"S3 {describe(exc)} ({where})")

@@ -1,0 +1,161 @@
+"""The events and dead-letter queues, with botocore's errors turned into s3meta's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from s3meta.aws.errors import Failure, classify, describe
+from s3meta.errors import PermanentError, QueueNotFound, QueueUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
+
+_NO_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+# SQS takes at most 10 messages per receive and per batch call.
+BATCH_LIMIT = 10
+# A message attribute is limited only by the 256 KiB message; keep reasons readable.
+_REASON_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMessage:
+    """One received message."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """GetQueueAttributes' approximate counts."""
+
+    visible: int
+    in_flight: int
+    delayed: int
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+class Queue:
+    """One SQS queue, found by name on first use."""
+
+    def __init__(self, client: SQSClient, name: str) -> None:
+        self._client = client
+        self.name = name
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            with sqs_errors(f"queue {self.name!r}"):
+                self._url = self._client.get_queue_url(QueueName=self.name)["QueueUrl"]
+        return self._url
+
+    def receive(
+        self, *, wait_seconds: int, visibility_timeout: int, max_messages: int = BATCH_LIMIT
+    ) -> list[QueueMessage]:
+        """Up to ``max_messages`` messages, long-polling up to ``wait_seconds``."""
+        with sqs_errors(f"receive messages on {self.name!r}"):
+            response = self._client.receive_message(
+                QueueUrl=self.url,
+                MaxNumberOfMessages=min(max_messages, BATCH_LIMIT),
+                WaitTimeSeconds=wait_seconds,
+                VisibilityTimeout=visibility_timeout,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            )
+        return [
+            QueueMessage(
+                message_id=message["MessageId"],
+                receipt_handle=message["ReceiptHandle"],
+                body=message.get("Body", ""),
+                receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+            )
+            for message in response.get("Messages", [])
+        ]
+
+    def delete(self, messages: Sequence[QueueMessage]) -> list[str]:
+        """Delete ``messages`` in batches; returns the ids SQS failed to delete."""
+        failed: list[str] = []
+        for start in range(0, len(messages), BATCH_LIMIT):
+            batch = messages[start : start + BATCH_LIMIT]
+            with sqs_errors(f"delete messages on {self.name!r}"):
+                response = self._client.delete_message_batch(
+                    QueueUrl=self.url,
+                    Entries=[
+                        {"Id": str(index), "ReceiptHandle": message.receipt_handle}
+                        for index, message in enumerate(batch)
+                    ],
+                )
+            failed += [batch[int(entry["Id"])].message_id for entry in response.get("Failed", [])]
+        return failed
+
+    def send(self, body: str, attributes: dict[str, str] | None = None) -> str:
+        """Send one message; returns its id."""
+        message_attributes: dict[str, MessageAttributeValueTypeDef] = {
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in (attributes or {}).items()
+        }
+        with sqs_errors(f"send to {self.name!r}"):
+            response = self._client.send_message(
+                QueueUrl=self.url, MessageBody=body, MessageAttributes=message_attributes
+            )
+        return response["MessageId"]
+
+    def depth(self) -> QueueDepth:
+        with sqs_errors(f"attributes of {self.name!r}"):
+            attributes = self._client.get_queue_attributes(
+                QueueUrl=self.url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+        return QueueDepth(
+            visible=int(attributes.get("ApproximateNumberOfMessages", 0)),
+            in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
+        )
+
+
+class DeadLetters:
+    """Where unusable event messages go: the original body, with why and from where."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    def send(self, message: QueueMessage, reason: str, source_queue: str) -> str:
+        reason_line = " ".join(reason.split())
+        return self.queue.send(
+            message.body,
+            {
+                "s3meta-reason": reason_line[:_REASON_LIMIT],
+                "s3meta-source-queue": source_queue,
+                "s3meta-original-message-id": message.message_id,
+                "s3meta-receive-count": str(message.receive_count),
+            },
+        )
+
+
+@contextmanager
+def sqs_errors(what: str) -> Iterator[None]:
+    """botocore's errors from SQS calls made inside, as s3meta's; ``what`` names the call."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        failure = classify(exc, _NO_QUEUE)
+        if failure is Failure.NOT_FOUND:
+            raise QueueNotFound(f"SQS {what}: no such queue (run `s3meta setup`)") from exc
+        if failure is Failure.TRANSIENT:
+            raise QueueUnavailable(f"SQS {what}: {describe(exc)}") from exc
+        raise PermanentError(f"SQS {what}: {describe(exc)}") from exc

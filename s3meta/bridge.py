@@ -1,0 +1,203 @@
+"""The bridge: S3 notifications on the events queue become ``extract_metadata`` tasks.
+
+A message is deleted only after every task it yields was accepted by the broker, or after it
+was copied to the dead-letter queue with the reason it is unusable. Anything short of that
+leaves the message where it is, and SQS delivers it again: duplicates are harmless, as the
+task is idempotent; losses are not.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field, fields
+from typing import Protocol
+
+from s3meta.aws.sqs import DeadLetters, Queue, QueueMessage
+from s3meta.domain.events import ObjectEvent, ParsedMessage, is_known_event_name, parse_body
+from s3meta.errors import PublishError, S3MetaError
+
+logger = logging.getLogger(__name__)
+
+# Between failed receives: long enough not to hammer SQS, short enough to stop promptly.
+_RECEIVE_BACKOFF = (1.0, 30.0)
+
+
+class TaskPublisher(Protocol):
+    def publish(self, event: ObjectEvent) -> str:
+        """Publish the task for ``event``; raise ``PublishError`` if the broker may not have it."""
+        ...
+
+
+@dataclass
+class BridgeStats:
+    """What the bridge did; one instance is shared by its threads."""
+
+    received: int = 0
+    published: int = 0
+    dead_lettered: int = 0
+    test_events: int = 0
+    deleted: int = 0
+    kept_for_redelivery: int = 0
+    receive_errors: int = 0
+    task_ids: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, other: BridgeStats) -> None:
+        with self._lock:
+            for counter in fields(self):
+                if counter.name.startswith("_") or counter.name == "task_ids":
+                    continue
+                setattr(
+                    self, counter.name, getattr(self, counter.name) + getattr(other, counter.name)
+                )
+            self.task_ids += other.task_ids
+
+    def summary(self) -> str:
+        return (
+            f"received={self.received} published={self.published} "
+            f"dead_lettered={self.dead_lettered} test_events={self.test_events} "
+            f"deleted={self.deleted} kept_for_redelivery={self.kept_for_redelivery}"
+        )
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    wait_seconds: int = 20  # long polling: SQS's maximum
+    visibility_timeout: int = 300  # must cover publishing a whole batch
+    drain: bool = False  # stop once the events queue is empty
+    keep_task_ids: bool = False  # the demo waits on them; a long-running bridge must not
+
+
+class Bridge:
+    """Moves events from the events queue to Celery, one batch of up to 10 messages at a time."""
+
+    def __init__(
+        self,
+        events: Queue,
+        dead_letters: DeadLetters,
+        publisher: TaskPublisher,
+        options: BridgeOptions,
+    ) -> None:
+        self.events = events
+        self.dead_letters = dead_letters
+        self.publisher = publisher
+        self.options = options
+        self.stats = BridgeStats()
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Finish the batch at hand, then return from ``run``."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> BridgeStats:
+        """Receive and handle batches until stopped (or, with ``drain``, the queue is empty)."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                batch = self.events.receive(
+                    wait_seconds=self.options.wait_seconds,
+                    visibility_timeout=self.options.visibility_timeout,
+                )
+                if not batch and self.options.drain and self.events.depth().total == 0:
+                    break
+            except S3MetaError as exc:
+                failures += 1
+                self.stats.add(BridgeStats(receive_errors=1))
+                delay = min(_RECEIVE_BACKOFF[1], _RECEIVE_BACKOFF[0] * 2 ** min(failures, 5))
+                logger.error("receive failed (%s); trying again in %.0f s", exc, delay)
+                self._stop.wait(delay)
+                continue
+            failures = 0
+            if batch:
+                self.handle_batch(batch)
+        return self.stats
+
+    def handle_batch(self, batch: list[QueueMessage]) -> BridgeStats:
+        """Handle each message, then delete in one call those that are done with."""
+        stats = BridgeStats(received=len(batch))
+        done = [message for message in batch if self._handle(message, stats)]
+        stats.kept_for_redelivery = len(batch) - len(done)
+        if done:
+            try:
+                failed = self.events.delete(done)
+            except S3MetaError as exc:
+                # Not deleted means delivered again: the tasks run twice, harmlessly.
+                logger.error("could not delete %d handled messages: %s", len(done), exc)
+                failed = [message.message_id for message in done]
+            stats.deleted = len(done) - len(failed)
+            if failed:
+                logger.warning("SQS did not delete %d messages: %s", len(failed), failed)
+        if not self.options.keep_task_ids:
+            stats.task_ids.clear()
+        logger.info("batch: %s", stats.summary())
+        self.stats.add(stats)
+        return stats
+
+    def _handle(self, message: QueueMessage, stats: BridgeStats) -> bool:
+        """Publish the message's tasks or dead-letter it; True if it may be deleted."""
+        parsed = parse_body(message.body)
+        if parsed.test_event:
+            stats.test_events += 1
+            logger.info("s3:TestEvent acknowledged (message %s)", message.message_id)
+            return True
+        for event in parsed.events:
+            try:
+                stats.task_ids.append(self.publisher.publish(event))
+            except PublishError as exc:
+                logger.error("%s; message %s kept for redelivery", exc, message.message_id)
+                return False
+            stats.published += 1
+            if not is_known_event_name(event.event_name):
+                logger.warning("unfamiliar event %r indexed anyway", event.event_name)
+        if parsed.rejected is None:
+            return True
+        return self._dead_letter(message, parsed, stats)
+
+    def _dead_letter(
+        self, message: QueueMessage, parsed: ParsedMessage, stats: BridgeStats
+    ) -> bool:
+        reason = parsed.rejected or "unusable"
+        try:
+            self.dead_letters.send(message, reason, source_queue=self.events.name)
+        except S3MetaError as exc:
+            logger.error(
+                "could not dead-letter message %s (%s): %s; kept for redelivery",
+                message.message_id, reason, exc,
+            )  # fmt: skip
+            return False
+        stats.dead_lettered += 1
+        logger.warning(
+            "message %s dead-lettered to %s: %s",
+            message.message_id, self.dead_letters.queue.name, reason,
+        )  # fmt: skip
+        return True
+
+
+def run_threads(bridges: list[Bridge], poll: float = 0.5) -> BridgeStats:
+    """Run each bridge in its own thread until all return; ``stop`` them to end early."""
+    threads = [
+        threading.Thread(target=bridge.run, name=f"bridge-{n}", daemon=True)
+        for n, bridge in enumerate(bridges)
+    ]
+    for thread in threads:
+        thread.start()
+    # Join with a timeout so that the main thread stays free to take signals.
+    while any(thread.is_alive() for thread in threads):
+        for thread in threads:
+            thread.join(timeout=poll)
+    total = BridgeStats()
+    for bridge in bridges:
+        total.add(bridge.stats)
+    return total
+
+
+def wait_seconds_for(drain: bool, requested: int | None) -> int:
+    """Long polling's wait: SQS's maximum normally; short when draining, to end promptly."""
+    if requested is not None:
+        return requested
+    return 1 if drain else 20

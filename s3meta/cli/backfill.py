@@ -1,0 +1,306 @@
+"""``s3meta backfill s3://B[/PREFIX]``: queue ``extract_metadata`` for objects already there."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from db.engine import create_engine, require_database, session_factory
+from db.models import ObjectMetadata
+from db.store import MetadataStore
+from s3meta.aws.clients import s3_client, sqs_client
+from s3meta.aws.listing import ListedObject, iter_pages
+from s3meta.aws.sqs import Queue
+from s3meta.config import get_settings
+from s3meta.domain.uris import parse_s3_prefix_uri
+from s3meta.errors import S3MetaError
+from tasks.batch import BATCH_LIMIT, BatchPublisher, KombuSqsEncoder
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+# Without a terminal, a log line this often (objects listed).
+PROGRESS_EVERY = 5000
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived; handled like Ctrl-C."""
+
+
+@dataclass
+class Counts:
+    listed: int = 0
+    published: int = 0
+    skipped: int = 0
+
+
+def _prefix_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
+    try:
+        return parse_s3_prefix_uri(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("backfill")
+@click.argument("uri", metavar="s3://BUCKET[/PREFIX]", callback=_prefix_uri)
+@click.option(
+    "--start-after",
+    metavar="KEY",
+    default=None,
+    help="Start after this key (S3's StartAfter): resume where an earlier run stopped.",
+)
+@click.option(
+    "--only-missing",
+    is_flag=True,
+    help="Skip keys whose row already matches the object (same ETag and size, not deleted).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, BATCH_LIMIT),
+    default=BATCH_LIMIT,
+    show_default=True,
+    help="Tasks per SQS SendMessageBatch request.",
+)
+@click.option(
+    "--max-queue-depth",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Pause while the task queue holds more waiting tasks than this, so that live "
+    "events are not queued behind the whole backfill (0: never pause).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Report the counts as JSON.")
+def backfill(
+    uri: tuple[str, str],
+    start_after: str | None,
+    only_missing: bool,
+    batch_size: int,
+    max_queue_depth: int,
+    as_json: bool,
+) -> None:
+    """Queue an extract_metadata task for every object under s3://BUCKET[/PREFIX].
+
+    Lists the bucket a page at a time and publishes the tasks in batches. If it stops
+    (Ctrl-C, SIGTERM, an error) it says which key it got to and how to resume.
+    """
+    bucket, prefix = uri
+    counts = Counts()
+    last: list[str | None] = [start_after]
+    try:
+        with _terminate_on_sigterm():
+            _run(
+                bucket,
+                prefix,
+                start_after,
+                only_missing,
+                batch_size,
+                max_queue_depth,
+                as_json,
+                counts,
+                last,
+            )
+    except (KeyboardInterrupt, _Terminated) as exc:
+        _stopped(bucket, last[0], counts)
+        raise click.exceptions.Exit(130 if isinstance(exc, KeyboardInterrupt) else 143) from None
+    except S3MetaError as exc:
+        _stopped(bucket, last[0], counts)
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps({"bucket": bucket, "prefix": prefix, **asdict(counts)}))
+    else:
+        click.echo(
+            f"listed {counts.listed}, published {counts.published}, skipped {counts.skipped}"
+        )
+
+
+def _run(
+    bucket: str,
+    prefix: str,
+    start_after: str | None,
+    only_missing: bool,
+    batch_size: int,
+    max_queue_depth: int,
+    as_json: bool,
+    counts: Counts,
+    last: list[str | None],
+) -> None:
+    from tasks.app import app
+
+    settings = get_settings()
+    encoder = KombuSqsEncoder(app)
+    sqs = sqs_client(settings)
+    publisher = BatchPublisher(sqs, encoder.encode, batch_size=batch_size)
+    tasks_queue = Queue(sqs, settings.task_queue)
+    check_every = max(1, max_queue_depth // 2)
+    checked_at = 0
+    pages = iter_pages(s3_client(settings), bucket, prefix, start_after=start_after)
+    try:
+        with (
+            _existing_rows(only_missing, bucket, prefix, start_after) as rows,
+            _progress(as_json) as report,
+        ):
+            for page in pages:
+                for listed in page:
+                    counts.listed += 1
+                    if rows is not None and rows.matches(listed):
+                        counts.skipped += 1
+                    else:
+                        publisher.add(bucket, listed.key)
+                    if max_queue_depth and publisher.published - checked_at >= check_every:
+                        _wait_for_room(tasks_queue, max_queue_depth)
+                        checked_at = publisher.published
+                    counts.published = publisher.published
+                    last[0] = publisher.last_published or start_after
+                    report(counts)
+            publisher.flush()
+    finally:
+        counts.published = publisher.published
+        last[0] = publisher.last_published or start_after
+        encoder.close()
+    report(counts)
+
+
+class _Rows:
+    """A merge-walk over the database rows in S3 key order, alongside the listing."""
+
+    def __init__(self, rows: Iterator[ObjectMetadata], start_after: str | None) -> None:
+        self._rows = rows
+        self._current: ObjectMetadata | None = None
+        self._start_after = start_after or ""
+        self._advance()
+
+    def _advance(self) -> None:
+        # Python compares str by code point, which is UTF-8 byte order: S3's key order.
+        self._current = next(self._rows, None)
+        while self._current is not None and self._current.object_key <= self._start_after:
+            self._current = next(self._rows, None)
+
+    def matches(self, listed: ListedObject) -> bool:
+        while self._current is not None and self._current.object_key < listed.key:
+            self._advance()
+        row = self._current
+        return (
+            row is not None
+            and row.object_key == listed.key
+            and not row.is_deleted
+            and row.etag == listed.etag
+            and row.size == listed.size
+        )
+
+
+def _wait_for_room(queue: Queue, max_depth: int) -> None:
+    """Return once the task queue holds at most ``max_depth`` tasks waiting to run."""
+    while True:
+        depth = queue.depth()
+        if depth.visible + depth.delayed <= max_depth:
+            return
+        time.sleep(1)
+
+
+@contextmanager
+def _existing_rows(
+    only_missing: bool, bucket: str, prefix: str, start_after: str | None
+) -> Iterator[_Rows | None]:
+    if not only_missing:
+        yield None
+        return
+    database_url = get_settings().database_url
+    require_database(database_url)
+    engine = create_engine(database_url)
+    rows: Generator[ObjectMetadata] = MetadataStore(session_factory(engine)).iter_bucket(
+        bucket, prefix
+    )
+    try:
+        yield _Rows(rows, start_after)
+    finally:
+        rows.close()
+        engine.dispose()
+
+
+@contextmanager
+def _progress(as_json: bool) -> Iterator[_Reporter]:
+    console = Console(stderr=True)
+    if console.is_terminal and not as_json:
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.completed} listed"),
+            TextColumn("{task.fields[published]} published, {task.fields[skipped]} skipped"),
+            TextColumn("{task.fields[rate]:.0f}/s"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as progress:
+            yield _Reporter(progress)
+    else:
+        yield _Reporter(None)
+
+
+class _Reporter:
+    """Progress: a live line on a terminal (count and rate; the total is unknown), else a
+    log line every ``PROGRESS_EVERY`` objects listed."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._started = time.monotonic()
+        self._logged = 0
+        self._task = (
+            progress.add_task("backfill", total=None, published=0, skipped=0, rate=0.0)
+            if progress is not None
+            else None
+        )
+
+    def __call__(self, counts: Counts) -> None:
+        rate = counts.listed / max(time.monotonic() - self._started, 1e-6)
+        if self._progress is not None and self._task is not None:
+            self._progress.update(
+                self._task,
+                completed=counts.listed,
+                published=counts.published,
+                skipped=counts.skipped,
+                rate=rate,
+            )
+        elif counts.listed - self._logged >= PROGRESS_EVERY:
+            self._logged = counts.listed
+            click.echo(
+                f"s3meta: listed {counts.listed}, published {counts.published}, "
+                f"skipped {counts.skipped} ({rate:.0f}/s)",
+                err=True,
+            )
+
+
+def _stopped(bucket: str, last: str | None, counts: Counts) -> None:
+    done = f"listed {counts.listed}, published {counts.published}, skipped {counts.skipped}"
+    if last is None:
+        click.echo(f"s3meta: stopped before publishing anything ({done})", err=True)
+        return
+    quoted = "'" + last.replace("'", "'\"'\"'") + "'"
+    click.echo(
+        f"s3meta: stopped after s3://{bucket}/{last}; resume with --start-after {quoted} ({done})",
+        err=True,
+    )
+
+
+@contextmanager
+def _terminate_on_sigterm() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(_signum: int, _frame: FrameType | None) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,81 @@
+"""``s3meta bridge``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+import click
+
+from s3meta.logs import configure_logging
+
+logger = logging.getLogger("s3meta.bridge")
+
+
+@click.command()
+@click.option("--drain", is_flag=True, help="Exit once the events queue is empty.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Receive loops in this process; each holds at most one batch of 10 messages.",
+)
+@click.option(
+    "--wait-seconds",
+    type=click.IntRange(0, 20),
+    default=None,
+    help="Long-polling wait per receive [default: 20, or 1 with --drain].",
+)
+@click.option(
+    "--visibility-timeout",
+    type=click.IntRange(1, 43200),
+    default=300,
+    show_default=True,
+    help="Seconds a received batch stays hidden from other bridges while it is handled.",
+)
+def bridge(
+    drain: bool, concurrency: int, wait_seconds: int | None, visibility_timeout: int
+) -> None:
+    """Turn S3 notifications on the events queue into extract_metadata tasks.
+
+    A message is deleted only once every task it yields is on the Celery queue; unusable
+    messages go to the dead-letter queue with the reason. SIGTERM or SIGINT stops it after
+    the current batch.
+    """
+    from s3meta.aws.clients import sqs_client
+    from s3meta.aws.sqs import DeadLetters, Queue
+    from s3meta.bridge import Bridge, BridgeOptions, run_threads, wait_seconds_for
+    from s3meta.config import get_settings
+    from tasks.publisher import CeleryPublisher
+
+    configure_logging()
+    settings = get_settings()
+    client = sqs_client(settings)
+    events = Queue(client, settings.events_queue)
+    dead_letters = DeadLetters(Queue(client, settings.dead_letter_queue))
+    # Fail at start, with the queue's name, rather than in a retry loop.
+    _ = events.url, dead_letters.queue.url
+    options = BridgeOptions(
+        wait_seconds=wait_seconds_for(drain, wait_seconds),
+        visibility_timeout=visibility_timeout,
+        drain=drain,
+    )
+    publisher = CeleryPublisher()
+    bridges = [Bridge(events, dead_letters, publisher, options) for _ in range(concurrency)]
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("%s: stopping after the current batch", signal.Signals(signum).name)
+        for each in bridges:
+            each.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logger.info(
+        "bridge: %s -> celery queue %s (dead letters: %s), %d loop(s)%s",
+        events.name, settings.task_queue, dead_letters.queue.name, concurrency,
+        ", draining" if drain else "",
+    )  # fmt: skip
+    stats = run_threads(bridges)
+    logger.info("bridge stopped: %s", stats.summary())

@@ -1,0 +1,234 @@
+"""``s3meta reconcile``: compare a bucket's listing with its rows, and optionally repair.
+
+Output
+  Text: one line per difference on stdout (at most ``--limit-report``; the rest are
+  counted), ``KIND  s3://BUCKET/KEY  detail``, then the summary line(s) on stdout.
+  ``--json``: one JSON object per line, every difference (``--limit-report`` does not
+  apply) as ``{"type": "difference", ...}``, then one ``{"type": "summary", ...}`` last.
+
+Exit status
+  0: the comparison ran (in sync, or differences reported and/or queued for repair).
+  3: with ``--check``, differences were found (also with ``--fix``: they were queued,
+     not yet repaired). 1: an error (unknown bucket, S3 or database trouble, publishing
+     failed). 2: bad arguments, a malformed ``s3://`` URI included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from db.engine import create_engine, require_database, session_factory
+from db.store import MetadataStore
+from s3meta.aws.reconcile_listing import iter_listing
+from s3meta.config import Settings, get_settings
+from s3meta.domain.events import ObjectEvent
+from s3meta.domain.reconcile import Difference, Drift, Recorded, Tally, differences
+from s3meta.domain.uris import parse_s3_prefix_uri
+from s3meta.errors import ConfigError, S3MetaError
+
+if TYPE_CHECKING:
+    from tasks.publisher import CeleryPublisher
+
+DRIFT_EXIT_STATUS = 3
+DEFAULT_LIMIT_REPORT = 100
+# The event name a repair task carries: the row's event_name (and deleted_by for a stale
+# row) then says that reconcile, not an S3 event, brought it up to date.
+FIX_EVENT_NAMES = {
+    Drift.MISSING: "Reconcile:Missing",
+    Drift.STALE: "Reconcile:Stale",
+    Drift.CHANGED: "Reconcile:Changed",
+}
+
+
+@click.command("reconcile")
+@click.argument("uri", metavar="s3://BUCKET[/PREFIX]")
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Queue one extract_metadata task per difference; each reads the object from S3 "
+    "and repairs its row (created, updated, or marked deleted).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per line: every difference, then a summary object.",
+)
+@click.option(
+    "--limit-report",
+    type=click.IntRange(min=0),
+    default=DEFAULT_LIMIT_REPORT,
+    show_default=True,
+    help="Text output: list at most this many differences (all are counted and, with "
+    "--fix, repaired).",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help=f"Exit with status {DRIFT_EXIT_STATUS} when any difference was found.",
+)
+@click.pass_context
+def reconcile(
+    ctx: click.Context, uri: str, fix: bool, as_json: bool, limit_report: int, check: bool
+) -> None:
+    """Compare s3://BUCKET[/PREFIX] with its rows in one streaming pass.
+
+    Both the ListObjectsV2 pages and the rows are read in key order and merged, so memory
+    stays constant for any bucket size. A difference is MISSING (an object without a live
+    row), STALE (a live row without an object) or CHANGED (ETag or size differ). Rows
+    marked deleted for objects that are gone are in sync.
+
+    Exit status: 0 when the comparison ran; with --check, 3 when differences were found;
+    1 on errors; 2 on bad arguments.
+    """
+    try:
+        bucket, prefix = parse_s3_prefix_uri(uri)
+    except ValueError as exc:
+        click.echo(f"s3meta reconcile: {exc}", err=True)
+        ctx.exit(2)
+    try:
+        tally = _run(bucket, prefix, fix=fix, as_json=as_json, limit_report=limit_report)
+    except S3MetaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if check and tally.drift:
+        ctx.exit(DRIFT_EXIT_STATUS)
+
+
+def _run(bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: int) -> Tally:
+    from s3meta.aws.clients import s3_client
+
+    settings = get_settings()
+    client = s3_client(settings)
+    tally = Tally()
+    queued = 0
+    shown = 0
+    publisher = _publisher() if fix else None
+    with _store(settings) as store, closing(store.iter_bucket(bucket, prefix)) as rows:
+        records = (Recorded(row.object_key, row.etag, row.size, row.is_deleted) for row in rows)
+        try:
+            for difference in differences(iter_listing(client, bucket, prefix), records, tally):
+                task_id = None
+                if publisher is not None:
+                    task_id = publisher.publish(_repair_event(bucket, difference))
+                    queued += 1
+                if as_json:
+                    click.echo(json.dumps(_difference_json(bucket, difference, task_id)))
+                elif shown < limit_report:
+                    click.echo(_difference_line(bucket, difference))
+                    shown += 1
+        except ValueError as exc:  # the rows or listing out of order: never guess
+            raise ConfigError(f"cannot reconcile s3://{bucket}/{prefix}: {exc}") from exc
+        except S3MetaError as exc:
+            if queued:
+                raise type(exc)(
+                    f"{exc} (after queueing {_count(queued, 'repair task')}; running "
+                    "reconcile again is safe)"
+                ) from exc
+            raise
+    if as_json:
+        click.echo(json.dumps(_summary_json(bucket, prefix, tally, fix, queued)))
+    else:
+        _print_summary(bucket, prefix, tally, fix, queued, shown)
+    return tally
+
+
+def _publisher() -> CeleryPublisher:
+    from tasks.publisher import CeleryPublisher
+
+    return CeleryPublisher()
+
+
+def _repair_event(bucket: str, difference: Difference) -> ObjectEvent:
+    """A task with no S3 event fields but its name: the worker reads the truth from S3."""
+    return ObjectEvent(
+        bucket=bucket, key=difference.key, event_name=FIX_EVENT_NAMES[difference.kind]
+    )
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[MetadataStore]:
+    require_database(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        yield MetadataStore(session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+def _difference_line(bucket: str, difference: Difference) -> str:
+    listed, recorded = difference.listed, difference.recorded
+    where = f"s3://{bucket}/{difference.key}"
+    if difference.kind is Drift.MISSING:
+        assert listed is not None
+        detail = "no row" if recorded is None else "row marked deleted"
+        return f"missing  {where}  ({detail}; object etag {listed.etag}, size {listed.size})"
+    if difference.kind is Drift.STALE:
+        return f"stale    {where}  (row is live; no such object)"
+    assert listed is not None
+    assert recorded is not None
+    changes = []
+    if listed.etag != recorded.etag:
+        changes.append(f"etag {recorded.etag} -> {listed.etag}")
+    if listed.size != recorded.size:
+        changes.append(f"size {recorded.size} -> {listed.size}")
+    return f"changed  {where}  ({', '.join(changes) or 'etag differs'})"
+
+
+def _difference_json(bucket: str, difference: Difference, task_id: str | None) -> dict[str, Any]:
+    listed, recorded = difference.listed, difference.recorded
+    return {
+        "type": "difference",
+        "kind": str(difference.kind),
+        "bucket": bucket,
+        "key": difference.key,
+        "object": None if listed is None else {"etag": listed.etag, "size": listed.size},
+        "row": None
+        if recorded is None
+        else {"etag": recorded.etag, "size": recorded.size, "deleted": recorded.deleted},
+        "task_id": task_id,
+    }
+
+
+def _summary_json(bucket: str, prefix: str, tally: Tally, fix: bool, queued: int) -> dict[str, Any]:
+    return {
+        "type": "summary",
+        "bucket": bucket,
+        "prefix": prefix,
+        "listed": tally.listed,
+        "rows": tally.rows,
+        "live_rows": tally.live_rows,
+        "in_sync": tally.in_sync,
+        "missing": tally.missing,
+        "stale": tally.stale,
+        "changed": tally.changed,
+        "differences": tally.drift,
+        "fix": fix,
+        "queued": queued,
+    }
+
+
+def _print_summary(
+    bucket: str, prefix: str, tally: Tally, fix: bool, queued: int, shown: int
+) -> None:
+    if tally.drift > shown:
+        click.echo(f"... and {tally.drift - shown} more (see --limit-report or --json)")
+    click.echo(
+        f"s3meta: s3://{bucket}/{prefix}: listed {_count(tally.listed, 'object')}, "
+        f"{_count(tally.rows, 'row')} ({tally.live_rows} live); in sync {tally.in_sync}, "
+        f"missing {tally.missing}, stale {tally.stale}, changed {tally.changed}"
+    )
+    if fix:
+        click.echo(f"s3meta: queued {_count(queued, 'repair task')}")
+    elif tally.drift:
+        click.echo("s3meta: run again with --fix to queue the repairs")
+    else:
+        click.echo("s3meta: in sync")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

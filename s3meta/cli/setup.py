@@ -1,0 +1,191 @@
+"""``s3meta setup``: the queues, the events queue's policy, the buckets' notifications."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+import click
+
+from s3meta.domain.notifications import KeyFilter
+from s3meta.domain.objects import MAX_KEY_BYTES
+from s3meta.domain.uris import validate_bucket_name
+
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+EVERY_BUCKET = "*"
+
+
+@click.command("setup")
+@click.option(
+    "--bucket",
+    "buckets",
+    multiple=True,
+    metavar="BUCKET",
+    help="A bucket whose objects s3meta indexes; repeat for more. "
+    "With --iam-policy worker, '*' means every bucket.",
+)
+@click.option("--prefix", default="", help="Only keys that start with this.")
+@click.option("--suffix", default="", help="Only keys that end with this.")
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object.")
+@click.option(
+    "--iam-policy",
+    type=click.Choice(["worker", "bridge"]),
+    help="Instead, print a least-privilege IAM policy for that role (makes no AWS call).",
+)
+@click.option(
+    "--account-id",
+    metavar="ACCOUNT",
+    help="With --iam-policy: the account of the queue ARNs.  [default: *]",
+)
+@click.option(
+    "--kms-key",
+    "kms_keys",
+    multiple=True,
+    metavar="ARN",
+    help="With --iam-policy: a KMS key the role uses (worker: kms:Decrypt for SSE-KMS "
+    "objects; bridge: kms:Decrypt and kms:GenerateDataKey for SSE-KMS queues). Repeatable.",
+)
+def setup(
+    buckets: tuple[str, ...],
+    prefix: str,
+    suffix: str,
+    dry_run: bool,
+    as_json: bool,
+    iam_policy: str | None,
+    account_id: str | None,
+    kms_keys: tuple[str, ...],
+) -> None:
+    """Create the queues and wire the buckets' notifications to the events queue.
+
+    Idempotent: creates what is missing (dead-letter queue, events queue with its redrive
+    policy and the policy that lets S3 send to it, Celery task queue), updates attributes that
+    differ, and adds s3meta's notification to each bucket, keeping every other configuration
+    the bucket has. Nothing is written when nothing differs. Needs sts:GetCallerIdentity,
+    sqs:GetQueueUrl, sqs:GetQueueAttributes, sqs:CreateQueue, sqs:SetQueueAttributes,
+    s3:GetBucketNotification and s3:PutBucketNotification.
+
+    With --iam-policy, prints the IAM policy of the worker or the bridge role instead. Both
+    grant sqs:CreateQueue on the task queue and sqs:ListQueues because kombu lists the queues
+    at start and creates the task queue when it is missing (unless its transport option
+    predefined_queues is set). The worker's also grants s3:ListBucket: without it S3 answers
+    HeadObject on a deleted key with 403 instead of 404, and the deletion would be recorded as
+    a failure.
+    """
+    key_filter = KeyFilter(_key_part(prefix, "--prefix"), _key_part(suffix, "--suffix"))
+    if iam_policy is not None:
+        if dry_run:
+            raise click.UsageError("--iam-policy makes no change: --dry-run does not apply")
+        _print_iam_policy(iam_policy, buckets, key_filter, account_id, kms_keys)
+        return
+    if account_id is not None or kms_keys:
+        raise click.UsageError("--account-id and --kms-key go with --iam-policy")
+    if not buckets:
+        raise click.UsageError("give at least one --bucket")
+    _run_setup(_valid_buckets(buckets), key_filter, dry_run=dry_run, as_json=as_json)
+
+
+def _run_setup(buckets: list[str], key_filter: KeyFilter, *, dry_run: bool, as_json: bool) -> None:
+    from s3meta.aws.clients import s3_client, sqs_client
+    from s3meta.aws.provision import Action, Setup, sts_client
+    from s3meta.config import get_settings
+
+    settings = get_settings()
+    setup_ = Setup(
+        settings, sqs=sqs_client(settings), s3=s3_client(settings), sts=sts_client(settings)
+    )
+    plan = setup_.plan(buckets, key_filter)
+    if dry_run:
+        if as_json:
+            click.echo(json.dumps(plan.to_json(dry_run=True), indent=2))
+            return
+        for action in plan.actions:
+            click.echo(action.summary)
+        if plan.actions:
+            click.echo(f"dry run: {len(plan.actions)} change(s) planned, nothing changed")
+        else:
+            click.echo("nothing to change")
+        return
+
+    def done(action: Action) -> None:
+        if not as_json:
+            click.echo(action.summary)
+
+    setup_.apply(plan, done)
+    if as_json:
+        click.echo(json.dumps(plan.to_json(dry_run=False), indent=2))
+    elif plan.actions:
+        click.echo(f"{len(plan.actions)} change(s) made")
+    else:
+        click.echo("nothing to change")
+
+
+def _print_iam_policy(
+    role: str,
+    buckets: Sequence[str],
+    key_filter: KeyFilter,
+    account_id: str | None,
+    kms_keys: Sequence[str],
+) -> None:
+    from s3meta.config import get_settings
+    from s3meta.domain.notifications import bridge_iam_policy, queue_arn, worker_iam_policy
+
+    account = account_id or "*"
+    if account != "*" and not _ACCOUNT_ID.fullmatch(account):
+        raise click.BadParameter("an AWS account id is 12 digits", param_hint="--account-id")
+    for key in kms_keys:
+        if not key.startswith("arn:") and key != "*":
+            raise click.BadParameter(f"not an ARN: {key!r}", param_hint="--kms-key")
+    settings = get_settings()
+    region = settings.region
+    if role == "worker":
+        if not buckets:
+            raise click.UsageError(
+                "--iam-policy worker needs at least one --bucket (or --bucket '*' for every bucket)"
+            )
+        if EVERY_BUCKET in buckets:
+            click.echo(
+                "warning: --bucket '*' lets the worker read every bucket's objects", err=True
+            )
+            chosen = [EVERY_BUCKET]
+        else:
+            chosen = _valid_buckets(buckets)
+        policy = worker_iam_policy(
+            region=region,
+            buckets=chosen,
+            task_queue_arn=queue_arn(region, account, settings.task_queue),
+            key_filter=key_filter,
+            kms_keys=kms_keys,
+        )
+    else:
+        policy = bridge_iam_policy(
+            events_queue_arn=queue_arn(region, account, settings.events_queue),
+            task_queue_arn=queue_arn(region, account, settings.task_queue),
+            dead_letter_queue_arn=queue_arn(region, account, settings.dead_letter_queue),
+            kms_keys=kms_keys,
+        )
+    click.echo(json.dumps(policy, indent=2))
+
+
+def _valid_buckets(buckets: Sequence[str]) -> list[str]:
+    """The buckets, each checked, duplicates dropped, in the order given."""
+    checked: list[str] = []
+    for bucket in buckets:
+        try:
+            validate_bucket_name(bucket)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--bucket") from None
+        if bucket not in checked:
+            checked.append(bucket)
+    return checked
+
+
+def _key_part(value: str, option: str) -> str:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise click.BadParameter("not valid UTF-8", param_hint=option) from None
+    if size > MAX_KEY_BYTES:
+        raise click.BadParameter(f"longer than a key ({MAX_KEY_BYTES} bytes)", param_hint=option)
+    return value

@@ -1,0 +1,265 @@
+"""Settings: every knob s3meta has, read from the environment (and an optional ``.env``).
+
+Other tools rely on the variable names (see SPEC): they are a contract.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from s3meta.errors import ConfigError
+
+ENV_PREFIX = "S3META_"
+DEFAULT_DATABASE_URL = "sqlite:///s3meta.db"
+
+# SQS: 1-80 characters of alphanumerics, hyphens and underscores; FIFO names end in ".fifo".
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo|[A-Za-z0-9_-]{1,80}")
+_URL_PASSWORD = re.compile(r"(?P<keep>://[^:/@\s]*:)[^@\s]*@")
+_BROKER_SCHEMES = frozenset({"sqs", "memory", "amqp", "pyamqp", "redis", "rediss", "filesystem"})
+_DATABASE_BACKENDS = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
+
+# Fields whose environment variable is not simply S3META_<NAME>.
+_AWS_ENDPOINT = AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url")
+_S3_ENDPOINT = AliasChoices("AWS_ENDPOINT_URL_S3", "s3_endpoint_url")
+_REGION = AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION", "aws_region")
+_ACCESS_KEY = AliasChoices("AWS_ACCESS_KEY_ID", "aws_access_key_id")
+_SECRET_KEY = AliasChoices("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key")
+_SESSION_TOKEN = AliasChoices("AWS_SESSION_TOKEN", "aws_session_token")
+
+Seconds = Annotated[int, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """s3meta's configuration; field ``x`` comes from ``S3META_X`` unless noted."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    broker_url: str | None = None
+    result_backend: str | None = None
+    events_queue: str = "s3meta-events"
+    task_queue: str = "s3meta-tasks"
+    dead_letter_queue: str = "s3meta-events-dlq"
+
+    aws_endpoint_url: str | None = Field(default=None, validation_alias=_AWS_ENDPOINT)
+    s3_endpoint_url: str | None = Field(default=None, validation_alias=_S3_ENDPOINT)
+    aws_region: str | None = Field(default=None, validation_alias=_REGION)
+    # Read here too so that a .env file can hold them; otherwise boto3's chain finds them.
+    aws_access_key_id: str | None = Field(default=None, validation_alias=_ACCESS_KEY)
+    aws_secret_access_key: SecretStr | None = Field(default=None, validation_alias=_SECRET_KEY)
+    aws_session_token: SecretStr | None = Field(default=None, validation_alias=_SESSION_TOKEN)
+
+    max_retries: int = Field(default=8, ge=0, le=100)
+    retry_backoff: Seconds = 2
+    retry_backoff_max: Seconds = 600
+    task_time_limit: Seconds = 300
+    visibility_timeout: Seconds = 1800
+    worker_prefetch_multiplier: int = Field(default=4, ge=1, le=100)
+    # kombu also waits this long whenever the prefetch window is full, not only after an
+    # empty poll: at its default of 1 s a worker idles once it has fetched its window.
+    # Long polling already spares SQS requests on an idle queue.
+    broker_polling_interval: float = Field(default=0.1, gt=0, le=60)
+    # botocore's own quick retries inside one attempt; Celery retries beyond that.
+    s3_max_attempts: int = Field(default=3, ge=1, le=10)
+    # Tags cost a GetObjectTagging call per object (and s3:GetObjectTagging, plus
+    # s3:GetObjectVersionTagging on versioned buckets), so by default only ObjectTagging:*
+    # events, which exist to say the tags changed, fetch them; true fetches them for every
+    # event, which also records tags set at upload time.
+    fetch_tags: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        check_database_url(value)
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = urlsplit(value).scheme.split("+")[0]
+        if scheme not in _BROKER_SCHEMES:
+            known = ", ".join(sorted(_BROKER_SCHEMES))
+            raise ValueError(f"unknown broker scheme {scheme!r} (expected one of {known})")
+        return value
+
+    @field_validator("result_backend")
+    @classmethod
+    def _check_result_backend(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("db+"):
+            raise ValueError("only the database result backend is supported: 'db+<SQLAlchemy URL>'")
+        check_database_url(value.removeprefix("db+"))
+        return value
+
+    @field_validator("events_queue", "task_queue", "dead_letter_queue")
+    @classmethod
+    def _check_queue_name(cls, value: str) -> str:
+        if not _QUEUE_NAME.fullmatch(value):
+            raise ValueError("an SQS queue name is 1-80 letters, digits, '-' or '_'")
+        return value
+
+    @field_validator("aws_endpoint_url", "s3_endpoint_url")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host")
+        return value
+
+    @model_validator(mode="after")
+    def _check_timing(self) -> Settings:
+        # An ETA retry is held unacked in the worker; if its wait plus its run outlasts the
+        # visibility timeout, SQS hands the same task to another worker.
+        longest_hold = self.retry_backoff_max + self.task_time_limit
+        if longest_hold >= self.visibility_timeout:
+            raise ValueError(
+                f"S3META_RETRY_BACKOFF_MAX + S3META_TASK_TIME_LIMIT ({longest_hold} s) must be "
+                f"below S3META_VISIBILITY_TIMEOUT ({self.visibility_timeout} s)"
+            )
+        return self
+
+    @property
+    def region(self) -> str:
+        """The AWS region: the environment's, else boto3's configured one, else us-east-1."""
+        if self.aws_region:
+            return self.aws_region
+        import boto3.session
+
+        return boto3.session.Session().region_name or "us-east-1"
+
+    @property
+    def celery_result_backend(self) -> str:
+        return self.result_backend or f"db+{self.database_url}"
+
+    def celery_broker_url(self) -> str:
+        """The broker URL, derived from ``AWS_ENDPOINT_URL`` when not given (SPEC)."""
+        if self.broker_url:
+            return self.broker_url
+        if not self.aws_endpoint_url:
+            return "sqs://"
+        endpoint = urlsplit(self.aws_endpoint_url)
+        key, secret = self.credentials()
+        host = endpoint.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 literal
+        port = f":{endpoint.port}" if endpoint.port else ""
+        return f"sqs://{quote(key, safe='')}:{quote(secret, safe='')}@{host}{port}"
+
+    def boto3_credentials(self) -> dict[str, str]:
+        """Explicit credentials for boto3 clients when the settings hold them, else none."""
+        if not (self.aws_access_key_id and self.aws_secret_access_key):
+            return {}
+        found = {
+            "aws_access_key_id": self.aws_access_key_id,
+            "aws_secret_access_key": self.aws_secret_access_key.get_secret_value(),
+        }
+        if self.aws_session_token:
+            found["aws_session_token"] = self.aws_session_token.get_secret_value()
+        return found
+
+    def credentials(self) -> tuple[str, str]:
+        """Access key and secret: from the settings, else from boto3's credential chain."""
+        explicit = self.boto3_credentials()
+        if explicit:
+            return explicit["aws_access_key_id"], explicit["aws_secret_access_key"]
+        return _credential_chain()
+
+    def broker_is_secure(self) -> bool:
+        if self.aws_endpoint_url:
+            return urlsplit(self.aws_endpoint_url).scheme == "https"
+        return True
+
+
+def check_database_url(value: str) -> None:
+    """Raise ``ValueError`` unless ``value`` is a SQLAlchemy URL of a supported database."""
+    try:
+        url = make_url(value)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {exc}") from None
+    if url.get_backend_name() not in _DATABASE_BACKENDS:
+        known = ", ".join(sorted(_DATABASE_BACKENDS))
+        raise ValueError(f"unknown database {url.get_backend_name()!r} (expected one of {known})")
+    try:
+        url.get_dialect()
+    except NoSuchModuleError:
+        raise ValueError(f"no SQLAlchemy driver for {url.drivername!r}") from None
+
+
+def _credential_chain() -> tuple[str, str]:
+    import boto3.session
+
+    found = boto3.session.Session().get_credentials()
+    if found is None:
+        raise ConfigError(
+            "AWS_ENDPOINT_URL is set but no AWS credentials were found for the broker URL; "
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or S3META_BROKER_URL"
+        )
+    frozen = found.get_frozen_credentials()
+    if not frozen.access_key or not frozen.secret_key:
+        raise ConfigError("the AWS credentials found have no access key or secret key")
+    return frozen.access_key, frozen.secret_key
+
+
+def env_var_for(field: str) -> str:
+    """The environment variable that sets ``field`` (a field name, or an alias pydantic used)."""
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if not isinstance(alias, AliasChoices):
+            continue
+        choices = [str(choice) for choice in alias.choices]
+        if field == name or field in choices:
+            return field if field in choices and field.isupper() else choices[0]
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; validation errors become one ``ConfigError`` naming each variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if field:
+                lines.append(f"{env_var_for(field)}={mask_url(str(error['input']))!r}: {message}")
+            else:
+                lines.append(message)
+        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
+
+
+def mask_url(value: str) -> str:
+    """``value`` with the password of any URL in it replaced by ``***``; never raises."""
+    return _URL_PASSWORD.sub(r"\g<keep>***@", value)
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()

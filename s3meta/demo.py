@@ -1,0 +1,212 @@
+"""``s3meta demo``: the whole pipeline on one machine, with nothing to install but s3meta.
+
+moto's server runs in this process and stands in for S3 and SQS; the database is the
+embedded default (SQLite) unless ``S3META_DATABASE_URL`` says otherwise. The bucket notifies
+the events queue, the bridge turns notifications into tasks, and a real
+``celery -A tasks worker`` subprocess runs them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from db.engine import create_engine, session_factory
+from db.migrations import upgrade
+from db.models import ObjectMetadata
+from db.store import MetadataStore
+from s3meta.aws.sqs import DeadLetters, Queue
+from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
+from s3meta.config import Settings, get_settings, mask_url
+from s3meta.errors import S3MetaError
+from s3meta.processes import WorkerProcess, free_port
+from s3meta.render import rows_table
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+BUCKET = "s3meta-demo"
+RESULT_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class SampleObject:
+    key: str
+    body: bytes
+    content_type: str
+    metadata: dict[str, str]
+
+
+SAMPLES = (
+    SampleObject(
+        "photos/2026/summer trip+beach/ü.jpg",
+        b"\xff\xd8\xff\xe0 not really a jpeg",
+        "image/jpeg",
+        # S3 carries non-ASCII metadata RFC 2047-encoded; s3meta stores it decoded.
+        {"camera": "X100V", "place": "=?UTF-8?B?WsO8cmljaA==?="},
+    ),
+    SampleObject("reports/2026/q3.pdf", b"%PDF-1.7 quarterly", "application/pdf", {"team": "fin"}),
+    SampleObject("videos/raw/clip 01.mp4", b"\x00" * 4096, "video/mp4", {}),
+    SampleObject("logs/2026-11-26.log", b"started\nstopped\n", "text/plain", {"host": "web-1"}),
+    SampleObject("tmp/scratch.txt", b"deleted before the demo ends", "text/plain", {}),
+)
+DELETED_KEY = "tmp/scratch.txt"
+
+
+class DemoError(S3MetaError):
+    """The demo could not run to the end."""
+
+
+def run_demo(console: Console) -> list[ObjectMetadata]:
+    """Run the pipeline end to end; returns the bucket's rows."""
+    started = time.monotonic()
+    with _moto_server() as endpoint, tempfile.TemporaryDirectory(prefix="s3meta-demo-") as tmp:
+        env = _demo_environment(endpoint)
+        os.environ.update(env)
+        get_settings.cache_clear()
+        settings = get_settings()
+        console.print(f"[bold]1.[/] moto (S3 + SQS) listening on {endpoint}")
+
+        upgrade(settings.database_url)
+        console.print(f"[bold]2.[/] database {mask_url(settings.database_url)} migrated to head")
+
+        s3, sqs = _client("s3", endpoint), _client("sqs", endpoint)
+        _wire_notifications(s3, sqs, settings)
+        console.print(
+            f"[bold]3.[/] s3://{BUCKET} notifies SQS queue {settings.events_queue} "
+            f"(dead letters: {settings.dead_letter_queue})"
+        )
+        log_path = Path(tmp) / "worker.log"
+        worker = WorkerProcess(env, log_path, pool="threads", concurrency=4, name="demo")
+        try:
+            console.print(f"[bold]4.[/] celery worker running (pid {worker.pid})")
+            _upload_samples(s3)
+            console.print(f"[bold]5.[/] uploaded {len(SAMPLES)} objects to s3://{BUCKET}, ", end="")
+            console.print(f"then deleted s3://{BUCKET}/{DELETED_KEY}")
+            stats = _bridge(sqs, settings)
+            console.print(
+                f"[bold]6.[/] bridge: {stats.received} notifications -> {stats.published} "
+                f"extract_metadata tasks ({stats.test_events} s3:TestEvent acknowledged, "
+                f"{stats.dead_lettered} dead-lettered); waiting for the worker…"
+            )
+            _wait_for_tasks(console, worker, stats)
+        finally:
+            worker.stop()
+    store = MetadataStore(session_factory(create_engine(settings.database_url)))
+    rows = list(store.iter_bucket(BUCKET))
+    console.print(
+        f"[bold]7.[/] done in {time.monotonic() - started:.1f} s; object_metadata now holds:"
+    )
+    console.print(rows_table(rows))
+    console.print(
+        f"Try: [cyan]s3meta show 's3://{BUCKET}/{SAMPLES[0].key}' --json[/] or "
+        f"[cyan]s3meta list --bucket {BUCKET} --json[/]"
+    )
+    return rows
+
+
+def _wire_notifications(s3: S3Client, sqs: SQSClient, settings: Settings) -> None:
+    s3.create_bucket(Bucket=BUCKET)
+    sqs.create_queue(QueueName=settings.dead_letter_queue)
+    url = sqs.create_queue(QueueName=settings.events_queue)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": arn["QueueArn"],
+                    "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                }
+            ]
+        },
+    )
+
+
+def _bridge(sqs: SQSClient, settings: Settings) -> BridgeStats:
+    # Imported here: the Celery app reads its settings on first use, after the demo set them.
+    from tasks.publisher import CeleryPublisher
+
+    bridge = Bridge(
+        Queue(sqs, settings.events_queue),
+        DeadLetters(Queue(sqs, settings.dead_letter_queue)),
+        CeleryPublisher(),
+        BridgeOptions(wait_seconds=1, visibility_timeout=60, drain=True, keep_task_ids=True),
+    )
+    return bridge.run()
+
+
+def _wait_for_tasks(console: Console, worker: WorkerProcess, stats: BridgeStats) -> None:
+    from celery.result import AsyncResult
+
+    for task_id in stats.task_ids:
+        result = AsyncResult(task_id)
+        try:
+            outcome = result.get(timeout=RESULT_TIMEOUT)
+        except Exception as exc:
+            raise DemoError(
+                f"task {task_id} did not succeed ({exc}); worker log:\n{worker.log()[-4000:]}"
+            ) from exc
+        console.print(f"   {outcome['outcome']:>9}  s3://{BUCKET}/{outcome['key']}")
+
+
+def _demo_environment(endpoint: str) -> dict[str, str]:
+    database_url = os.environ.get("S3META_DATABASE_URL", "sqlite:///s3meta.db")
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        # The worker is another process: give it the same file, not one relative to its cwd.
+        relative = database_url.removeprefix("sqlite:///")
+        database_url = f"sqlite:///{Path(relative).resolve()}"
+    return {
+        # Dummy credentials: the demo must never reach a real AWS account.
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "S3META_DATABASE_URL": database_url,
+    }
+
+
+@contextmanager
+def _moto_server() -> Iterator[str]:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise DemoError("the demo needs moto: pip install -e '.[demo]'") from exc
+    # moto's server logs every request through werkzeug; the demo tells its own story.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _client(service: str, endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1")  # type: ignore[call-overload]
+
+
+def _upload_samples(s3: S3Client) -> None:
+    for sample in SAMPLES:
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=sample.key,
+            Body=sample.body,
+            ContentType=sample.content_type,
+            Metadata=sample.metadata,
+        )
+    s3.delete_object(Bucket=BUCKET, Key=DELETED_KEY)

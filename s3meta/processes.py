@@ -1,0 +1,123 @@
+"""Real processes for local runs, tests and benchmarks: a Celery worker, moto's server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` until true; ``TimeoutError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+class WorkerProcess:
+    """``celery -A tasks worker`` in a subprocess, its output in ``log_path``."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        *,
+        concurrency: int = 2,
+        pool: str = "prefork",
+        name: str = "s3meta",
+        cwd: Path | None = None,
+        ready_timeout: float = 60,
+    ) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        command = [
+            sys.executable, "-m", "celery", "-A", "tasks", "worker",
+            "--loglevel", "INFO", "--pool", pool, "--concurrency", str(concurrency),
+            "--hostname", f"{name}-{os.getpid()}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command,
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for(self._ready, ready_timeout, "the celery worker to be ready")
+        except BaseException:
+            self.stop(timeout=10)
+            raise
+
+    def _ready(self) -> bool:
+        if self._process.poll() is not None:
+            raise RuntimeError(f"the worker exited with {self._process.returncode}:\n{self.log()}")
+        return b" ready." in self.log_path.read_bytes()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 30) -> int:
+        """Warm shutdown (SIGTERM), SIGKILL after ``timeout`` s; returns the exit status."""
+        code = stop_process(self._process, timeout=timeout)
+        self._log.close()
+        return code
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return int(process.returncode)
+
+
+class MotoServer:
+    """moto's standalone server on a free loopback port, in its own process."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = log_path.open("wb")
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(self._answers, 30, f"moto server on port {self.port}")
+
+    def _answers(self) -> bool:
+        if self._process.poll() is not None:
+            raise RuntimeError(f"moto server exited with {self._process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1):  # noqa: S310 - loopback
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        stop_process(self._process, timeout=10)
+        self._log.close()

@@ -1,0 +1,197 @@
+"""Rows of ``object_metadata`` as JSON (the SPEC's fields) and as tables for people."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from db.models import JournalEntry, ObjectMetadata
+from s3meta.domain.objects import to_utc
+
+_MISSING = "-"
+_SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+# Most objects have no lock, restore or KMS key: a table full of "-" lines would bury the rest.
+_SHOWN_WHEN_SET = frozenset(
+    {
+        "deleted_by",
+        "checksum_algorithm",
+        "checksum_value",
+        "server_side_encryption",
+        "sse_kms_key_id",
+        "object_lock_mode",
+        "object_lock_retain_until",
+        "object_lock_legal_hold",
+        "restore_status",
+        "parts_count",
+        "tags",
+    }
+)
+
+
+def row_to_json(row: ObjectMetadata) -> dict[str, Any]:
+    """The row as a JSON-ready dict: the SPEC's fields first, then event, times and details."""
+    return {
+        "bucket": row.bucket,
+        "key": row.object_key,
+        "version_id": row.version_id,
+        "size": row.size,
+        "etag": row.etag,
+        "content_type": row.content_type,
+        "last_modified": iso_utc(row.last_modified),
+        "storage_class": row.storage_class,
+        "metadata": dict(row.user_metadata or {}),
+        "deleted": bool(row.is_deleted),
+        "sequencer": row.sequencer,
+        "updated_at": iso_utc(row.updated_at),
+        "event_name": row.event_name,
+        "event_time": iso_utc(row.event_time),
+        "deleted_at": iso_utc(row.deleted_at),
+        "deleted_by": row.deleted_by,
+        "created_at": iso_utc(row.created_at),
+        "checksum_algorithm": row.checksum_algorithm,
+        "checksum_value": row.checksum_value,
+        "server_side_encryption": row.server_side_encryption,
+        "sse_kms_key_id": row.sse_kms_key_id,
+        "object_lock_mode": row.object_lock_mode,
+        "object_lock_retain_until": iso_utc(row.object_lock_retain_until),
+        "object_lock_legal_hold": row.object_lock_legal_hold,
+        "restore_status": row.restore_status,
+        "parts_count": row.parts_count,
+        # null: never fetched; {}: fetched, none set.
+        "tags": dict(row.tags) if row.tags is not None else None,
+    }
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """``2026-11-20T10:15:30.000000Z``: UTC, always to the microsecond, so strings sort as times."""
+    if moment is None:
+        return None
+    return to_utc(moment).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def human_size(size: int | None) -> str:
+    """``size`` bytes in binary units: ``512 B``, ``1.5 KiB``, ``3.0 GiB``."""
+    if size is None:
+        return _MISSING
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in _SIZE_UNITS:
+        value /= 1024
+        if value < 1024 or unit == _SIZE_UNITS[-1]:
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def row_table(row: ObjectMetadata) -> Table:
+    """One row as a two-column field/value table."""
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for name, value in row_to_json(row).items():
+        if value is None and name in _SHOWN_WHEN_SET:
+            continue
+        table.add_row(name, _plain(_display(name, value)))
+    return table
+
+
+def rows_table(rows: Iterable[ObjectMetadata]) -> Table:
+    """Many rows, one line each: key, size, last modified, storage class, deleted, etag."""
+    # Etag and the deleted flag come last so that a narrow terminal folds the etag rather
+    # than the flag. No min_width: rich crops the whole table when minimums exceed the width.
+    table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
+    table.add_column("key", overflow="fold")
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("last modified", no_wrap=True)
+    table.add_column("storage class", overflow="fold")
+    table.add_column("deleted", no_wrap=True)
+    table.add_column("etag", overflow="fold")
+    for row in rows:
+        last_modified = row.last_modified
+        table.add_row(
+            _plain(row.object_key),
+            _plain(human_size(row.size)),
+            _plain(
+                to_utc(last_modified).strftime("%Y-%m-%d %H:%M:%S") if last_modified else _MISSING
+            ),
+            _plain(row.storage_class or _MISSING),
+            _plain("deleted" if row.is_deleted else ""),
+            _plain(row.etag or _MISSING),
+        )
+    return table
+
+
+def journal_to_json(entry: JournalEntry) -> dict[str, Any]:
+    """One journal row as a JSON-ready dict, for ``s3meta show --history --json``."""
+    return {
+        "bucket": entry.bucket,
+        "key": entry.object_key,
+        "record_type": entry.record_type,
+        "version_id": entry.version_id,
+        "etag": entry.etag,
+        "size": entry.size,
+        "sequencer": entry.sequencer,
+        "event_name": entry.event_name,
+        "event_time": iso_utc(entry.event_time),
+        "applied_at": iso_utc(entry.applied_at),
+        "task_id": entry.task_id,
+    }
+
+
+def journal_table(entries: Iterable[JournalEntry], *, title: str | None = "History") -> Table:
+    """A key's journal, one change per line, in the order given (oldest first from the store)."""
+    table = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        padding=(0, 1, 0, 0),
+        header_style="bold",
+    )
+    table.add_column("applied at", no_wrap=True)
+    table.add_column("record type", no_wrap=True)
+    table.add_column("event", overflow="fold")
+    table.add_column("event time", no_wrap=True)
+    table.add_column("sequencer", overflow="fold")
+    table.add_column("version", overflow="fold")
+    table.add_column("etag", overflow="fold")
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("task id", overflow="fold")
+    for entry in entries:
+        table.add_row(
+            _plain(iso_utc(entry.applied_at) or _MISSING),
+            _plain(entry.record_type),
+            _plain(entry.event_name or _MISSING),
+            _plain(iso_utc(entry.event_time) or _MISSING),
+            _plain(entry.sequencer or _MISSING),
+            _plain(entry.version_id or _MISSING),
+            _plain(entry.etag or _MISSING),
+            _plain(human_size(entry.size)),
+            _plain(entry.task_id or _MISSING),
+        )
+    return table
+
+
+def _display(name: str, value: Any) -> str:
+    if value is None:
+        return _MISSING
+    if name == "metadata":
+        return "\n".join(f"{k}: {v}" for k, v in sorted(value.items())) or _MISSING
+    if name == "tags":
+        # {} is a finding (fetched, none set), not a gap; unfetched tags never get here.
+        return "\n".join(f"{k}: {v}" for k, v in sorted(value.items())) or "(none)"
+    if name == "size":
+        return f"{value} ({human_size(value)})" if value >= 1024 else f"{value} B"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _plain(value: str) -> Text:
+    # Keys and metadata are user data: as plain str, rich would read '[red]' as markup and
+    # ':smile:' as an emoji code.
+    return Text(value)

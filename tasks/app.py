@@ -1,0 +1,90 @@
+"""The Celery app: all of s3meta's Celery wiring, configured lazily from ``Settings``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from celery import Celery
+from celery.signals import worker_init
+
+from s3meta.config import Settings, get_settings
+from s3meta.errors import ConfigError
+
+# Long polling: SQS holds a receive open up to 20 s, so an idle worker costs few requests.
+WAIT_TIME_SECONDS = 20
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings for s3meta: SQS broker, database results, JSON only, late acks."""
+    transport_options: dict[str, Any] = {
+        "region": settings.region,
+        "visibility_timeout": settings.visibility_timeout,
+        "wait_time_seconds": WAIT_TIME_SECONDS,
+        "polling_interval": settings.broker_polling_interval,
+    }
+    broker_url = settings.celery_broker_url()
+    if broker_url.startswith("sqs://"):
+        transport_options["is_secure"] = settings.broker_is_secure()
+    return {
+        "broker_url": broker_url,
+        "broker_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        "result_backend": settings.celery_result_backend,
+        "result_extended": True,
+        # The schema, Celery's tables included, belongs to Alembic.
+        "database_create_tables_at_setup": False,
+        "database_engine_options": {"pool_pre_ping": True, "pool_recycle": 1800},
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_default_queue": settings.task_queue,
+        # A task is acked only when it is done; a worker that dies returns it to the queue.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": settings.worker_prefetch_multiplier,
+        "task_time_limit": settings.task_time_limit,
+        # The soft limit raises inside the task, leaving it time to record the attempt.
+        "task_soft_time_limit": settings.task_time_limit - min(15, settings.task_time_limit / 10),
+        "enable_utc": True,
+        "timezone": "UTC",
+        "worker_hijack_root_logger": False,
+    }
+
+
+def _configuration() -> dict[str, Any]:
+    try:
+        return celery_config(get_settings())
+    except ConfigError as exc:
+        # The celery command line reads the config while parsing its options: a usage error
+        # there prints one clear line instead of a traceback.
+        if click.get_current_context(silent=True) is not None:
+            raise click.UsageError(str(exc)) from None
+        raise
+
+
+def create_app() -> Celery:
+    """A Celery app whose configuration is read from the environment on first use."""
+    app = Celery("s3meta", include=["tasks.extract"])
+    app.add_defaults(_configuration)
+    return app
+
+
+app = create_app()
+
+
+@worker_init.connect  # type: ignore[untyped-decorator]
+def _keep_result_engines(sender: Any, **_: Any) -> None:
+    """Let Celery's database backend keep pooled engines in pools that never fork.
+
+    Celery builds a new engine (connect, dialect handshake) for every result write unless the
+    process forked; a thread-pool worker never does and would pay that on every task.
+    Prefork children are left alone: they mark themselves on fork, after the parent's start.
+    """
+    pool = getattr(sender, "pool_cls", None)
+    if pool is None or "prefork" in getattr(pool, "__module__", "prefork"):
+        return
+    manager = getattr(sender.app.backend, "session_manager", None)
+    if manager is not None:
+        manager.forked = True

@@ -1,0 +1,110 @@
+"""``extract_metadata``: bring one key's row in line with S3, recording every attempt."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
+
+from db.models import utcnow
+from db.store import Attempt, Change
+from s3meta.domain.attempts import Outcome
+from s3meta.domain.objects import EventInfo, ObjectState
+from s3meta.errors import ObjectNotFound, TransientError
+from tasks.app import app
+from tasks.runtime import Runtime, runtime
+
+logger = logging.getLogger(__name__)
+
+
+@app.task(bind=True, name="s3meta.extract_metadata")  # type: ignore[untyped-decorator]
+def extract_metadata(self: Task, bucket: str, key: str, **event: Any) -> dict[str, Any]:
+    """Read ``s3://bucket/key`` with HeadObject and upsert its row; ``event`` is the S3 event.
+
+    Idempotent: any number of runs leave one row. A missing object marks the row deleted.
+    Transient failures are retried with exponential backoff and jitter; the rest fail.
+    """
+    return _extract(self, runtime(), bucket, key, event)
+
+
+def _extract(
+    task: Task, rt: Runtime, bucket: str, key: str, event_kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    task_id = str(task.request.id)
+    retries = int(task.request.retries or 0)
+    started = utcnow()
+
+    def attempt(outcome: Outcome, exc: BaseException | None = None) -> Attempt:
+        return Attempt(
+            task_id=task_id,
+            bucket=bucket,
+            key=key,
+            attempt=retries + 1,
+            outcome=outcome,
+            started_at=started,
+            finished_at=utcnow(),
+            error_type=type(exc).__name__ if exc else None,
+            error=str(exc) if exc else None,
+        )
+
+    def record(outcome: Outcome, exc: BaseException) -> None:
+        try:
+            rt.store.record_attempt(attempt(outcome, exc))
+        except Exception:
+            logger.exception("could not record %s attempt for s3://%s/%s", outcome, bucket, key)
+
+    try:
+        event = EventInfo.from_task_kwargs(event_kwargs)
+        observed_at = utcnow()
+        state: ObjectState | None
+        try:
+            state = rt.storage.head(bucket, key, with_tags=_wants_tags(rt, event))
+        except ObjectNotFound:
+            state = None
+        # The outcome is decided under the row lock: succeeded, gone, or skipped if newer.
+        applied = rt.store.apply(
+            Change(bucket, key, state, event, observed_at, task_id), attempt(Outcome.SUCCEEDED)
+        )
+    except (TransientError, SoftTimeLimitExceeded) as exc:
+        max_retries = rt.settings.max_retries
+        if retries >= max_retries:
+            logger.error("s3://%s/%s failed after %d attempts: %s", bucket, key, retries + 1, exc)
+            record(Outcome.FAILED, exc)
+            raise
+        countdown = get_exponential_backoff_interval(
+            factor=rt.settings.retry_backoff,
+            retries=retries,
+            maximum=rt.settings.retry_backoff_max,
+            full_jitter=True,
+        )
+        logger.warning(
+            "s3://%s/%s attempt %d failed (%s); retrying in %d s",
+            bucket,
+            key,
+            retries + 1,
+            exc,
+            countdown,
+        )
+        record(Outcome.RETRYING, exc)
+        raise task.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
+    except Exception as exc:
+        # Permanent errors and bugs alike: retrying would fail the same way.
+        record(Outcome.FAILED, exc)
+        raise
+    return {
+        "bucket": bucket,
+        "key": key,
+        "outcome": str(applied.outcome),
+        "attempt": retries + 1,
+        "version_id": state.version_id if state else None,
+        "etag": state.etag if state else None,
+        "record_type": str(applied.record_type) if applied.record_type else None,
+    }
+
+
+def _wants_tags(rt: Runtime, event: EventInfo) -> bool:
+    """Tags cost a second request: fetch them when configured or when they are the news."""
+    return rt.settings.fetch_tags or (event.event_name or "").startswith("ObjectTagging:")

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test: migrated databases on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from db.engine import create_engine, session_factory
+from db.store import MetadataStore
+from tests.support.database import migrate, scratch_mysql_database, scratch_sqlite_database
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    """A SQLite database migrated to head."""
+    with scratch_sqlite_database(tmp_path) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A MariaDB/MySQL database migrated to head, dropped after the test."""
+    with scratch_mysql_database() as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A migrated database of each kind in turn."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "mysql_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[MetadataStore]:
+    engine = create_engine(database_url)
+    yield MetadataStore(session_factory(engine))
+    engine.dispose()
+
+
+# The real stack's session fixtures (moto server, fault proxy, worker on MariaDB).
+pytest_plugins = ["tests.support.stack"]

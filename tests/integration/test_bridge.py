@@ -1,0 +1,240 @@
+"""The bridge against moto's server, with a real worker on MariaDB consuming what it publishes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from celery.result import AsyncResult
+
+from s3meta.aws.sqs import DeadLetters, Queue
+from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
+from s3meta.domain.events import parse_body
+from s3meta.processes import wait_for
+from tasks.publisher import CeleryPublisher
+from tests.support.faults import Fault
+from tests.support.samples import SAMPLE_EVENTS
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.mysql
+
+SAMPLES = SAMPLE_EVENTS
+RESULT_TIMEOUT = 60
+
+
+@dataclass
+class Queues:
+    events: str
+    dead_letters: str
+
+
+@pytest.fixture
+def queues(stack: Stack) -> Queues:
+    return Queues(stack.new_queue("events"), stack.new_queue("events-dlq"))
+
+
+def drain(stack: Stack, queues: Queues) -> BridgeStats:
+    """Run an in-process bridge until the events queue is empty; wait for its tasks."""
+    client = stack.sqs()
+    bridge = Bridge(
+        Queue(client, queues.events),
+        DeadLetters(Queue(client, queues.dead_letters)),
+        CeleryPublisher(),
+        BridgeOptions(wait_seconds=1, visibility_timeout=30, drain=True, keep_task_ids=True),
+    )
+    stats = bridge.run()
+    for task_id in stats.task_ids:
+        AsyncResult(task_id).get(timeout=RESULT_TIMEOUT, propagate=False)
+    return stats
+
+
+def dead_letters(stack: Stack, queue: str) -> list[tuple[str, dict[str, str]]]:
+    """Every message on ``queue``: body and string attributes."""
+    client = stack.sqs()
+    url = client.get_queue_url(QueueName=queue)["QueueUrl"]
+    found: list[tuple[str, dict[str, str]]] = []
+    for _ in range(20):
+        response = client.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            attributes = {
+                name: value.get("StringValue", "")
+                for name, value in message.get("MessageAttributes", {}).items()
+            }
+            found.append((message["Body"], attributes))
+            client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+def queue_total(stack: Stack, queue: str) -> int:
+    return Queue(stack.sqs(), queue).depth().total
+
+
+def test_uploads_notified_by_the_bucket_end_up_in_the_table(stack: Stack, queues: Queues) -> None:
+    client = stack.sqs()
+    url = client.get_queue_url(QueueName=queues.events)["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    bucket = stack.new_bucket()
+    s3 = stack.s3()
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}
+            ]
+        },
+    )
+    keys = ["with space/and+plus.txt", "ünï/日本.txt", "100%/done.txt", "a/b/c.txt"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    s3.delete_object(Bucket=bucket, Key="a/b/c.txt")
+
+    stats = drain(stack, queues)
+
+    assert stats.test_events == 1  # sent by S3 when the notification was configured
+    assert stats.published == len(keys) + 1
+    assert stats.dead_lettered == 0
+    rows = {row.object_key: row for row in stack.store.iter_bucket(bucket)}
+    assert set(rows) == set(keys)
+    for key in keys[:3]:
+        assert rows[key].size == len(key.encode())
+        assert rows[key].is_deleted is False
+        assert str(rows[key].event_name).startswith("ObjectCreated:")
+    assert rows["a/b/c.txt"].is_deleted is True
+    assert queue_total(stack, queues.events) == 0
+
+
+def test_every_sample_body_is_indexed_or_dead_lettered_with_its_reason(
+    stack: Stack, queues: Queues
+) -> None:
+    client = stack.sqs()
+    url = client.get_queue_url(QueueName=queues.events)["QueueUrl"]
+    samples = sorted(path for path in SAMPLES.iterdir() if path.suffix in {".json", ".txt"})
+    bodies = {path.name: path.read_text() for path in samples}
+    # Good and bad interleaved, and one duplicate: nothing may hold anything else up.
+    for name in [*bodies, "put.json"]:
+        client.send_message(QueueUrl=url, MessageBody=bodies[name])
+    bad = {name for name in bodies if name.startswith("bad-")}
+    expected_keys = {
+        (event.bucket, event.key)
+        for name, body in bodies.items()
+        if name not in bad
+        for event in parse_body(body).events
+    }
+
+    stats = drain(stack, queues)
+
+    assert stats.dead_lettered == len(bad)
+    assert stats.test_events == 1
+    for bucket, key in expected_keys:
+        assert stack.store.get(bucket, key) is not None, f"s3://{bucket}/{key} not indexed"
+    letters = dead_letters(stack, queues.dead_letters)
+    assert sorted(body for body, _ in letters) == sorted(bodies[name] for name in bad)
+    for _body, attributes in letters:
+        assert attributes["s3meta-reason"]
+        assert attributes["s3meta-source-queue"] == queues.events
+        assert attributes["s3meta-original-message-id"]
+    assert queue_total(stack, queues.events) == 0
+
+
+def bridge_process(
+    stack: Stack, queues: Queues, log: Path, *extra: str, endpoint: str | None = None
+) -> subprocess.Popen[bytes]:
+    env = {
+        **stack.env,
+        "S3META_EVENTS_QUEUE": queues.events,
+        "S3META_DEAD_LETTER_QUEUE": queues.dead_letters,
+    }
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3META_"))}
+    with log.open("wb") as output:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "s3meta.cli", "bridge", "--wait-seconds", "1", *extra],
+            env={**inherited, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def test_a_publish_failure_mid_message_keeps_it_for_redelivery_and_indexes_once(
+    stack: Stack, queues: Queues, tmp_path: Path
+) -> None:
+    bucket = stack.new_bucket()
+    for key in ("first.txt", "second.txt"):
+        stack.s3().put_object(Bucket=bucket, Key=key, Body=b"x")
+    body = json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
+                }
+                for key in ("first.txt", "second.txt")
+            ]
+        }
+    )
+    events = Queue(stack.sqs(), queues.events)
+    events.send(body)
+    # The first task reaches the broker, the second does not: the message must stay.
+    fault = stack.faults.fail_sqs(
+        "SendMessage", stack.env["S3META_TASK_QUEUE"], Fault(500, "InternalError", after=1)
+    )
+    log = tmp_path / "bridge.log"
+    process = bridge_process(
+        stack, queues, log, "--visibility-timeout", "3", endpoint=stack.faults.url
+    )
+    try:
+        wait_for(lambda: b"kept for redelivery" in log.read_bytes(), 90, "a publish failure")
+        stack.faults.clear_sqs(fault)
+        wait_for(
+            lambda: stack.store.get(bucket, "second.txt") is not None, 90, "the redelivered task"
+        )
+        wait_for(lambda: events.depth().total == 0, 30, "the events queue to empty")
+    finally:
+        process.terminate()
+        exit_code = process.wait(timeout=60)
+    assert exit_code == 0, log.read_text()
+    assert [row.object_key for row in stack.store.iter_bucket(bucket)] == [
+        "first.txt",
+        "second.txt",
+    ]
+    assert "bridge stopped" in log.read_text()
+
+
+def test_sigterm_stops_a_waiting_bridge_cleanly(
+    stack: Stack, queues: Queues, tmp_path: Path
+) -> None:
+    log = tmp_path / "bridge.log"
+    process = bridge_process(stack, queues, log)
+    wait_for(lambda: b"bridge: " in log.read_bytes(), 30, "the bridge to start")
+
+    process.terminate()
+
+    assert process.wait(timeout=30) == 0, log.read_text()
+    assert "SIGTERM: stopping after the current batch" in log.read_text()
+
+
+def test_a_missing_events_queue_stops_the_bridge_with_one_clear_line(
+    stack: Stack, tmp_path: Path
+) -> None:
+    log = tmp_path / "bridge.log"
+    process = bridge_process(stack, Queues("no-such-events-queue", "no-such-dlq"), log)
+
+    assert process.wait(timeout=60) == 1
+    output = log.read_text()
+    assert "no-such-events-queue" in output
+    assert "no such queue" in output
+    assert "Traceback" not in output

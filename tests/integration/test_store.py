@@ -1,0 +1,152 @@
+"""``MetadataStore`` on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from db.engine import create_engine, session_factory
+from db.store import MetadataStore
+from s3meta.domain.objects import EventInfo, ObjectState
+from s3meta.errors import DatabaseUnavailable, SchemaNotMigrated
+
+MODIFIED = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
+NO_EVENT = EventInfo()
+
+
+def state(key: str, size: int = 1, bucket: str = "bucket-a") -> ObjectState:
+    return ObjectState(
+        bucket=bucket, key=key, size=size, etag=f"etag-{size}", last_modified=MODIFIED
+    )
+
+
+def test_saving_an_object_twice_leaves_one_row_with_the_latest_state(
+    store: MetadataStore,
+) -> None:
+    store.save_state(state("a.txt", size=1), NO_EVENT, "t1")
+    store.save_state(state("a.txt", size=2), NO_EVENT, "t2")
+
+    rows = list(store.iter_bucket("bucket-a"))
+
+    assert [(r.object_key, r.size, r.last_task_id) for r in rows] == [("a.txt", 2, "t2")]
+    assert rows[0].last_modified == MODIFIED
+
+
+def test_keys_differing_only_in_case_are_different_objects(store: MetadataStore) -> None:
+    store.save_state(state("Readme"), NO_EVENT, "t1")
+    store.save_state(state("README"), NO_EVENT, "t2")
+
+    assert [r.object_key for r in store.iter_bucket("bucket-a")] == ["README", "Readme"]
+
+
+def test_the_same_key_in_two_buckets_is_two_rows(store: MetadataStore) -> None:
+    store.save_state(state("k", bucket="bucket-a"), NO_EVENT, "t1")
+    store.save_state(state("k", bucket="bucket-b"), NO_EVENT, "t2")
+
+    assert store.get("bucket-a", "k") is not None
+    assert store.get("bucket-b", "k") is not None
+
+
+def test_a_removal_of_an_unknown_key_is_recorded_and_a_later_upload_revives_it(
+    store: MetadataStore,
+) -> None:
+    removal = EventInfo(event_name="ObjectRemoved:Delete", sequencer="00AA")
+    store.mark_deleted("bucket-a", "late.txt", removal, "t1")
+    tombstone = store.get("bucket-a", "late.txt")
+    assert tombstone is not None
+    assert tombstone.is_deleted is True
+    assert tombstone.event_name == "ObjectRemoved:Delete"
+
+    upload = EventInfo(event_name="ObjectCreated:Put", sequencer="00AB")
+    store.save_state(state("late.txt"), upload, "t2")
+
+    revived = store.get("bucket-a", "late.txt")
+    assert revived is not None
+    assert revived.is_deleted is False
+    assert revived.deleted_at is None
+    assert revived.event_name == "ObjectCreated:Put"
+
+
+def test_a_manual_requeue_keeps_the_event_fields_of_the_last_event(store: MetadataStore) -> None:
+    event = EventInfo(
+        event_name="ObjectCreated:Put",
+        event_time=datetime(2026, 11, 20, 10, 15, 30, 123000, tzinfo=UTC),
+        sequencer="0055AED6DCD90281E5",
+    )
+    store.save_state(state("e.txt", size=1), event, "t1")
+    store.save_state(state("e.txt", size=9), NO_EVENT, "t2")
+
+    row = store.get("bucket-a", "e.txt")
+
+    assert row is not None
+    assert (row.size, row.event_name, row.sequencer) == (9, "ObjectCreated:Put", event.sequencer)
+    assert row.event_time == event.event_time
+
+
+def test_a_prefix_is_matched_literally(store: MetadataStore) -> None:
+    for key in ["50%_off/a", "50x_off/b", "50%_offer"]:
+        store.save_state(state(key), NO_EVENT, "t")
+
+    assert [r.object_key for r in store.iter_bucket("bucket-a", "50%_off/")] == ["50%_off/a"]
+
+
+def test_rows_are_listed_in_s3_key_order_byte_by_byte(store: MetadataStore) -> None:
+    keys = ["a", "a ", "a\t", "B", "b", "é", "z"]
+    for key in keys:
+        store.save_state(state(key), NO_EVENT, "t")
+
+    listed = [r.object_key for r in store.iter_bucket("bucket-a")]
+
+    assert listed == sorted(keys, key=lambda k: k.encode("utf-8"))
+
+
+def test_rows_read_before_stopping_a_listing_early_stay_readable(store: MetadataStore) -> None:
+    for key in ["k1", "k2", "k3"]:
+        store.save_state(state(key), NO_EVENT, "t")
+
+    rows = store.iter_bucket("bucket-a")
+    first = next(rows)
+    rows.close()
+
+    assert (first.object_key, first.size) == ("k1", 1)
+
+
+def test_a_database_server_that_does_not_answer_is_unavailable() -> None:
+    engine = create_engine(
+        "mysql+pymysql://root@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+    )
+    unreachable = MetadataStore(session_factory(engine))
+
+    with pytest.raises(DatabaseUnavailable):
+        unreachable.save_state(state("x"), NO_EVENT, "t")
+    engine.dispose()
+
+
+def test_a_database_without_the_schema_says_to_migrate(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    unmigrated = MetadataStore(session_factory(engine))
+
+    with pytest.raises(SchemaNotMigrated, match="alembic upgrade head"):
+        unmigrated.get("bucket-a", "x")
+    engine.dispose()
+
+
+@pytest.mark.mysql
+def test_a_connection_killed_by_the_server_is_replaced_transparently(mysql_url: str) -> None:
+    engine = create_engine(mysql_url, pool_size=1, max_overflow=0)
+    store = MetadataStore(session_factory(engine))
+    store.save_state(state("before"), NO_EVENT, "t1")
+    with engine.connect() as connection:
+        victim = connection.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one()
+    killer = create_engine(mysql_url)
+    with killer.begin() as connection:
+        connection.execute(sa.text(f"KILL CONNECTION {int(victim)}"))
+    killer.dispose()
+
+    store.save_state(state("after"), NO_EVENT, "t2")
+
+    assert store.get("bucket-a", "after") is not None
+    engine.dispose()

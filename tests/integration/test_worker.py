@@ -1,0 +1,233 @@
+"""``extract_metadata`` on a real ``celery -A tasks worker``, against moto's server and MariaDB."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from celery.result import AsyncResult
+
+from db.engine import create_engine
+from s3meta.domain.attempts import Outcome
+from tasks import extract_metadata
+from tests.support.faults import Fault
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.mysql
+
+RESULT_TIMEOUT = 60
+
+
+def rfc2047(text: str) -> str:
+    """How a client sends non-ASCII user metadata to S3."""
+    return f"=?UTF-8?B?{base64.b64encode(text.encode()).decode()}?="
+
+
+def run(bucket: str, key: str, **event: object) -> AsyncResult:
+    result = extract_metadata.delay(bucket, key, **event)
+    result.get(timeout=RESULT_TIMEOUT, propagate=False)
+    return result
+
+
+def outcomes(stack: Stack, bucket: str, key: str) -> list[str]:
+    return [attempt.outcome for attempt in stack.store.attempts(bucket, key)]
+
+
+def test_an_uploaded_object_gets_a_row_with_every_field_right(stack: Stack) -> None:
+    bucket = stack.new_bucket(versioned=True)
+    key = "reports/2026/q3 summary.pdf"
+    put = stack.s3().put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=b"%PDF-1.7 fake",
+        ContentType="application/pdf",
+        StorageClass="STANDARD_IA",
+        Metadata={"author": "ana", "city": rfc2047("Zürich, 東京")},
+    )
+    head = stack.s3().head_object(Bucket=bucket, Key=key)
+
+    result = run(bucket, key)
+
+    assert result.successful(), result.traceback
+    assert result.result["outcome"] == "succeeded"
+    row = stack.store.get(bucket, key)
+    assert row is not None
+    assert row.object_key == key
+    assert row.size == len(b"%PDF-1.7 fake")
+    assert row.etag == put["ETag"].strip('"')
+    assert row.content_type == "application/pdf"
+    assert row.last_modified == head["LastModified"].astimezone(UTC)
+    assert row.version_id == put["VersionId"]
+    assert row.storage_class == "STANDARD_IA"
+    assert row.user_metadata == {"author": "ana", "city": "Zürich, 東京"}
+    assert row.is_deleted is False
+    assert row.last_task_id == result.id
+    assert outcomes(stack, bucket, key) == [Outcome.SUCCEEDED]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "with space/and+plus.txt",
+        "ünïcödé/日本語/файл.bin",
+        "percent%2Bliteral & ampersand?.txt",
+        "k/" + "é" * 511,  # 2 + 1022 bytes: S3's limit of 1024 bytes of UTF-8
+    ],
+    ids=["space-plus", "non-ascii", "percent", "1024-bytes"],
+)
+def test_awkward_keys_are_indexed_under_their_exact_name(stack: Stack, key: str) -> None:
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key=key, Body=b"x")
+
+    result = run(bucket, key)
+
+    assert result.successful(), result.traceback
+    row = stack.store.get(bucket, key)
+    assert row is not None
+    assert row.object_key == key
+    assert row.size == 1
+
+
+def test_running_the_task_twice_leaves_one_row(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="twice.txt", Body=b"one")
+    run(bucket, "twice.txt")
+    stack.s3().put_object(Bucket=bucket, Key="twice.txt", Body=b"three")
+    run(bucket, "twice.txt")
+
+    rows = list(stack.store.iter_bucket(bucket))
+
+    assert [(row.object_key, row.size) for row in rows] == [("twice.txt", 5)]
+
+
+def test_event_fields_are_stored_and_kept_by_a_manual_requeue(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="evented.txt", Body=b"e")
+    run(
+        bucket,
+        "evented.txt",
+        event_name="ObjectCreated:Put",
+        event_time="2026-11-20T10:15:30.123Z",
+        sequencer="0055AED6DCD90281E5",
+    )
+    run(bucket, "evented.txt")
+
+    row = stack.store.get(bucket, "evented.txt")
+
+    assert row is not None
+    assert row.event_name == "ObjectCreated:Put"
+    assert row.event_time == datetime(2026, 11, 20, 10, 15, 30, 123000, tzinfo=UTC)
+    assert row.sequencer == "0055AED6DCD90281E5"
+
+
+def test_a_missing_object_is_marked_deleted_without_retrying(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="gone.txt", Body=b"soon gone")
+    run(bucket, "gone.txt")
+    stack.s3().delete_object(Bucket=bucket, Key="gone.txt")
+
+    result = run(bucket, "gone.txt", event_name="ObjectRemoved:Delete")
+
+    assert result.successful(), result.traceback
+    assert result.result["outcome"] == "gone"
+    row = stack.store.get(bucket, "gone.txt")
+    assert row is not None
+    assert row.is_deleted is True
+    assert row.deleted_at is not None
+    assert row.size == len(b"soon gone")  # the last known state is kept
+    assert outcomes(stack, bucket, "gone.txt") == [Outcome.SUCCEEDED, Outcome.GONE]
+
+
+def test_a_never_seen_missing_object_is_recorded_as_removed(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+
+    result = run(bucket, "never-there.txt", event_name="ObjectRemoved:Delete")
+
+    assert result.successful(), result.traceback
+    row = stack.store.get(bucket, "never-there.txt")
+    assert row is not None
+    assert row.is_deleted is True
+    assert row.event_name == "ObjectRemoved:Delete"
+
+
+def test_a_throttled_head_is_retried_then_succeeds_with_every_attempt_recorded(
+    stack: Stack,
+) -> None:
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="busy.txt", Body=b"b")
+    stack.faults.fail("HEAD", f"/{bucket}/busy.txt", Fault(503, "SlowDown", times=2))
+
+    result = run(bucket, "busy.txt")
+
+    assert result.successful(), result.traceback
+    assert result.result["attempt"] == 3
+    assert stack.faults.count("HEAD", f"/{bucket}/busy.txt") == 3
+    attempts = stack.store.attempts(bucket, "busy.txt")
+    assert [a.outcome for a in attempts] == [Outcome.RETRYING, Outcome.RETRYING, Outcome.SUCCEEDED]
+    assert [a.attempt for a in attempts] == [1, 2, 3]
+    assert attempts[0].error_type == "StorageUnavailable"
+    assert attempts[0].error is not None
+    assert "503" in attempts[0].error
+    assert len({a.task_id for a in attempts}) == 1
+    assert all(a.finished_at >= a.started_at for a in attempts)
+    row = stack.store.get(bucket, "busy.txt")
+    assert row is not None
+    assert row.size == 1
+
+
+def test_access_denied_fails_at_once_and_is_recorded(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="secret.txt", Body=b"s")
+    stack.faults.fail("HEAD", f"/{bucket}/secret.txt", Fault(403, "AccessDenied"))
+
+    result = run(bucket, "secret.txt")
+
+    assert result.failed()
+    # One attempt, no retry; within it S3Storage asks once more without checksums, which
+    # SSE-KMS objects would otherwise need kms:Decrypt for.
+    assert stack.faults.count("HEAD", f"/{bucket}/secret.txt") == 2
+    attempts = stack.store.attempts(bucket, "secret.txt")
+    assert [a.outcome for a in attempts] == [Outcome.FAILED]
+    assert attempts[0].error_type == "PermanentError"
+    assert stack.store.get(bucket, "secret.txt") is None
+
+
+def test_a_key_that_keeps_failing_is_recorded_as_failed_after_the_last_retry(
+    stack: Stack,
+) -> None:
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="down.txt", Body=b"d")
+    stack.faults.fail("HEAD", f"/{bucket}/down.txt", Fault(500, "InternalError"))
+
+    result = run(bucket, "down.txt")
+
+    assert result.failed()
+    max_retries = int(stack.env["S3META_MAX_RETRIES"])
+    assert stack.faults.count("HEAD", f"/{bucket}/down.txt") == max_retries + 1
+    assert outcomes(stack, bucket, "down.txt") == [Outcome.RETRYING] * max_retries + [
+        Outcome.FAILED
+    ]
+
+
+def test_celery_results_are_kept_in_the_same_database(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="result.txt", Body=b"r")
+
+    result = run(bucket, "result.txt")
+
+    engine = create_engine(stack.database_url)
+    try:
+        with engine.connect() as connection:
+            status, name, queue = connection.execute(
+                sa.text("SELECT status, name, queue FROM celery_taskmeta WHERE task_id = :id"),
+                {"id": result.id},
+            ).one()
+    finally:
+        engine.dispose()
+    assert (status, name, queue) == (
+        "SUCCESS",
+        "s3meta.extract_metadata",
+        stack.env["S3META_TASK_QUEUE"],
+    )

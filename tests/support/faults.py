@@ -1,0 +1,239 @@
+"""A loopback HTTP proxy in front of moto that fails chosen S3 requests on purpose.
+
+The worker's ``AWS_ENDPOINT_URL_S3`` points here, so retries are exercised over real HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass
+class Fault:
+    """Answer ``status`` (with error ``code``) to matching requests: let the first ``after``
+    through, then fail the next ``times``."""
+
+    status: int
+    code: str
+    times: int = 1_000_000
+    after: int = 0
+
+
+@dataclass
+class SqsFault:
+    """A fault for SQS calls (JSON protocol) of ``action`` naming a queue containing ``queue``."""
+
+    action: str
+    queue: str
+    fault: Fault
+
+
+class FaultProxy:
+    def __init__(self, upstream: str) -> None:
+        target = urlsplit(upstream)
+        self._upstream = (target.hostname or "127.0.0.1", target.port or 80)
+        self._faults: dict[tuple[str, str], Fault] = {}
+        self._sqs_faults: list[SqsFault] = []
+        self._delays: dict[tuple[str, str], tuple[float, int, bool]] = {}
+        self._lock = threading.Lock()
+        self.requests: Counter[tuple[str, str]] = Counter()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def fail(self, method: str, path: str, fault: Fault) -> None:
+        """Make ``method`` requests on ``/bucket/key`` (decoded) answer with ``fault``."""
+        with self._lock:
+            self._faults[(method, path)] = fault
+
+    def fail_sqs(self, action: str, queue: str, fault: Fault) -> SqsFault:
+        """Make SQS ``action`` calls on queues whose URL contains ``queue`` answer ``fault``."""
+        entry = SqsFault(action, queue, fault)
+        with self._lock:
+            self._sqs_faults.append(entry)
+        return entry
+
+    def clear_sqs(self, entry: SqsFault) -> None:
+        with self._lock:
+            self._sqs_faults.remove(entry)
+
+    def slow_down(
+        self, method: str, path: str, seconds: float, times: int = 1, *, response: bool = False
+    ) -> None:
+        """Hold the next ``times`` matching requests for ``seconds`` before relaying them, or,
+        with ``response``, hold S3's answer: the caller then acts late on what it read."""
+        with self._lock:
+            self._delays[(method, path)] = (seconds, times, response)
+
+    def count(self, method: str, path: str) -> int:
+        with self._lock:
+            return self.requests[(method, path)]
+
+    def _take_delay(self, method: str, path: str) -> tuple[float, bool]:
+        with self._lock:
+            seconds, times, response = self._delays.get((method, path), (0.0, 0, False))
+            if times <= 0:
+                return 0.0, False
+            self._delays[(method, path)] = (seconds, times - 1, response)
+            return seconds, response
+
+    def _take_fault(self, method: str, path: str, target: str, body: bytes) -> Fault | None:
+        with self._lock:
+            self.requests[(method, path)] += 1
+            if target:
+                self.requests[("SQS", target.removeprefix("AmazonSQS."))] += 1
+            fault = self._faults.get((method, path))
+            for entry in self._sqs_faults:
+                if target == f"AmazonSQS.{entry.action}" and entry.queue.encode() in body:
+                    fault = entry.fault
+            if fault is None:
+                return None
+            if fault.after > 0:
+                fault.after -= 1
+                return None
+            if fault.times <= 0:
+                return None
+            fault.times -= 1
+            return fault
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _relay(self) -> None:
+                path = unquote(urlsplit(self.path).path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                target = self.headers.get("X-Amz-Target", "")
+                fault = proxy._take_fault(self.command, path, target, body)
+                delay, after_response = proxy._take_delay(self.command, path)
+                if not after_response:
+                    time.sleep(delay)
+                if fault is not None:
+                    self._answer_fault(fault)
+                    return
+                upstream = http.client.HTTPConnection(*proxy._upstream, timeout=30)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    headers["Host"] = f"{proxy._upstream[0]}:{proxy._upstream[1]}"
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    response = upstream.getresponse()
+                    payload = response.read()
+                    if after_response:
+                        time.sleep(delay)
+                    self.send_response(response.status, response.reason)
+                    for name, value in response.getheaders():
+                        if name.lower() not in {"transfer-encoding", "connection"}:
+                            self.send_header(name, value)
+                    if self.command == "HEAD":
+                        self.end_headers()
+                    else:
+                        if response.getheader("Content-Length") is None:
+                            self.send_header("Content-Length", str(len(payload)))
+                        self.end_headers()
+                        self.wfile.write(payload)
+                finally:
+                    upstream.close()
+
+            def _answer_fault(self, fault: Fault) -> None:
+                if self.headers.get("X-Amz-Target"):
+                    content_type = "application/x-amz-json-1.0"
+                    body = json.dumps(
+                        {"__type": fault.code, "message": "injected by the test"}
+                    ).encode()
+                else:
+                    content_type = "application/xml"
+                    body = (
+                        f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{fault.code}</Code>"
+                        f"<Message>injected by the test</Message></Error>"
+                    ).encode()
+                self.send_response(fault.status)
+                self.send_header("Content-Type", content_type)
+                self.send_header(
+                    "Content-Length", "0" if self.command == "HEAD" else str(len(body))
+                )
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay
+
+        return Handler
+
+
+class TcpProxy:
+    """A loopback TCP relay (to MariaDB, say) that can drop the next connections on purpose."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self._upstream = (upstream_host, upstream_port)
+        self._lock = threading.Lock()
+        self._to_drop = 0
+        self.dropped = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def drop_next(self, connections: int) -> None:
+        """Close the next ``connections`` connections as soon as they are accepted."""
+        with self._lock:
+            self._to_drop = connections
+
+    def stop(self) -> None:
+        self._closed.set()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                drop = self._to_drop > 0
+                if drop:
+                    self._to_drop -= 1
+                    self.dropped += 1
+            if drop:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self._upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, target), daemon=True).start()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            target.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for end in (source, target):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,164 @@
+"""The ordering rule: which write may replace a row, over every kind of pair."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import product
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from s3meta.domain.ordering import (
+    RecordType,
+    Snapshot,
+    Stamp,
+    compare_sequencers,
+    is_newer,
+    record_type,
+)
+
+T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC)
+STORED_SEQUENCER = "0055AED6DCD90281E5"
+# (sequencer, time) of an incoming write relative to the stored one.
+RELATIONS = {
+    "older": ("0055AED6DCD90281E4", T0 - timedelta(seconds=5)),
+    "same": (STORED_SEQUENCER, T0),
+    "newer": ("0055AED6DCD90281E6", T0 + timedelta(seconds=5)),
+}
+KINDS = ("create", "delete", "requeue")
+
+
+def stamp(kind: str, sequencer: str | None, time: datetime | None) -> Stamp:
+    """A create or delete event carries its sequencer; a manual requeue carries none."""
+    return Stamp(None if kind == "requeue" else sequencer, time)
+
+
+@pytest.mark.parametrize(
+    ("stored_kind", "incoming_kind", "relation"), list(product(KINDS, KINDS, RELATIONS))
+)
+def test_a_write_applies_unless_it_is_older_than_the_row(
+    stored_kind: str, incoming_kind: str, relation: str
+) -> None:
+    stored = stamp(stored_kind, STORED_SEQUENCER, T0)
+    sequencer, time = RELATIONS[relation]
+
+    applies = is_newer(stamp(incoming_kind, sequencer, time), stored)
+
+    assert applies is (relation != "older")
+
+
+@pytest.mark.parametrize("incoming_kind", KINDS)
+@pytest.mark.parametrize("relation", list(RELATIONS))
+def test_with_a_missing_sequencer_on_either_side_s3_time_decides(
+    incoming_kind: str, relation: str
+) -> None:
+    sequencer, time = RELATIONS[relation]
+    stored_without = Stamp(None, T0)
+
+    assert is_newer(stamp(incoming_kind, sequencer, time), stored_without) is (relation != "older")
+    assert is_newer(Stamp(None, time), Stamp(STORED_SEQUENCER, T0)) is (relation != "older")
+
+
+def test_the_sequencer_wins_over_s3_time_when_both_writes_have_one() -> None:
+    # S3 times have one-second resolution; the sequencer orders within the second.
+    stored = Stamp("0055AED6DCD90281E5", T0 + timedelta(seconds=1))
+
+    assert is_newer(Stamp("0055AED6DCD90281E6", T0), stored) is True
+    assert is_newer(Stamp("0055AED6DCD90281E4", T0 + timedelta(seconds=9)), stored) is False
+
+
+def test_any_write_applies_to_a_key_without_a_row() -> None:
+    for kind, relation in product(KINDS, RELATIONS):
+        sequencer, time = RELATIONS[relation]
+        assert is_newer(stamp(kind, sequencer, time), None) is True
+
+
+@pytest.mark.parametrize(
+    ("incoming", "stored"),
+    [(Stamp("01", None), Stamp("01", T0)), (Stamp(None, T0), Stamp(None, None))],
+    ids=["incoming-time-unknown", "stored-time-unknown"],
+)
+def test_an_unknown_time_with_no_sequencer_to_decide_applies(
+    incoming: Stamp, stored: Stamp
+) -> None:
+    assert is_newer(incoming, stored) is True
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E5", 0),
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E500", 0),  # right-padded with zeros
+        ("0055AED6DCD90281E5", "0055AED6DCD90281E501", -1),
+        ("0055AED6DCD90281E6", "0055AED6DCD90281E5FF", 1),
+        ("1", "10", 0),
+        ("1", "0F", 1),
+        ("A", "9", 1),
+        ("0055aed6dcd90281e5", "0055AED6DCD90281E5", 0),  # hex digits in either case
+    ],
+)
+def test_sequencers_compare_after_right_padding_the_shorter(a: str, b: str, expected: int) -> None:
+    assert compare_sequencers(a, b) == expected
+    assert compare_sequencers(b, a) == -expected
+
+
+HEX = st.text(alphabet="0123456789ABCDEF", min_size=1, max_size=24)
+
+
+@given(a=HEX, b=HEX)
+def test_sequencer_order_is_the_order_of_the_zero_padded_numbers(a: str, b: str) -> None:
+    width = max(len(a), len(b))
+    as_numbers = (int(a.ljust(width, "0"), 16), int(b.ljust(width, "0"), 16))
+
+    assert compare_sequencers(a, b) == (as_numbers[0] > as_numbers[1]) - (
+        as_numbers[0] < as_numbers[1]
+    )
+
+
+@given(stamps=st.lists(st.tuples(st.none() | HEX, st.none() | st.integers(0, 100)), max_size=8))
+def test_applying_writes_in_any_order_never_lets_an_older_sequencer_replace_a_newer_one(
+    stamps: list[tuple[str | None, int | None]],
+) -> None:
+    stored: Stamp | None = None
+    for sequencer, seconds in stamps:
+        time = None if seconds is None else T0 + timedelta(seconds=seconds)
+        incoming = Stamp(sequencer, time)
+        if is_newer(incoming, stored):
+            if stored is not None and stored.sequencer and sequencer:
+                assert compare_sequencers(sequencer, stored.sequencer) >= 0
+            stored = incoming
+
+
+LIVE = Snapshot(deleted=False, etag="e1", version_id="v1", details=("text/plain",))
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (None, LIVE, RecordType.CREATE),
+        (Snapshot(deleted=True), LIVE, RecordType.CREATE),
+        (LIVE, Snapshot(False, "e2", "v1", ("text/plain",)), RecordType.CREATE),
+        (LIVE, Snapshot(False, "e1", "v2", ("text/plain",)), RecordType.CREATE),
+        (LIVE, Snapshot(False, "e1", "v1", ("image/png",)), RecordType.UPDATE_METADATA),
+        (LIVE, LIVE, None),
+        (LIVE, Snapshot(deleted=True), RecordType.DELETE),
+        (None, Snapshot(deleted=True), RecordType.DELETE),
+        (Snapshot(deleted=True), Snapshot(deleted=True), None),
+    ],
+    ids=[
+        "new-key",
+        "revived",
+        "new-content",
+        "new-version",
+        "metadata-only",
+        "unchanged",
+        "deleted",
+        "removal-of-unknown-key",
+        "deleted-again",
+    ],
+)
+def test_the_journal_records_what_a_change_amounts_to(
+    before: Snapshot | None, after: Snapshot, expected: RecordType | None
+) -> None:
+    assert record_type(before, after) == expected
