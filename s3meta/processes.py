@@ -77,6 +77,12 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def describe(self) -> str:
+        """One line: the pid and whether the worker still runs."""
+        code = self._process.poll()
+        state = "running" if code is None else f"exited with {code}"
+        return f"worker pid {self.pid}: {state}"
+
     def stop(self, timeout: float = 30) -> int:
         """Warm shutdown (SIGTERM), SIGKILL after ``timeout`` s; returns the exit status."""
         code = stop_process(self._process, timeout=timeout)

@@ -11,8 +11,11 @@ from celery.signals import worker_init
 from s3meta.config import Settings, get_settings
 from s3meta.errors import ConfigError
 
-# Long polling: SQS holds a receive open up to 20 s, so an idle worker costs few requests.
-WAIT_TIME_SECONDS = 20
+# Long polling keeps an idle worker cheap, but kombu's pycurl client gives up on any request
+# after 20 s (AsyncHTTPSConnection's fixed timeout). A 20 s poll therefore times out at the
+# client every time it finds nothing, and a message SQS hands to that abandoned poll stays
+# invisible for the whole visibility timeout. Polls end well inside the client's timeout.
+WAIT_TIME_SECONDS = 10
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

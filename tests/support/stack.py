@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,3 +124,25 @@ def stack(
 @pytest.fixture
 def worker_log(stack: Stack) -> Path:
     return stack.worker.log_path
+
+
+_LOG_TAIL_LINES = 60
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the session worker's state and last log lines to a failed test's report.
+
+    The worker runs for the whole session: a test that waits in vain for it is only
+    explained by what the worker was doing.
+    """
+    report: pytest.TestReport = yield
+    funcargs = getattr(item, "funcargs", {})
+    stack = funcargs.get("stack")
+    if report.failed and isinstance(stack, Stack):
+        state = stack.worker.describe()
+        tail = "\n".join(stack.worker.log().splitlines()[-_LOG_TAIL_LINES:])
+        report.sections.append(("session worker", f"{state}\n{tail}"))
+    return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 from celery import Celery
 from celery.app.defaults import DEFAULTS
 from celery.concurrency import prefork, solo, thread
+from kombu.asynchronous.aws.connection import AsyncHTTPSConnection
 
 from s3meta.config import Settings, load_settings
 from tasks.app import WAIT_TIME_SECONDS, _keep_result_engines, celery_config
@@ -97,8 +99,13 @@ def test_the_soft_time_limit_is_below_the_hard_one_for_any_limit(
     assert 0 < config["task_soft_time_limit"] < config["task_time_limit"]
 
 
-def test_sqs_long_polls_for_20_seconds(config: dict[str, Any]) -> None:
-    assert config["broker_transport_options"]["wait_time_seconds"] == 20 == WAIT_TIME_SECONDS
+def test_sqs_long_polls_end_well_before_kombus_http_client_gives_up(
+    config: dict[str, Any],
+) -> None:
+    client_timeout = inspect.signature(AsyncHTTPSConnection).parameters["timeout"].default
+    assert config["broker_transport_options"]["wait_time_seconds"] == WAIT_TIME_SECONDS
+    # A poll SQS answers after the client gave up loses its messages for the visibility timeout.
+    assert client_timeout >= WAIT_TIME_SECONDS + 5
 
 
 def test_the_broker_follows_the_local_endpoint(config: dict[str, Any]) -> None:
