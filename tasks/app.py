@@ -16,6 +16,9 @@ from s3meta.errors import ConfigError
 # client every time it finds nothing, and a message SQS hands to that abandoned poll stays
 # invisible for the whole visibility timeout. Polls end well inside the client's timeout.
 WAIT_TIME_SECONDS = 10
+# kombu's SQS transport, fixed so that one failed or timed-out receive does not stop a
+# worker consuming for good (see the module).
+SQS_TRANSPORT = "tasks.sqs_transport:Transport"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -27,10 +30,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "polling_interval": settings.broker_polling_interval,
     }
     broker_url = settings.celery_broker_url()
-    if broker_url.startswith("sqs://"):
+    sqs = broker_url.startswith("sqs://")
+    if sqs:
         transport_options["is_secure"] = settings.broker_is_secure()
     return {
         "broker_url": broker_url,
+        "broker_transport": SQS_TRANSPORT if sqs else None,
         "broker_transport_options": transport_options,
         "broker_connection_retry_on_startup": True,
         "result_backend": settings.celery_result_backend,

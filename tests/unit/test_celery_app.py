@@ -17,6 +17,7 @@ from celery.concurrency import prefork, solo, thread
 from kombu.asynchronous.aws.connection import AsyncHTTPSConnection
 
 from s3meta.config import Settings, load_settings
+from tasks import sqs_transport
 from tasks.app import WAIT_TIME_SECONDS, _keep_result_engines, celery_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -112,6 +113,26 @@ def test_the_broker_follows_the_local_endpoint(config: dict[str, Any]) -> None:
     assert config["broker_url"] == "sqs://testing:testing@127.0.0.1:5000"
     assert config["broker_transport_options"]["is_secure"] is False
     assert config["broker_transport_options"]["region"] == "eu-west-1"
+
+
+def test_an_sqs_broker_connects_through_s3metas_fixed_transport(
+    config: dict[str, Any],
+) -> None:
+    app = Celery("probe", set_as_current=False)
+    app.conf.update(config)
+
+    with app.connection_for_write() as connection:
+        assert connection.transport_cls is not None
+        assert issubclass(connection.get_transport_cls(), sqs_transport.Transport)
+        assert connection.hostname == "127.0.0.1"
+        assert connection.port == 5000
+
+
+def test_a_failed_receive_delivers_nothing_instead_of_breaking_the_poll_loop() -> None:
+    # kombu hands a timed-out or 5xx ReceiveMessage over as [] instead of a response dict.
+    channel = object.__new__(sqs_transport.Channel)
+
+    assert channel._on_messages_ready("queue-url", "queue", []) == 0
 
 
 def test_an_https_endpoint_makes_the_transport_secure(monkeypatch: pytest.MonkeyPatch) -> None:
