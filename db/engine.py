@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,14 @@ def require_database(url: str) -> None:
     path = sqlite_path(url)
     if path is not None and not path.exists():
         raise ConfigError(f"no database at {path}: run `alembic upgrade head` or `s3meta demo`")
+
+
+@contextmanager
+def open_engine(url: str) -> Iterator[Engine]:
+    """An engine for the existing database at ``url``, disposed of on exit."""
+    require_database(url)
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -50,6 +50,10 @@ class FailedKey:
     error_type: str | None
     error: str | None  # the first characters only
 
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
 
 def rows_per_bucket(engine: sa.Engine, bucket: str | None = None) -> list[BucketRows]:
     """Live and deleted rows of every bucket (or of ``bucket``), by bucket name."""

@@ -1,4 +1,7 @@
-"""Rows of ``object_metadata`` as JSON (the SPEC's fields) and as tables for people."""
+"""Rows of ``object_metadata`` as JSON (the SPEC's fields) and as tables for people.
+
+``titled_table`` is the borderless, titled table style of the history and of ``s3meta stats``.
+"""
 
 from __future__ import annotations
 
@@ -144,14 +147,7 @@ def journal_to_json(entry: JournalEntry) -> dict[str, Any]:
 
 def journal_table(entries: Iterable[JournalEntry], *, title: str | None = "History") -> Table:
     """A key's journal, one change per line, in the order given (oldest first from the store)."""
-    table = Table(
-        title=title,
-        title_justify="left",
-        title_style="bold",
-        box=None,
-        padding=(0, 1, 0, 0),
-        header_style="bold",
-    )
+    table = titled_table(title, gap=1)
     table.add_column("applied at", no_wrap=True)
     table.add_column("record type", no_wrap=True)
     table.add_column("event", overflow="fold")
@@ -174,6 +170,18 @@ def journal_table(entries: Iterable[JournalEntry], *, title: str | None = "Histo
             _plain(entry.task_id or _MISSING),
         )
     return table
+
+
+def titled_table(title: str | None, *, gap: int) -> Table:
+    """A table without borders: a bold title on the left, bold headers, ``gap`` between columns."""
+    return Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        padding=(0, gap, 0, 0),
+        header_style="bold",
+    )
 
 
 def _display(name: str, value: Any) -> str:

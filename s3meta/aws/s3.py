@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # HeadObject has no response body, so S3's errors carry the HTTP status as the code; a
 # missing bucket is a plain 404 there too (moto names it NoSuchBucket): the object is gone.
 _NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchBucket"})
+_NO_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
+_ACCESS_DENIED = frozenset({"403", "AccessDenied", "Forbidden"})
 
 
 class S3Storage:
@@ -88,6 +90,26 @@ class S3Storage:
         except BotoCoreError as exc:
             raise translate_error(exc, bucket, key) from exc
         return tags_from_tag_set(response.get("TagSet") or [])
+
+
+def check_bucket(client: S3Client, bucket: str) -> None:
+    """Raise ``PermanentError`` if ``bucket`` does not exist or may not be listed.
+
+    HeadObject cannot tell a missing bucket from a missing key; HeadBucket can.
+    """
+    try:
+        client.head_bucket(Bucket=bucket)
+    except (ClientError, BotoCoreError) as exc:
+        failure = classify(exc, _NO_BUCKET)
+        if failure is Failure.NOT_FOUND:
+            raise PermanentError(f"s3://{bucket}: no such bucket") from exc
+        if failure is Failure.TRANSIENT:
+            raise StorageUnavailable(f"s3://{bucket}: {describe(exc)}") from exc
+        if isinstance(exc, ClientError) and error_code(exc) in _ACCESS_DENIED:
+            raise PermanentError(
+                f"s3://{bucket}: access denied to HeadBucket (needs s3:ListBucket)"
+            ) from exc
+        raise PermanentError(f"s3://{bucket}: {describe(exc)}") from exc
 
 
 def _is_access_denied(exc: ClientError) -> bool:

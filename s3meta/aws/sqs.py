@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -14,13 +15,18 @@ from s3meta.errors import PermanentError, QueueNotFound, QueueUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef, MessageTypeDef
 
 _NO_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 # SQS takes at most 10 messages per receive and per batch call.
 BATCH_LIMIT = 10
 # A message attribute is limited only by the 256 KiB message; keep reasons readable.
 _REASON_LIMIT = 1000
+# The message attributes a dead-lettered message carries (``DeadLetters.send``).
+REASON_ATTRIBUTE = "s3meta-reason"
+SOURCE_QUEUE_ATTRIBUTE = "s3meta-source-queue"
+ORIGINAL_ID_ATTRIBUTE = "s3meta-original-message-id"
+RECEIVE_COUNT_ATTRIBUTE = "s3meta-receive-count"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,9 @@ class QueueMessage:
     receipt_handle: str
     body: str
     receive_count: int
+    # Message attributes with a string value; compare=False keeps a message hashable.
+    attributes: Mapping[str, str] = field(default_factory=dict, compare=False)
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,23 +74,55 @@ class Queue:
         self, *, wait_seconds: int, visibility_timeout: int, max_messages: int = BATCH_LIMIT
     ) -> list[QueueMessage]:
         """Up to ``max_messages`` messages, long-polling up to ``wait_seconds``."""
-        with sqs_errors(f"receive messages on {self.name!r}"):
+        return self._receive(
+            f"receive messages on {self.name!r}",
+            wait_seconds=wait_seconds,
+            visibility_timeout=visibility_timeout,
+            max_messages=max_messages,
+        )
+
+    def peek(self, *, wait_seconds: int) -> list[QueueMessage]:
+        """Up to 10 visible messages, left visible to consumers (a visibility timeout of 0).
+
+        Each still counts as a receive toward the queue's redrive policy.
+        """
+        return self._receive(
+            f"peek at {self.name!r}",
+            wait_seconds=wait_seconds,
+            visibility_timeout=0,
+            max_messages=BATCH_LIMIT,
+        )
+
+    def _receive(
+        self, what: str, *, wait_seconds: int, visibility_timeout: int, max_messages: int
+    ) -> list[QueueMessage]:
+        with sqs_errors(what):
             response = self._client.receive_message(
                 QueueUrl=self.url,
                 MaxNumberOfMessages=min(max_messages, BATCH_LIMIT),
                 WaitTimeSeconds=wait_seconds,
                 VisibilityTimeout=visibility_timeout,
-                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
             )
-        return [
-            QueueMessage(
-                message_id=message["MessageId"],
-                receipt_handle=message["ReceiptHandle"],
-                body=message.get("Body", ""),
-                receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
-            )
-            for message in response.get("Messages", [])
-        ]
+        return [_queue_message(message) for message in response.get("Messages", [])]
+
+    def release(self, messages: Sequence[QueueMessage]) -> None:
+        """Make received ``messages`` visible again now, rather than at their timeout."""
+        for start in range(0, len(messages), BATCH_LIMIT):
+            batch = messages[start : start + BATCH_LIMIT]
+            with sqs_errors(f"release messages on {self.name!r}"):
+                self._client.change_message_visibility_batch(
+                    QueueUrl=self.url,
+                    Entries=[
+                        {
+                            "Id": str(index),
+                            "ReceiptHandle": message.receipt_handle,
+                            "VisibilityTimeout": 0,
+                        }
+                        for index, message in enumerate(batch)
+                    ],
+                )
 
     def delete(self, messages: Sequence[QueueMessage]) -> list[str]:
         """Delete ``messages`` in batches; returns the ids SQS failed to delete."""
@@ -139,12 +180,29 @@ class DeadLetters:
         return self.queue.send(
             message.body,
             {
-                "s3meta-reason": reason_line[:_REASON_LIMIT],
-                "s3meta-source-queue": source_queue,
-                "s3meta-original-message-id": message.message_id,
-                "s3meta-receive-count": str(message.receive_count),
+                REASON_ATTRIBUTE: reason_line[:_REASON_LIMIT],
+                SOURCE_QUEUE_ATTRIBUTE: source_queue,
+                ORIGINAL_ID_ATTRIBUTE: message.message_id,
+                RECEIVE_COUNT_ATTRIBUTE: str(message.receive_count),
             },
         )
+
+
+def _queue_message(message: MessageTypeDef) -> QueueMessage:
+    system = message.get("Attributes", {})
+    sent = system.get("SentTimestamp")  # milliseconds since the epoch
+    return QueueMessage(
+        message_id=message["MessageId"],
+        receipt_handle=message["ReceiptHandle"],
+        body=message.get("Body", ""),
+        receive_count=int(system.get("ApproximateReceiveCount", 1)),
+        attributes={
+            name: value["StringValue"]
+            for name, value in message.get("MessageAttributes", {}).items()
+            if "StringValue" in value
+        },
+        sent_at=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
+    )
 
 
 @contextmanager

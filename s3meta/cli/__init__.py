@@ -7,17 +7,15 @@ from typing import Any
 import click
 
 from s3meta import __version__
-from s3meta.errors import S3MetaError
+from s3meta.cli.errors import one_line_errors
 
 
 class _Group(click.Group):
     """Turns s3meta's own errors into one clear line and exit status 1, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with one_line_errors():
             return super().invoke(ctx)
-        except S3MetaError as exc:
-            raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,13 +25,13 @@ def main() -> None:
 
 
 def _register() -> None:
-    from s3meta.cli import backfill, bridge, demo, operate, query, reconcile, setup
+    from s3meta.cli import backfill, bridge, demo, query, reconcile, requeue, setup, stats
 
     main.add_command(backfill.backfill)
     main.add_command(bridge.bridge)
     main.add_command(demo.demo)
-    main.add_command(operate.requeue)
-    main.add_command(operate.stats)
+    main.add_command(requeue.requeue)
+    main.add_command(stats.stats)
     main.add_command(reconcile.reconcile)
     main.add_command(setup.setup)
     main.add_command(query.show)

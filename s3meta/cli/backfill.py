@@ -6,23 +6,34 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from db.engine import create_engine, require_database, session_factory
 from db.models import ObjectMetadata
 from db.store import MetadataStore
 from s3meta.aws.clients import s3_client, sqs_client
-from s3meta.aws.listing import ListedObject, iter_pages
+from s3meta.aws.listing import count_objects, iter_pages
 from s3meta.aws.sqs import Queue
 from s3meta.config import get_settings
+from s3meta.domain.objects import Listed
 from s3meta.domain.uris import parse_s3_prefix_uri
 from s3meta.errors import S3MetaError
 from tasks.batch import BATCH_LIMIT, BatchPublisher, KombuSqsEncoder
@@ -43,6 +54,22 @@ class Counts:
     listed: int = 0
     published: int = 0
     skipped: int = 0
+    total: int | None = None  # what --count-first counted; None without it
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one run does, as the options say."""
+
+    bucket: str
+    prefix: str
+    start_after: str | None
+    only_missing: bool
+    batch_size: int
+    max_queue_depth: int
+    count_first: bool
+    as_json: bool
+    progress_every: int
 
 
 def _prefix_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
@@ -80,6 +107,21 @@ def _prefix_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
     help="Pause while the task queue holds more waiting tasks than this, so that live "
     "events are not queued behind the whole backfill (0: never pause).",
 )
+@click.option(
+    "--count-first",
+    is_flag=True,
+    help="List the keys once before starting, only to count them, so that progress has a "
+    "total: a bar, N of TOTAL and an ETA. S3 keeps no object count, so without this "
+    "progress shows the count, rate and elapsed time only. Costs one more ListObjectsV2 "
+    "request per 1,000 objects.",
+)
+@click.option(
+    "--progress-every",
+    type=click.IntRange(min=1),
+    default=PROGRESS_EVERY,
+    hidden=True,
+    help="Without a terminal, log progress every this many objects listed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Report the counts as JSON.")
 def backfill(
     uri: tuple[str, str],
@@ -87,29 +129,36 @@ def backfill(
     only_missing: bool,
     batch_size: int,
     max_queue_depth: int,
+    count_first: bool,
+    progress_every: int,
     as_json: bool,
 ) -> None:
     """Queue an extract_metadata task for every object under s3://BUCKET[/PREFIX].
 
     Lists the bucket a page at a time and publishes the tasks in batches. If it stops
     (Ctrl-C, SIGTERM, an error) it says which key it got to and how to resume.
+
+    Progress goes to stderr: a live line on a terminal, else a log line every 5,000
+    objects. It has an ETA only with --count-first, as S3 cannot say how many objects
+    there are without listing them.
     """
     bucket, prefix = uri
+    job = _Job(
+        bucket,
+        prefix,
+        start_after,
+        only_missing,
+        batch_size,
+        max_queue_depth,
+        count_first,
+        as_json,
+        progress_every,
+    )
     counts = Counts()
     last: list[str | None] = [start_after]
     try:
         with _terminate_on_sigterm():
-            _run(
-                bucket,
-                prefix,
-                start_after,
-                only_missing,
-                batch_size,
-                max_queue_depth,
-                as_json,
-                counts,
-                last,
-            )
+            _run(job, counts, last)
     except (KeyboardInterrupt, _Terminated) as exc:
         _stopped(bucket, last[0], counts)
         raise click.exceptions.Exit(130 if isinstance(exc, KeyboardInterrupt) else 143) from None
@@ -124,31 +173,30 @@ def backfill(
         )
 
 
-def _run(
-    bucket: str,
-    prefix: str,
-    start_after: str | None,
-    only_missing: bool,
-    batch_size: int,
-    max_queue_depth: int,
-    as_json: bool,
-    counts: Counts,
-    last: list[str | None],
-) -> None:
+def _run(job: _Job, counts: Counts, last: list[str | None]) -> None:
     from tasks.app import app
 
     settings = get_settings()
+    s3 = s3_client(settings)
+    console = Console(stderr=True)
+    # A live line needs a terminal that can redraw it; --json wants stderr quiet there.
+    progress = _Progress(console if console.is_interactive and not job.as_json else None, job)
+    if job.count_first:
+        with progress.counting() as counted:
+            counts.total = count_objects(
+                s3, job.bucket, job.prefix, start_after=job.start_after, counted=counted
+            )
     encoder = KombuSqsEncoder(app)
     sqs = sqs_client(settings)
-    publisher = BatchPublisher(sqs, encoder.encode, batch_size=batch_size)
+    publisher = BatchPublisher(sqs, encoder.encode, batch_size=job.batch_size)
     tasks_queue = Queue(sqs, settings.task_queue)
-    check_every = max(1, max_queue_depth // 2)
+    check_every = max(1, job.max_queue_depth // 2)
     checked_at = 0
-    pages = iter_pages(s3_client(settings), bucket, prefix, start_after=start_after)
+    pages = iter_pages(s3, job.bucket, job.prefix, start_after=job.start_after)
     try:
         with (
-            _existing_rows(only_missing, bucket, prefix, start_after) as rows,
-            _progress(as_json) as report,
+            _existing_rows(job.only_missing, job.bucket, job.prefix, job.start_after) as rows,
+            progress.listing(counts.total) as report,
         ):
             for page in pages:
                 for listed in page:
@@ -156,19 +204,20 @@ def _run(
                     if rows is not None and rows.matches(listed):
                         counts.skipped += 1
                     else:
-                        publisher.add(bucket, listed.key)
-                    if max_queue_depth and publisher.published - checked_at >= check_every:
-                        _wait_for_room(tasks_queue, max_queue_depth)
+                        publisher.add(job.bucket, listed.key)
+                    if job.max_queue_depth and publisher.published - checked_at >= check_every:
+                        _wait_for_room(tasks_queue, job.max_queue_depth)
                         checked_at = publisher.published
                     counts.published = publisher.published
-                    last[0] = publisher.last_published or start_after
+                    last[0] = publisher.last_published or job.start_after
                     report(counts)
             publisher.flush()
+            counts.published = publisher.published
+            report(counts, done=True)
     finally:
         counts.published = publisher.published
-        last[0] = publisher.last_published or start_after
+        last[0] = publisher.last_published or job.start_after
         encoder.close()
-    report(counts)
 
 
 class _Rows:
@@ -186,7 +235,7 @@ class _Rows:
         while self._current is not None and self._current.object_key <= self._start_after:
             self._current = next(self._rows, None)
 
-    def matches(self, listed: ListedObject) -> bool:
+    def matches(self, listed: Listed) -> bool:
         while self._current is not None and self._current.object_key < listed.key:
             self._advance()
         row = self._current
@@ -228,38 +277,67 @@ def _existing_rows(
         engine.dispose()
 
 
-@contextmanager
-def _progress(as_json: bool) -> Iterator[_Reporter]:
-    console = Console(stderr=True)
-    if console.is_terminal and not as_json:
-        columns = (
-            SpinnerColumn(),
-            TextColumn("{task.completed} listed"),
+class _Progress:
+    """Progress on stderr: a live line on ``console`` (a terminal), or without one a log
+    line every ``job.progress_every`` objects listed."""
+
+    def __init__(self, console: Console | None, job: _Job) -> None:
+        self._console = console
+        self._every = job.progress_every
+        self._where = f"s3://{job.bucket}/{job.prefix}"
+
+    @contextmanager
+    def counting(self) -> Iterator[Callable[[int], None]]:
+        """Around --count-first's pass; yields what to call with the running count."""
+        what = f"counting the objects under {self._where}"
+        if self._console is None:
+            click.echo(f"s3meta: {what} first", err=True)
+            yield lambda _counted: None
+            return
+        with self._console.status(what) as status:
+            yield lambda counted: status.update(f"{what}: {counted}")
+
+    @contextmanager
+    def listing(self, total: int | None) -> Iterator[_Reporter]:
+        """Around the listing; yields what to call with the counts after each object."""
+        if self._console is None:
+            if total is not None:
+                click.echo(f"s3meta: {total} objects to list", err=True)
+            yield _Reporter(None, total, self._every)
+            return
+        columns: list[ProgressColumn] = [SpinnerColumn()]
+        if total is None:
+            columns.append(TextColumn("{task.completed} listed"))
+        else:
+            columns += [BarColumn(), MofNCompleteColumn(), TextColumn("listed")]
+        columns += [
             TextColumn("{task.fields[published]} published, {task.fields[skipped]} skipped"),
             TextColumn("{task.fields[rate]:.0f}/s"),
             TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=console, transient=False) as progress:
-            yield _Reporter(progress)
-    else:
-        yield _Reporter(None)
+        ]
+        if total is not None:
+            columns += [TextColumn("ETA"), TimeRemainingColumn()]
+        with Progress(*columns, console=self._console, transient=False) as progress:
+            yield _Reporter(progress, total, self._every)
 
 
 class _Reporter:
-    """Progress: a live line on a terminal (count and rate; the total is unknown), else a
-    log line every ``PROGRESS_EVERY`` objects listed."""
+    """Takes the counts after each object listed, and once more with ``done`` at the end:
+    updates ``progress`` (the live line), or without it logs a line every ``every``."""
 
-    def __init__(self, progress: Progress | None) -> None:
+    def __init__(self, progress: Progress | None, total: int | None, every: int) -> None:
         self._progress = progress
+        self._total = total
+        self._every = every
         self._started = time.monotonic()
         self._logged = 0
         self._task = (
-            progress.add_task("backfill", total=None, published=0, skipped=0, rate=0.0)
+            progress.add_task("backfill", total=total, published=0, skipped=0, rate=0.0)
             if progress is not None
             else None
         )
 
-    def __call__(self, counts: Counts) -> None:
+    def __call__(self, counts: Counts, *, done: bool = False) -> None:
         rate = counts.listed / max(time.monotonic() - self._started, 1e-6)
         if self._progress is not None and self._task is not None:
             self._progress.update(
@@ -269,13 +347,20 @@ class _Reporter:
                 skipped=counts.skipped,
                 rate=rate,
             )
-        elif counts.listed - self._logged >= PROGRESS_EVERY:
+            if done and self._total is not None:
+                # Objects added or removed since the count: the listing is complete all the
+                # same, so the bar ends full rather than short of (or past) the count.
+                self._progress.update(self._task, total=counts.listed)
+        elif not done and counts.listed - self._logged >= self._every:
             self._logged = counts.listed
-            click.echo(
-                f"s3meta: listed {counts.listed}, published {counts.published}, "
-                f"skipped {counts.skipped} ({rate:.0f}/s)",
-                err=True,
-            )
+            click.echo(f"s3meta: {self._line(counts, rate)}", err=True)
+
+    def _line(self, counts: Counts, rate: float) -> str:
+        rest = f"published {counts.published}, skipped {counts.skipped}"
+        if self._total is None:
+            return f"listed {counts.listed}, {rest} ({rate:.0f}/s)"
+        eta = timedelta(seconds=round(max(self._total - counts.listed, 0) / rate))
+        return f"listed {counts.listed} of {self._total}, {rest} ({rate:.0f}/s, ETA {eta})"
 
 
 def _stopped(bucket: str, last: str | None, counts: Counts) -> None:

@@ -11,11 +11,11 @@ from itertools import islice
 import click
 from rich.console import Console
 
-from db.engine import create_engine, require_database, session_factory
+from db.engine import open_engine, session_factory
 from db.models import JournalEntry, ObjectMetadata
 from db.store import MetadataStore
+from s3meta.cli.params import bucket_name, s3_uri
 from s3meta.config import get_settings, mask_url
-from s3meta.domain.uris import parse_s3_uri, validate_bucket_name
 from s3meta.render import journal_table, journal_to_json, row_table, row_to_json, rows_table
 
 # A table of more rows than this is no use to a person; --json has no cap.
@@ -24,22 +24,8 @@ TABLE_LIMIT = 1000
 _PIPED_WIDTH = 4096
 
 
-def _uri_argument(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
-    try:
-        return parse_s3_uri(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _bucket_option(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    try:
-        return validate_bucket_name(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @click.command("show")
-@click.argument("uri", metavar="s3://BUCKET/KEY", callback=_uri_argument)
+@click.argument("uri", metavar="s3://BUCKET/KEY", callback=s3_uri)
 @click.option(
     "--json",
     "as_json",
@@ -106,7 +92,7 @@ def _show_history(
 @click.option(
     "--bucket",
     required=True,
-    callback=_bucket_option,
+    callback=bucket_name,
     help="The bucket to list.",
 )
 @click.option("--prefix", default="", help="Only keys that start with this (case-sensitive).")
@@ -161,9 +147,5 @@ def stdout_console() -> Console:
 def _open_store() -> Iterator[tuple[MetadataStore, str]]:
     """The store on the configured database, and that database's URL."""
     database_url = get_settings().database_url
-    require_database(database_url)
-    engine = create_engine(database_url)
-    try:
+    with open_engine(database_url) as engine:
         yield MetadataStore(session_factory(engine)), database_url
-    finally:
-        engine.dispose()

@@ -24,7 +24,7 @@ import click
 
 from db.engine import create_engine, require_database, session_factory
 from db.store import MetadataStore
-from s3meta.aws.reconcile_listing import iter_listing
+from s3meta.aws.listing import iter_listing
 from s3meta.config import Settings, get_settings
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.reconcile import Difference, Drift, Recorded, Tally, differences

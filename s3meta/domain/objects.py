@@ -40,6 +40,15 @@ class ObjectState:
 
 
 @dataclass(frozen=True, slots=True)
+class Listed:
+    """One object of a bucket listing (ListObjectsV2)."""
+
+    key: str
+    etag: str  # without quotes, as the rows keep it
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class EventInfo:
     """What the S3 event that caused a task carried; empty for a manual requeue."""
 

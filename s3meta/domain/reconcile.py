@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
+from s3meta.domain.objects import Listed, strip_etag
+
 
 class Drift(StrEnum):
     """How a key's row disagrees with the bucket."""
@@ -20,15 +22,6 @@ class Drift(StrEnum):
     MISSING = "missing"  # the object exists, no live row says so
     STALE = "stale"  # a live row says it exists, the object does not
     CHANGED = "changed"  # both exist, their ETag or size differ
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """One object of the bucket listing."""
-
-    key: str
-    etag: str  # without quotes
-    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +72,6 @@ class Tally:
             self.changed += 1
 
 
-def strip_quotes(etag: str | None) -> str | None:
-    """An ETag as the rows store it: without the quotes S3 puts around it."""
-    if etag is None:
-        return None
-    return etag.strip('"') or None
-
-
 def differences(
     listing: Iterable[Listed], rows: Iterable[Recorded], tally: Tally | None = None
 ) -> Iterator[Difference]:
@@ -131,7 +117,7 @@ def differences(
 def _compare(obj: Listed, row: Recorded) -> Drift | None:
     if row.deleted:
         return Drift.MISSING
-    if strip_quotes(obj.etag) != strip_quotes(row.etag) or obj.size != row.size:
+    if strip_etag(obj.etag) != strip_etag(row.etag or "") or obj.size != row.size:
         return Drift.CHANGED
     return None
 

@@ -135,6 +135,7 @@ def test_an_interrupted_backfill_resumes_and_indexes_every_object_once(
         "listed": OBJECTS - INTERRUPT_AFTER,
         "published": OBJECTS - INTERRUPT_AFTER,
         "skipped": 0,
+        "total": None,
     }
     wait_for(lambda: row_count(stack, big_bucket) >= OBJECTS, ROWS_TIMEOUT, f"{OBJECTS} rows")
     assert row_count(stack, big_bucket) == OBJECTS

@@ -17,8 +17,8 @@ from db.models import utcnow
 from db.reports import iter_failed_keys
 from db.store import Attempt
 from s3meta.aws.sqs import DeadLetters, Queue, QueueMessage
-from s3meta.cli import operate
-from s3meta.cli.operate import requeue
+from s3meta.cli import requeue as requeue_command
+from s3meta.cli.requeue import requeue
 from s3meta.config import get_settings
 from s3meta.domain.attempts import Outcome
 from s3meta.errors import PublishError
@@ -168,13 +168,16 @@ def test_a_publish_failure_midway_says_how_far_it_got(
         record_failure(stack, bucket, key, utcnow())
     published: list[tuple[str, str]] = []
 
-    def publish(bucket: str, key: str) -> str:
-        if published:
-            raise PublishError(f"could not publish the task for s3://{bucket}/{key}: refused")
-        published.append((bucket, key))
-        return "task-id"
+    class FirstOnly:
+        """Accepts one task, then refuses."""
 
-    monkeypatch.setattr(operate, "_publish", publish)
+        def requeue(self, bucket: str, key: str) -> str:
+            if published:
+                raise PublishError(f"could not publish the task for s3://{bucket}/{key}: refused")
+            published.append((bucket, key))
+            return "task-id"
+
+    monkeypatch.setattr(requeue_command, "_publisher", FirstOnly)
 
     result = run_requeue("--failed", "--bucket", bucket)
 
@@ -361,7 +364,7 @@ def test_dead_letters_that_come_back_stop_the_move(
     stack: Stack, dead_letter_env: dict[str, str]
 ) -> None:
     """A cause that is not fixed: what is moved is dead-lettered again at once."""
-    from s3meta.cli.operate import move_dead_letters
+    from s3meta.operations.dead_letters import move_dead_letters
 
     client = stack.sqs()
     events = Queue(client, dead_letter_env["S3META_EVENTS_QUEUE"])
@@ -378,7 +381,7 @@ def test_dead_letters_that_come_back_stop_the_move(
             return message_id
 
     moved = move_dead_letters(
-        client, dlq, Redeadlettering(client, events.name), limit=None, visibility_timeout=30
+        dlq, Redeadlettering(client, events.name), limit=None, visibility_timeout=30
     )
 
     assert moved.moved == 1

@@ -13,7 +13,7 @@ from click.testing import Result
 
 from db.models import utcnow
 from db.store import Attempt
-from s3meta.cli.operate import stats
+from s3meta.cli.stats import stats
 from s3meta.config import get_settings
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.objects import EventInfo, ObjectState

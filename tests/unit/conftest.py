@@ -1,4 +1,4 @@
-"""Fixtures for unit tests: an isolated environment, and S3 from moto in process."""
+"""Fixtures for unit tests: an isolated environment, S3 and SQS from moto in process, SQLite."""
 
 from __future__ import annotations
 
@@ -9,14 +9,18 @@ from typing import TYPE_CHECKING
 
 import boto3
 import pytest
+import sqlalchemy as sa
 from moto import mock_aws
 
+from db.engine import create_engine
 from s3meta.config import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 BUCKET = "bucket-a"
+QUEUE = "queue"
 
 
 @pytest.fixture
@@ -35,14 +39,36 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
-    """An S3 client on moto in process, with bucket ``BUCKET``."""
+def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in process, with made-up credentials and no other AWS_* variable."""
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+        yield
+
+
+@pytest.fixture
+def s3(fake_aws: None) -> S3Client:
+    """An S3 client on moto in process, with bucket ``BUCKET``."""
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+@pytest.fixture
+def sqs(fake_aws: None) -> SQSClient:
+    """An SQS client on moto in process, with queue ``QUEUE``."""
+    client = boto3.client("sqs", region_name="us-east-1")
+    client.create_queue(QueueName=QUEUE)
+    return client
+
+
+@pytest.fixture
+def engine(sqlite_url: str) -> Iterator[sa.Engine]:
+    """An engine on a SQLite database migrated to head."""
+    engine = create_engine(sqlite_url)
+    yield engine
+    engine.dispose()

@@ -13,9 +13,10 @@ from click.testing import Result
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3meta.aws.reconcile_listing import iter_listing
+from s3meta.aws.listing import iter_listing
 from s3meta.cli.reconcile import reconcile
-from s3meta.domain.reconcile import Difference, Drift, Listed, Recorded, Tally, differences
+from s3meta.domain.objects import Listed
+from s3meta.domain.reconcile import Difference, Drift, Recorded, Tally, differences
 from tests.support.cli import invoke as cli_invoke
 
 if TYPE_CHECKING:

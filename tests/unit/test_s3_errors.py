@@ -15,7 +15,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from s3meta.aws.s3 import S3Storage, translate_error
+from s3meta.aws.s3 import S3Storage, check_bucket, translate_error
 from s3meta.domain.objects import ObjectState
 from s3meta.errors import (
     ObjectNotFound,
@@ -189,3 +189,41 @@ def test_an_invalid_bucket_name_is_a_permanent_error(s3: S3Client) -> None:
 
     assert isinstance(caught.value.__cause__, ParamValidationError)
     assert not isinstance(caught.value, TransientError)
+
+
+class RefusingHeadBucket:
+    """Just enough of an S3 client: HeadBucket fails with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def head_bucket(self, **_kwargs: Any) -> None:
+        raise self.error
+
+
+def test_an_existing_bucket_passes_the_bucket_check(s3: S3Client) -> None:
+    check_bucket(s3, BUCKET)
+
+
+def test_a_missing_bucket_is_named_by_the_bucket_check(s3: S3Client) -> None:
+    with pytest.raises(PermanentError, match=r"^s3://no-such-bucket-here: no such bucket$"):
+        check_bucket(s3, "no-such-bucket-here")
+
+
+@pytest.mark.parametrize(
+    ("error", "expected", "message"),
+    [
+        (client_error("403", 403), PermanentError, "access denied to HeadBucket"),
+        (client_error("503", 503, "Slow Down"), StorageUnavailable, "503: Slow Down"),
+        (client_error("400", 400, "Bad"), PermanentError, "400: Bad"),
+    ],
+)
+def test_the_bucket_check_says_why_a_bucket_cannot_be_used(
+    error: Exception, expected: type[S3MetaError], message: str
+) -> None:
+    client: Any = RefusingHeadBucket(error)
+
+    with pytest.raises(expected, match=message) as raised:
+        check_bucket(client, BUCKET)
+
+    assert str(raised.value).startswith(f"s3://{BUCKET}: ")

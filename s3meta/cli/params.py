@@ -1,0 +1,45 @@
+"""click callbacks that check and convert the arguments and options commands share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from s3meta.domain.times import parse_since
+from s3meta.domain.uris import parse_s3_uri, validate_bucket_name
+
+
+def bucket_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A valid S3 bucket name (or no value); else a usage error saying why."""
+    if value is None:
+        return None
+    try:
+        return validate_bucket_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def s3_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
+    """``(bucket, key)`` of ``s3://BUCKET/KEY``; else a usage error saying why."""
+    try:
+        return parse_s3_uri(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def s3_uris(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """``(bucket, key)`` of each ``s3://BUCKET/KEY``; a usage error at the first bad one."""
+    return [s3_uri(ctx, param, value) for value in values]
+
+
+def since_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """The moment ``--since`` names (ISO 8601 or a span back from now), aware UTC."""
+    if value is None:
+        return None
+    try:
+        return parse_since(value, datetime.now(UTC))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None

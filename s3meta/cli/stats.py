@@ -1,0 +1,171 @@
+"""``s3meta stats``: rows per bucket, recent attempts, and queue depths and ages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from db.engine import open_engine
+from db.reports import BucketRows
+from s3meta.aws.sqs import Queue
+from s3meta.cli.errors import one_line_errors
+from s3meta.cli.params import bucket_name
+from s3meta.cli.query import stdout_console
+from s3meta.config import Settings, get_settings
+from s3meta.domain.attempts import Outcome
+from s3meta.domain.times import format_age
+from s3meta.operations.stats import QueueReport, Stats, collect_stats
+from s3meta.render import iso_utc, titled_table
+
+# Outcomes shown in the attempts table, in this order; --json has them all.
+_SHOWN_OUTCOMES = (Outcome.FAILED, Outcome.RETRYING, Outcome.SKIPPED, Outcome.SUCCEEDED)
+_MISSING = "-"
+_COLUMN_GAP = 2
+
+
+@click.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--bucket",
+    metavar="BUCKET",
+    callback=bucket_name,
+    help="Rows and attempts of this bucket only (the queues are shared by all buckets).",
+)
+@click.option(
+    "--peek/--no-peek",
+    default=True,
+    show_default=True,
+    help="Find each queue's oldest message by receiving up to 10 with a visibility timeout "
+    "of 0. Each peek counts as a receive toward a redrive policy's maxReceiveCount: peeking "
+    "again and again at messages nobody consumes can move them to the dead-letter queue "
+    "(requeue --dead-letters brings them back).",
+)
+@one_line_errors()
+def stats(as_json: bool, bucket: str | None, peek: bool) -> None:
+    """Rows per bucket, recent failures and retries, and queue depths and ages: lag at a glance.
+
+    SQS has no attribute for the age of a queue's oldest message (that is CloudWatch's
+    ApproximateAgeOfOldestMessage), so it is estimated from a sample: up to 10 visible
+    messages received with a visibility timeout of 0 (they stay available to consumers),
+    the oldest SentTimestamp among them. Messages in flight or delayed are not sampled.
+    """
+    settings = get_settings()
+    with open_engine(settings.database_url) as engine:
+        report = collect_stats(
+            engine, _queues(settings), bucket=bucket, peek=peek, now=datetime.now(UTC)
+        )
+    if as_json:
+        click.echo(json.dumps(_stats_json(report)))
+    else:
+        console = stdout_console()
+        console.print(_buckets_table(report.buckets))
+        console.print()
+        console.print(_attempts_table(report.attempts))
+        console.print()
+        console.print(_queues_table(report.queues, report.generated_at))
+    if bucket is not None and report.nothing_recorded:
+        # Not an error: a bucket just wired up has nothing yet. But a typo looks the same.
+        click.echo(f"s3meta: nothing recorded for bucket {bucket}", err=True)
+
+
+def _queues(settings: Settings) -> list[tuple[str, Queue]]:
+    from s3meta.aws.clients import sqs_client
+
+    client = sqs_client(settings)
+    return [
+        ("events", Queue(client, settings.events_queue)),
+        ("task", Queue(client, settings.task_queue)),
+        ("dead-letter", Queue(client, settings.dead_letter_queue)),
+    ]
+
+
+def _stats_json(report: Stats) -> dict[str, Any]:
+    now = report.generated_at
+    return {
+        "generated_at": iso_utc(now),
+        "bucket": report.bucket,
+        "buckets": [
+            {"bucket": row.bucket, "live": row.live, "deleted": row.deleted, "total": row.total}
+            for row in report.buckets
+        ],
+        "attempts": report.attempts,
+        "queues": [
+            {
+                "role": queue.role,
+                "name": queue.name,
+                "exists": queue.depth is not None,
+                **(
+                    asdict(queue.depth)
+                    if queue.depth
+                    else dict.fromkeys(("visible", "in_flight", "delayed"))
+                ),
+                "oldest_sent_at": iso_utc(queue.oldest_sent_at),
+                "oldest_age_seconds": _rounded(queue.oldest_age(now)),
+                "sampled": queue.sampled,
+            }
+            for queue in report.queues
+        ],
+    }
+
+
+def _buckets_table(buckets: Sequence[BucketRows]) -> Table:
+    table = titled_table("Rows per bucket", gap=_COLUMN_GAP)
+    table.add_column("bucket", overflow="fold")
+    for name in ("live", "deleted", "total"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in buckets:
+        table.add_row(Text(row.bucket), str(row.live), str(row.deleted), str(row.total))
+    if len(buckets) > 1:
+        live = sum(row.live for row in buckets)
+        deleted = sum(row.deleted for row in buckets)
+        table.add_row(Text("all", style="bold"), str(live), str(deleted), str(live + deleted))
+    return table
+
+
+def _attempts_table(attempts: dict[str, dict[str, int]]) -> Table:
+    table = titled_table("Attempts", gap=_COLUMN_GAP)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("last hour", justify="right", no_wrap=True)
+    table.add_column("last day", justify="right", no_wrap=True)
+    labels = {Outcome.FAILED: "failures", Outcome.RETRYING: "retries"}
+    for outcome in _SHOWN_OUTCOMES:
+        table.add_row(
+            labels.get(outcome, str(outcome)),
+            str(attempts["last_hour"][outcome]),
+            str(attempts["last_day"][outcome]),
+        )
+    return table
+
+
+def _queues_table(queues: Sequence[QueueReport], now: datetime) -> Table:
+    table = titled_table(
+        "Queues (oldest: the oldest of up to 10 visible messages sampled)", gap=_COLUMN_GAP
+    )
+    table.add_column("queue", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    for name in ("visible", "in flight", "delayed", "oldest"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for queue in queues:
+        if queue.depth is None:
+            table.add_row(queue.role, Text(queue.name), "missing", _MISSING, _MISSING, _MISSING)
+            continue
+        table.add_row(
+            queue.role,
+            Text(queue.name),
+            str(queue.depth.visible),
+            str(queue.depth.in_flight),
+            str(queue.depth.delayed),
+            format_age(queue.oldest_age(now)),
+        )
+    return table
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
