@@ -25,6 +25,7 @@ import click
 from db.engine import create_engine, require_database, session_factory
 from db.store import MetadataStore
 from s3meta.aws.listing import iter_listing
+from s3meta.cli.errors import one_line_errors
 from s3meta.config import Settings, get_settings
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.reconcile import Difference, Drift, Recorded, Tally, differences
@@ -91,10 +92,8 @@ def reconcile(
     except ValueError as exc:
         click.echo(f"s3meta reconcile: {exc}", err=True)
         ctx.exit(2)
-    try:
+    with one_line_errors():
         tally = _run(bucket, prefix, fix=fix, as_json=as_json, limit_report=limit_report)
-    except S3MetaError as exc:
-        raise click.ClickException(str(exc)) from exc
     if check and tally.drift:
         ctx.exit(DRIFT_EXIT_STATUS)
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import click
 
+from s3meta.cli.errors import one_line_errors
 from s3meta.domain.notifications import KeyFilter
 from s3meta.domain.objects import MAX_KEY_BYTES
 from s3meta.domain.uris import validate_bucket_name
@@ -47,6 +48,7 @@ EVERY_BUCKET = "*"
     help="With --iam-policy: a KMS key the role uses (worker: kms:Decrypt for SSE-KMS "
     "objects; bridge: kms:Decrypt and kms:GenerateDataKey for SSE-KMS queues). Repeatable.",
 )
+@one_line_errors()
 def setup(
     buckets: tuple[str, ...],
     prefix: str,
