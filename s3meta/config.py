@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     # events, which exist to say the tags changed, fetch them; true fetches them for every
     # event, which also records tags set at upload time.
     fetch_tags: bool = False
+    # Celery task events for monitors (Flower, `celery events`), as `worker -E` does. Each
+    # event is one SNS publish plus one SQS message per running monitor; a task emits 3-4
+    # (received, started, then succeeded, failed or retried), and a worker with events on
+    # also sends a heartbeat event every 2 s. Off: nothing is published.
+    task_events: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 
@@ -43,6 +43,7 @@ class WorkerProcess:
         name: str = "s3meta",
         cwd: Path | None = None,
         ready_timeout: float = 60,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
@@ -51,6 +52,7 @@ class WorkerProcess:
             "--loglevel", "INFO", "--pool", pool, "--concurrency", str(concurrency),
             "--hostname", f"{name}-{os.getpid()}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
+            *extra_args,
         ]  # fmt: skip
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             command,

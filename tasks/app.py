@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
 from typing import Any
 
 import click
@@ -9,6 +12,7 @@ from celery import Celery
 from celery.signals import worker_init
 
 from s3meta.config import Settings, get_settings
+from s3meta.domain.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
 
 # Long polling keeps an idle worker cheap, but kombu's pycurl client gives up on any request
@@ -33,6 +37,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     sqs = broker_url.startswith("sqs://")
     if sqs:
         transport_options["is_secure"] = settings.broker_is_secure()
+        # Fanout (remote control) and events go through SNS topics: see tasks.sqs_transport.
+        transport_options["supports_fanout"] = True
     return {
         "broker_url": broker_url,
         "broker_transport": SQS_TRANSPORT if sqs else None,
@@ -58,6 +64,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "enable_utc": True,
         "timezone": "UTC",
         "worker_hijack_root_logger": False,
+        # Remote control and events under s3meta's own names, so that `s3meta broker-cleanup`
+        # can tell its queues and topics from any other Celery app's.
+        "control_exchange": CONTROL_EXCHANGE,
+        "event_exchange": EVENT_EXCHANGE,
+        "event_queue_prefix": EVENT_QUEUE_PREFIX,
+        # Off unless asked for (`worker -E` or S3META_TASK_EVENTS): on SQS each event is one
+        # SNS publish plus one SQS message per monitor, and a task emits about 3-4 of them.
+        "worker_send_task_events": settings.task_events,
     }
 
 
@@ -80,6 +94,24 @@ def create_app() -> Celery:
 
 
 app = create_app()
+_PARENT_PID = os.getpid()
+
+
+@atexit.register
+def _close_pooled_connections() -> None:
+    """Close the app's pooled broker connections at exit, deleting this process's reply queue.
+
+    SQS has no auto-delete (see ``tasks.sqs_transport``): the reply queue of a process that
+    sent remote control commands (``celery inspect``, Flower) lives in a pooled connection
+    that nothing else closes. Forked children leave their parent's connections alone.
+    """
+    pool = app._pool
+    if pool is None or os.getpid() != _PARENT_PID:
+        return
+    try:
+        pool.force_close_all()
+    except Exception:  # at exit; broker-cleanup removes what is left
+        logging.getLogger(__name__).debug("closing broker connections at exit", exc_info=True)
 
 
 @worker_init.connect  # type: ignore[untyped-decorator]

@@ -1,17 +1,101 @@
-"""kombu's SQS transport, with the fix a long-running worker needs.
+# kombu is untyped: every call into the class this module extends would need an ignore.
+# mypy: disable-error-code="no-untyped-call"
+"""kombu's SQS transport, with the fixes a long-running worker, events and remote control need.
 
 Celery loads it through ``broker_transport`` (see ``tasks.app``); the broker URL stays
 ``sqs://…``. Mirrors kombu 5.7 (pinned ``<5.8``): re-check on upgrade.
+
+Fanout and topic exchanges go through SNS (transport option ``supports_fanout``, on by
+default here): one SNS topic per exchange, each consumed queue subscribed to it with raw
+delivery. That is what lets ``celery inspect``/``control`` reach workers (fanout exchange
+``s3meta.pidbox``) and lets task events reach every monitor (topic exchange
+``s3meta.celeryev``). Topic routing keys are not filtered: every queue bound to a topic
+exchange receives every message published to it. Celery's monitors bind ``#`` and dispatch
+on the event type, so for events nothing changes but the price: one SNS publish per event,
+plus one SQS message per subscribed monitor.
+
+SQS has no auto-delete: queues declared ``auto_delete`` (event, reply and worker pidbox
+queues) are deleted, with their SNS subscription, when the channel that declared them
+closes; ``s3meta broker-cleanup`` removes those of processes that died.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+from botocore.exceptions import ClientError
 from kombu.transport import SQS
+from kombu.transport.SQS.exceptions import DoesNotExistQueueException
+from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES, ExchangeType, TopicExchange
+
+from s3meta.domain.broker import (
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_TAG,
+    fit_sqs_name,
+    is_reply_exchange,
+    kind_of,
+    reply_queue,
+)
+
+logger = logging.getLogger(__name__)
+
+_NO_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+_DELETED_RECENTLY = frozenset(
+    {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"}
+)
+# SQS refuses to create a queue under a name deleted less than 60 s ago.
+RECREATE_WAIT = 70.0
+RECREATE_PAUSE = 5.0
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class SnsTopicExchange(TopicExchange):
+    """A topic exchange that, with fanout on, publishes every message to its SNS topic.
+
+    kombu keeps a virtual topic exchange's bindings in each process's memory, so a
+    publisher never sees a monitor's binding. Routing keys are not filtered (see module).
+    """
+
+    def deliver(self, message: Any, exchange: str, routing_key: str, **kwargs: Any) -> None:
+        if self.channel._exchange_is_fanout(exchange):
+            self.channel._put_fanout(exchange, message, routing_key, **kwargs)
+        else:
+            super().deliver(message, exchange, routing_key, **kwargs)
 
 
 class Channel(SQS.Channel):
+    exchange_types: dict[str, type[ExchangeType]] = {  # noqa: RUF012 - kombu's own attribute
+        **STANDARD_EXCHANGE_TYPES,
+        "topic": SnsTopicExchange,
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # kombu queue names declared auto_delete on this channel: deleted when it closes.
+        self._auto_delete_queues: set[str] = set()
+
+    @property
+    def supports_fanout(self) -> bool:  # type: ignore[override]
+        """On unless the transport options turn it off: ``Transport`` declares fanout."""
+        return bool(self.transport_options.get("supports_fanout", True))
+
+    def entity_name(self, name: str, table: Any = SQS.CHARS_REPLACE_TABLE) -> str:
+        """kombu's SQS spelling, shortened deterministically past SQS's 80 characters."""
+        return fit_sqs_name(str(super().entity_name(name, table)))
+
+    def _exchange_is_fanout(self, exchange_name: str) -> bool:
+        """Fanout and topic exchanges both go through SNS when fanout is on."""
+        try:
+            exchange_type = self.state.exchanges[exchange_name]["type"]
+        except KeyError:
+            return False
+        return self.supports_fanout and exchange_type in {"fanout", "topic"}
+
     def _on_messages_ready(self, queue: str, qname: str, messages: Any) -> int:
         """Deliver a ReceiveMessage answer; a timed-out or failed receive delivers nothing.
 
@@ -22,9 +106,179 @@ class Channel(SQS.Channel):
         """
         if not isinstance(messages, dict):
             return 0
-        delivered: int = super()._on_messages_ready(queue, qname, messages)  # type: ignore[no-untyped-call]
+        delivered: int = super()._on_messages_ready(queue, qname, messages)
         return delivered
+
+    def _delete_message(self, queue_name: str, message: dict[str, Any]) -> None:
+        """Delete a message received on a no-ack queue, with the blocking client outside a hub.
+
+        kombu deletes no-ack messages (event, reply and pidbox queues) with its asynchronous
+        client, whose HTTP client registers on the event loop (``hub.on_close``). A
+        synchronous consumer such as Celery's ``EventReceiver`` or ``inspect``'s reply
+        collector runs without one (``hub`` is None) and failed with ``'NoneType' object
+        has no attribute 'on_close'``.
+        """
+        if self.hub is not None:
+            super()._delete_message(queue_name, message)
+            return
+        self.sqs(queue=self.canonical_queue_name(queue_name)).delete_message(
+            QueueUrl=self._new_queue(queue_name), ReceiptHandle=message["ReceiptHandle"]
+        )
+
+    def _lookup(self, exchange: str, routing_key: str, default: Any = None) -> Any:
+        """Route a remote control reply to its requester's queue.
+
+        The requester binds its reply queue in its own process's memory, so the replying
+        worker has no binding to look up; kombu names that queue
+        ``<routing key>.<reply exchange>``, which is all the route there is.
+        """
+        if exchange and is_reply_exchange(exchange):
+            return [reply_queue(exchange, routing_key)]
+        return super()._lookup(exchange, routing_key, default)
+
+    def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
+        """Send a message; a reply whose requester's queue is gone is dropped, not recreated."""
+        exchange = message.get("properties", {}).get("delivery_info", {}).get("exchange")
+        if exchange and is_reply_exchange(exchange):
+            try:
+                self._resolve_queue_url(queue)
+            except DoesNotExistQueueException:
+                logger.debug("dropping a reply to %s: nobody is waiting for it", queue)
+                return
+        super()._put(queue, message, **kwargs)
+
+    def after_reply_message_received(self, queue: str) -> None:
+        """Keep the reply queue: kombu's virtual channel deletes it after every reply.
+
+        SQS refuses to recreate a queue under a name deleted less than 60 s ago, and a
+        process (Flower) sends commands again and again from the same reply queue. It is
+        deleted when its channel closes instead.
+        """
+
+    def queue_declare(self, queue: Any = None, passive: bool = False, **kwargs: Any) -> Any:
+        """Declare a queue; an ``auto_delete`` one is remembered for deletion at close.
+
+        It also gets a heartbeat, which recreates it when ``broker-cleanup`` removed it
+        while its owner was idle (a reply queue between two commands, say).
+        """
+        declared = super().queue_declare(queue, passive=passive, **kwargs)
+        if kwargs.get("auto_delete") and not passive:
+            self._auto_delete_queues.add(declared.queue)
+            if not self._heartbeat(declared.queue):
+                declared = super().queue_declare(queue, passive=passive, **kwargs)
+        return declared
+
+    def _get_bulk(self, queue: str, *args: Any, **kwargs: Any) -> Any:
+        self._heartbeat(queue)
+        return super()._get_bulk(queue, *args, **kwargs)
+
+    def _get_async(self, queue: str, *args: Any, **kwargs: Any) -> Any:
+        self._heartbeat(queue)
+        return super()._get_async(queue, *args, **kwargs)
+
+    def _heartbeat(self, queue: str) -> bool:
+        """Tag a control or event queue as live, at most every ``HEARTBEAT_INTERVAL``.
+
+        SQS records no last receive, so this tag is how ``broker-cleanup`` tells the queue
+        of a live process from one whose owner died. Returns False if the queue is gone
+        (forgotten, so that the next declare creates it again).
+        """
+        name = self.canonical_queue_name(queue)
+        if kind_of(name) is None:
+            return True
+        beats: dict[str, float] = self.connection._heartbeats
+        now = time.monotonic()
+        last = beats.get(name)
+        if last is not None and now - last < HEARTBEAT_INTERVAL.total_seconds():
+            return True
+        beats[name] = now
+        try:
+            self.sqs(queue=name).tag_queue(
+                QueueUrl=self._new_queue(queue), Tags={HEARTBEAT_TAG: str(int(time.time()))}
+            )
+        except ClientError as exc:
+            if _error_code(exc) in _NO_QUEUE:
+                self._forget(name)
+                return False
+            logger.warning("could not tag queue %s as live: %s", name, exc)
+        return True
+
+    def _forget(self, sqs_name: str) -> None:
+        self._queue_cache.pop(sqs_name, None)
+        self.connection._heartbeats.pop(sqs_name, None)
+
+    def _create_queue(self, queue_name: str, attributes: dict[str, Any]) -> Any:
+        """Create a queue, waiting out SQS's 60 s ban on a name deleted moments ago.
+
+        A worker restarted right after a clean shutdown (which deleted its pidbox queue)
+        asks for the same name again.
+        """
+        deadline = time.monotonic() + RECREATE_WAIT
+        while True:
+            try:
+                return super()._create_queue(queue_name, dict(attributes))
+            except ClientError as exc:
+                if _error_code(exc) not in _DELETED_RECENTLY or time.monotonic() > deadline:
+                    raise
+                logger.warning(
+                    "queue %s was deleted moments ago; waiting to recreate it", queue_name
+                )
+                time.sleep(RECREATE_PAUSE)
+
+    def _delete(self, queue: str, exchange: str | None = None, *args: Any, **kwargs: Any) -> None:
+        """Delete a queue and its SNS subscription; a queue already gone is no error.
+
+        kombu's version forgets the queue's URL under the wrong (unconverted) name, so a
+        later declare would find the deleted queue's URL in its cache.
+        """
+        if self.predefined_queues:
+            return
+        name = self.canonical_queue_name(queue)
+        if exchange and self._exchange_is_fanout(exchange):
+            try:
+                self.fanout.subscriptions.unsubscribe_queue(
+                    queue_name=queue, exchange_name=exchange
+                )
+            except Exception as exc:  # noqa: BLE001 - broker-cleanup removes it later
+                logger.warning("could not unsubscribe %s from %s: %s", name, exchange, exc)
+        try:
+            url = self._resolve_queue_url(queue)
+            self.sqs(queue=name).delete_queue(QueueUrl=url)
+        except DoesNotExistQueueException:
+            pass
+        except ClientError as exc:
+            if _error_code(exc) not in _NO_QUEUE:
+                raise
+        self._forget(name)
+
+    def _delete_auto_delete_queues(self) -> None:
+        for queue in sorted(self._auto_delete_queues):
+            exchanges = [binding.exchange for binding in self.state.queue_bindings(queue)]
+            try:
+                self._delete(queue, exchanges[0] if exchanges else None)
+            except Exception as exc:  # noqa: BLE001 - closing must go on; cleanup catches up
+                logger.warning("could not delete queue %s: %s", queue, exc)
+            self.state.queue_bindings_delete(queue)
+        self._auto_delete_queues.clear()
+
+    def close(self) -> None:
+        """Cancel consumers, delete this channel's auto-delete queues, then close."""
+        if not self.closed and self.connection is not None:
+            for consumer_tag in list(self._consumers):
+                self.basic_cancel(consumer_tag)
+            self._delete_auto_delete_queues()
+        super().close()
 
 
 class Transport(SQS.Transport):
     Channel = Channel
+
+    # Celery turns remote control on only if the transport declares fanout.
+    implements = SQS.Transport.implements.extend(
+        exchange_type=frozenset(["direct", "fanout", "topic"])
+    )
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        # SQS queue name -> monotonic time of its last heartbeat tag from this connection.
+        self._heartbeats: dict[str, float] = {}

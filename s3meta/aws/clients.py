@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3.session
 from botocore.config import Config
@@ -43,6 +43,16 @@ def sqs_client(settings: Settings) -> SQSClient:
     """An SQS client for the events and dead-letter queues."""
     return _session(settings).client(
         "sqs",
+        region_name=settings.region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 5}),
+    )
+
+
+def sns_client(settings: Settings) -> Any:
+    """An SNS client (the topics that carry Celery's remote control and events)."""
+    return _session(settings).client(
+        "sns",
         region_name=settings.region,
         endpoint_url=settings.aws_endpoint_url,
         config=Config(retries={"mode": "standard", "total_max_attempts": 5}),

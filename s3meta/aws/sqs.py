@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef, MessageTypeDef
 
+    from s3meta.config import Settings
+
 _NO_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 # SQS takes at most 10 messages per receive and per batch call.
 BATCH_LIMIT = 10
@@ -167,6 +169,15 @@ class Queue:
             in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
             delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
         )
+
+
+def pipeline_queues(client: SQSClient, settings: Settings) -> list[tuple[str, Queue]]:
+    """s3meta's queues as ``(role, queue)``: events, task (Celery's broker), dead-letter."""
+    return [
+        ("events", Queue(client, settings.events_queue)),
+        ("task", Queue(client, settings.task_queue)),
+        ("dead-letter", Queue(client, settings.dead_letter_queue)),
+    ]
 
 
 class DeadLetters:

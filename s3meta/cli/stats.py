@@ -14,7 +14,7 @@ from rich.text import Text
 
 from db.engine import open_engine
 from db.reports import BucketRows
-from s3meta.aws.sqs import Queue
+from s3meta.aws.sqs import Queue, pipeline_queues
 from s3meta.cli.errors import one_line_errors
 from s3meta.cli.params import bucket_name
 from s3meta.cli.query import stdout_console
@@ -78,12 +78,7 @@ def stats(as_json: bool, bucket: str | None, peek: bool) -> None:
 def _queues(settings: Settings) -> list[tuple[str, Queue]]:
     from s3meta.aws.clients import sqs_client
 
-    client = sqs_client(settings)
-    return [
-        ("events", Queue(client, settings.events_queue)),
-        ("task", Queue(client, settings.task_queue)),
-        ("dead-letter", Queue(client, settings.dead_letter_queue)),
-    ]
+    return pipeline_queues(sqs_client(settings), settings)
 
 
 def _stats_json(report: Stats) -> dict[str, Any]:

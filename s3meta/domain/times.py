@@ -41,6 +41,17 @@ def parse_since(text: str, now: datetime) -> datetime:
     return moment
 
 
+def parse_span(text: str) -> timedelta:
+    """The span ``text`` names ("90s", "30m", "1h", "2d", "1w"); ``ValueError`` otherwise."""
+    relative = _RELATIVE.fullmatch(text.strip().lower())
+    if not relative:
+        raise ValueError(f"not a span: {text!r} (expected a number and a unit: 30m, 1h, 2d)")
+    span = timedelta(seconds=float(relative["amount"]) * _UNITS[relative["unit"]])
+    if span > _MAX_RELATIVE:
+        raise ValueError(f"{text!r} is more than 100 years")
+    return span
+
+
 def format_age(seconds: float | None) -> str:
     """A short age for a table: ``0 s``, ``42 s``, ``4 min 5 s``, ``2 h 3 min``, ``3 d 4 h``."""
     if seconds is None:

@@ -1,0 +1,1 @@
+"""Flower, Celery's web monitor, on s3meta's SQS broker."""
