@@ -462,6 +462,7 @@ def worker_iam_policy(
             "Resource": task_queue_arn,
         },
         *_kombu_statements(task_queue_arn),
+        *_control_and_event_statements(task_queue_arn),
     ]
     if kms_keys:
         statements.append(
@@ -525,6 +526,53 @@ def _kombu_statements(task_queue_arn: str) -> list[dict[str, Any]]:
             "Resource": task_queue_arn,
         },
         {"Sid": "KombuListsQueues", "Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"},
+    ]
+
+
+def _control_and_event_statements(task_queue_arn: str) -> list[dict[str, Any]]:
+    """Remote control and task events (``tasks.sqs_transport``): SNS topics that fan out to
+    per-node, per-process and per-monitor queues, all under s3meta's own names."""
+    sqs_prefix, _, _ = task_queue_arn.rpartition(":")
+    sns_prefix = sqs_prefix.replace(":sqs:", ":sns:", 1)
+    return [
+        {
+            "Sid": "RemoteControlAndEventQueues",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:CreateQueue",
+                "sqs:DeleteQueue",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:SendMessage",
+                "sqs:GetQueueUrl",
+                "sqs:GetQueueAttributes",
+                "sqs:SetQueueAttributes",
+                "sqs:TagQueue",
+                "sqs:ListQueueTags",
+            ],
+            "Resource": [
+                f"{sqs_prefix}:*-s3meta-pidbox",
+                f"{sqs_prefix}:s3meta-celeryev-*",
+            ],
+        },
+        {
+            "Sid": "RemoteControlAndEventTopics",
+            "Effect": "Allow",
+            "Action": [
+                "sns:CreateTopic",
+                "sns:Publish",
+                "sns:Subscribe",
+                "sns:ListSubscriptionsByTopic",
+            ],
+            "Resource": [f"{sns_prefix}:s3meta-pidbox", f"{sns_prefix}:s3meta-celeryev"],
+        },
+        {
+            # Neither takes a topic ARN: Unsubscribe names a subscription, ListTopics nothing.
+            "Sid": "RemoteControlAndEventSubscriptions",
+            "Effect": "Allow",
+            "Action": ["sns:Unsubscribe", "sns:ListTopics"],
+            "Resource": "*",
+        },
     ]
 
 

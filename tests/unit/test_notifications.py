@@ -517,20 +517,36 @@ def test_worker_policy() -> None:
     assert policy["Version"] == "2012-10-17"
     assert len({s["Sid"] for s in policy["Statement"]}) == len(policy["Statement"])
     objects = {"arn:aws:s3:::bucket-a/*", "arn:aws:s3:::bucket-b/*"}
+    control = {
+        f"arn:aws:sqs:{REGION}:*:*-s3meta-pidbox",
+        f"arn:aws:sqs:{REGION}:*:s3meta-celeryev-*",
+    }
+    topics = {f"arn:aws:sns:{REGION}:*:s3meta-pidbox", f"arn:aws:sns:{REGION}:*:s3meta-celeryev"}
     assert actions_of(policy) == {
         "s3:GetObject": objects,
         "s3:GetObjectVersion": objects,
         "s3:GetObjectTagging": objects,
         "s3:GetObjectVersionTagging": objects,
         "s3:ListBucket": {"arn:aws:s3:::bucket-a", "arn:aws:s3:::bucket-b"},
-        "sqs:ReceiveMessage": {tasks},
-        "sqs:DeleteMessage": {tasks},
+        "sqs:ReceiveMessage": {tasks, *control},
+        "sqs:DeleteMessage": {tasks, *control},
         "sqs:ChangeMessageVisibility": {tasks},
-        "sqs:GetQueueUrl": {tasks},
-        "sqs:GetQueueAttributes": {tasks},
-        "sqs:SendMessage": {tasks},
-        "sqs:CreateQueue": {tasks},
+        "sqs:GetQueueUrl": {tasks, *control},
+        "sqs:GetQueueAttributes": {tasks, *control},
+        "sqs:SendMessage": {tasks, *control},
+        "sqs:CreateQueue": {tasks, *control},
         "sqs:ListQueues": {"*"},
+        # Remote control and task events (tasks.sqs_transport), under s3meta's names only.
+        "sqs:DeleteQueue": control,
+        "sqs:SetQueueAttributes": control,
+        "sqs:TagQueue": control,
+        "sqs:ListQueueTags": control,
+        "sns:CreateTopic": topics,
+        "sns:Publish": topics,
+        "sns:Subscribe": topics,
+        "sns:ListSubscriptionsByTopic": topics,
+        "sns:Unsubscribe": {"*"},
+        "sns:ListTopics": {"*"},
     }
 
 
@@ -551,7 +567,8 @@ def test_worker_policy_follows_the_key_filter_and_kms_keys() -> None:
 
 
 def test_worker_policy_for_every_bucket() -> None:
-    policy = worker_iam_policy(region=REGION, buckets=["*"], task_queue_arn="t")
+    tasks = queue_arn(REGION, ACCOUNT, "t")
+    policy = worker_iam_policy(region=REGION, buckets=["*"], task_queue_arn=tasks)
 
     assert actions_of(policy)["s3:GetObject"] == {"arn:aws:s3:::*/*"}
     assert "kms:Decrypt" not in actions_of(policy)
