@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from s3meta.processes import WorkerProcess, wait_for
@@ -32,6 +33,20 @@ def control_litter(stack: Stack) -> set[str]:
     urls = stack.sqs().list_queues(MaxResults=1000).get("QueueUrls", [])
     names = {url.rsplit("/", 1)[-1] for url in urls}
     return {n for n in names if n.startswith("s3meta-celeryev-") or "-reply-s3meta-pidbox" in n}
+
+
+def orphaned_subscriptions(stack: Stack) -> set[str]:
+    """SNS subscriptions whose SQS queue no longer exists."""
+    urls = stack.sqs().list_queues(MaxResults=1000).get("QueueUrls", [])
+    names = {url.rsplit("/", 1)[-1] for url in urls}
+    subscriptions = boto3.client(
+        "sns", endpoint_url=stack.moto.url, region_name="us-east-1"
+    ).list_subscriptions()["Subscriptions"]
+    return {
+        sub["SubscriptionArn"]
+        for sub in subscriptions
+        if sub["Protocol"] == "sqs" and sub["Endpoint"].rsplit(":", 1)[-1] not in names
+    }
 
 
 def test_flower_shows_the_worker_and_tasks_that_succeed_retry_and_fail(
@@ -92,3 +107,4 @@ def test_flower_shows_the_worker_and_tasks_that_succeed_retry_and_fail(
     finally:
         assert flower.stop(timeout=45) == 0, flower.log()
     assert control_litter(stack) <= litter_before, "Flower's event or reply queue was left"
+    assert orphaned_subscriptions(stack) == set()
