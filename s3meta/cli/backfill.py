@@ -45,8 +45,13 @@ if TYPE_CHECKING:
 PROGRESS_EVERY = 5000
 
 
-class _Terminated(Exception):
-    """SIGTERM arrived; handled like Ctrl-C."""
+class _Terminated(BaseException):
+    """SIGTERM arrived; handled like Ctrl-C.
+
+    A ``BaseException``, as ``KeyboardInterrupt`` is: raised in the middle of an SQS or S3
+    call, it must not be taken for that call's failure by a library's ``except Exception``
+    (botocore catches those to retry), or the backfill would go on after SIGTERM.
+    """
 
 
 @dataclass
