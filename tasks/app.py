@@ -37,8 +37,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     sqs = broker_url.startswith("sqs://")
     if sqs:
         transport_options["is_secure"] = settings.broker_is_secure()
-        # Fanout (remote control) and events go through SNS topics: see tasks.sqs_transport.
-        transport_options["supports_fanout"] = True
     return {
         "broker_url": broker_url,
         "broker_transport": SQS_TRANSPORT if sqs else None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3.session
 from botocore.config import Config
@@ -41,18 +41,18 @@ def s3_client(settings: Settings) -> S3Client:
 
 def sqs_client(settings: Settings) -> SQSClient:
     """An SQS client for the events and dead-letter queues."""
-    return _session(settings).client(
-        "sqs",
-        region_name=settings.region,
-        endpoint_url=settings.aws_endpoint_url,
-        config=Config(retries={"mode": "standard", "total_max_attempts": 5}),
-    )
+    client: SQSClient = _messaging_client(settings, "sqs")
+    return client
 
 
 def sns_client(settings: Settings) -> Any:
     """An SNS client (the topics that carry Celery's remote control and events)."""
+    return _messaging_client(settings, "sns")
+
+
+def _messaging_client(settings: Settings, service: Literal["sqs", "sns"]) -> Any:
     return _session(settings).client(
-        "sns",
+        service,
         region_name=settings.region,
         endpoint_url=settings.aws_endpoint_url,
         config=Config(retries={"mode": "standard", "total_max_attempts": 5}),

@@ -8,20 +8,15 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from s3meta.aws.errors import Failure, classify, describe, error_code
+from s3meta.aws.s3 import NoSuchBucket, bucket_error
 from s3meta.domain.objects import Listed, strip_etag
-from s3meta.errors import PermanentError, StorageUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PAGE_SIZE = 1000  # S3's maximum per ListObjectsV2 page
-_NO_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
-_ACCESS_DENIED = frozenset({"403", "AccessDenied", "Forbidden"})
 
-
-class NoSuchBucket(PermanentError):
-    """The bucket to list does not exist."""
+__all__ = ["PAGE_SIZE", "NoSuchBucket", "count_objects", "iter_listing", "iter_pages"]
 
 
 def iter_pages(
@@ -49,7 +44,8 @@ def iter_pages(
         try:
             page = client.list_objects_v2(**request)  # type: ignore[arg-type]
         except (ClientError, BotoCoreError) as exc:
-            raise _translated(exc, bucket) from exc
+            where = f"S3 ListObjectsV2 on s3://{bucket}"
+            raise bucket_error(exc, bucket, "ListObjectsV2", where=where) from exc
         yield [
             Listed(
                 key=entry["Key"],
@@ -92,16 +88,3 @@ def count_objects(
         if counted is not None:
             counted(total)
     return total
-
-
-def _translated(exc: Exception, bucket: str) -> Exception:
-    failure = classify(exc, _NO_BUCKET)
-    if failure is Failure.NOT_FOUND:
-        return NoSuchBucket(f"s3://{bucket}: no such bucket")
-    if failure is Failure.TRANSIENT:
-        return StorageUnavailable(f"S3 ListObjectsV2 on s3://{bucket}: {describe(exc)}")
-    if isinstance(exc, ClientError) and error_code(exc) in _ACCESS_DENIED:
-        return PermanentError(
-            f"s3://{bucket}: access denied to ListObjectsV2 (needs s3:ListBucket)"
-        )
-    return PermanentError(f"S3 ListObjectsV2 on s3://{bucket}: {describe(exc)}")

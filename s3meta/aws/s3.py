@@ -92,6 +92,10 @@ class S3Storage:
         return tags_from_tag_set(response.get("TagSet") or [])
 
 
+class NoSuchBucket(PermanentError):
+    """The bucket does not exist."""
+
+
 def check_bucket(client: S3Client, bucket: str) -> None:
     """Raise ``PermanentError`` if ``bucket`` does not exist or may not be listed.
 
@@ -100,16 +104,24 @@ def check_bucket(client: S3Client, bucket: str) -> None:
     try:
         client.head_bucket(Bucket=bucket)
     except (ClientError, BotoCoreError) as exc:
-        failure = classify(exc, _NO_BUCKET)
-        if failure is Failure.NOT_FOUND:
-            raise PermanentError(f"s3://{bucket}: no such bucket") from exc
-        if failure is Failure.TRANSIENT:
-            raise StorageUnavailable(f"s3://{bucket}: {describe(exc)}") from exc
-        if isinstance(exc, ClientError) and error_code(exc) in _ACCESS_DENIED:
-            raise PermanentError(
-                f"s3://{bucket}: access denied to HeadBucket (needs s3:ListBucket)"
-            ) from exc
-        raise PermanentError(f"s3://{bucket}: {describe(exc)}") from exc
+        raise bucket_error(exc, bucket, "HeadBucket", where=f"s3://{bucket}") from exc
+
+
+def bucket_error(exc: Exception, bucket: str, operation: str, *, where: str) -> Exception:
+    """s3meta's error for a bucket-level S3 call (HeadBucket, ListObjectsV2) that failed.
+
+    ``NoSuchBucket``, ``StorageUnavailable`` (throttling, 5xx, connection), or
+    ``PermanentError``, access denied naming s3:ListBucket, which both calls need.
+    ``where`` begins the messages that carry botocore's description.
+    """
+    failure = classify(exc, _NO_BUCKET)
+    if failure is Failure.NOT_FOUND:
+        return NoSuchBucket(f"s3://{bucket}: no such bucket")
+    if failure is Failure.TRANSIENT:
+        return StorageUnavailable(f"{where}: {describe(exc)}")
+    if isinstance(exc, ClientError) and error_code(exc) in _ACCESS_DENIED:
+        return PermanentError(f"s3://{bucket}: access denied to {operation} (needs s3:ListBucket)")
+    return PermanentError(f"{where}: {describe(exc)}")
 
 
 def _is_access_denied(exc: ClientError) -> bool:
