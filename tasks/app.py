@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
-import logging
-import os
 from typing import Any
 
 import click
@@ -92,24 +89,6 @@ def create_app() -> Celery:
 
 
 app = create_app()
-_PARENT_PID = os.getpid()
-
-
-@atexit.register
-def _close_pooled_connections() -> None:
-    """Close the app's pooled broker connections at exit, deleting this process's reply queue.
-
-    SQS has no auto-delete (see ``tasks.sqs_transport``): the reply queue of a process that
-    sent remote control commands (``celery inspect``, Flower) lives in a pooled connection
-    that nothing else closes. Forked children leave their parent's connections alone.
-    """
-    pool = app._pool
-    if pool is None or os.getpid() != _PARENT_PID:
-        return
-    try:
-        pool.force_close_all()
-    except Exception:  # at exit; broker-cleanup removes what is left
-        logging.getLogger(__name__).debug("closing broker connections at exit", exc_info=True)
 
 
 @worker_init.connect  # type: ignore[untyped-decorator]

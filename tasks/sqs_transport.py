@@ -21,8 +21,11 @@ closes; ``s3meta broker-cleanup`` removes those of processes that died.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import time
+import weakref
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,6 +36,7 @@ from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES, ExchangeTy
 from s3meta.domain.broker import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_TAG,
+    Kind,
     fit_sqs_name,
     is_reply_exchange,
     kind_of,
@@ -48,6 +52,33 @@ _DELETED_RECENTLY = frozenset(
 # SQS refuses to create a queue under a name deleted less than 60 s ago.
 RECREATE_WAIT = 70.0
 RECREATE_PAUSE = 5.0
+
+
+# Channels holding reply queues, for the exit hook; the pid the hook was registered in.
+_reply_channels: weakref.WeakSet[Channel] = weakref.WeakSet()
+_exit_hook_pid: int | None = None
+
+
+def _delete_reply_queues_at_exit(pid: int) -> None:
+    """Delete the reply queues of channels still open when the process exits.
+
+    A process that sent remote control commands (``celery inspect``, Flower) keeps its reply
+    queues on pooled connections that nothing closes before exit, and SQS has no
+    auto-delete. A forked child inherits the hook but not the queues: it does nothing.
+    """
+    if os.getpid() != pid:
+        return
+    for channel in list(_reply_channels):
+        if not channel.closed:
+            channel._delete_auto_delete_queues(kind=Kind.REPLY)
+
+
+def _remember_reply_channel(channel: Channel) -> None:
+    global _exit_hook_pid
+    _reply_channels.add(channel)
+    if _exit_hook_pid != os.getpid():
+        _exit_hook_pid = os.getpid()
+        atexit.register(_delete_reply_queues_at_exit, _exit_hook_pid)
 
 
 def _error_code(exc: ClientError) -> str:
@@ -164,6 +195,8 @@ class Channel(SQS.Channel):
         declared = super().queue_declare(queue, passive=passive, **kwargs)
         if kwargs.get("auto_delete") and not passive:
             self._auto_delete_queues.add(declared.queue)
+            if kind_of(self.canonical_queue_name(declared.queue)) is Kind.REPLY:
+                _remember_reply_channel(self)
             if not self._heartbeat(declared.queue):
                 declared = super().queue_declare(queue, passive=passive, **kwargs)
         return declared
@@ -251,15 +284,18 @@ class Channel(SQS.Channel):
                 raise
         self._forget(name)
 
-    def _delete_auto_delete_queues(self) -> None:
+    def _delete_auto_delete_queues(self, kind: Kind | None = None) -> None:
+        """Delete this channel's auto-delete queues (of ``kind`` only, if given)."""
         for queue in sorted(self._auto_delete_queues):
+            if kind is not None and kind_of(self.canonical_queue_name(queue)) is not kind:
+                continue
             exchanges = [binding.exchange for binding in self.state.queue_bindings(queue)]
             try:
                 self._delete(queue, exchanges[0] if exchanges else None)
             except Exception as exc:  # noqa: BLE001 - closing must go on; cleanup catches up
                 logger.warning("could not delete queue %s: %s", queue, exc)
             self.state.queue_bindings_delete(queue)
-        self._auto_delete_queues.clear()
+            self._auto_delete_queues.discard(queue)
 
     def close(self) -> None:
         """Cancel consumers, delete this channel's auto-delete queues, then close."""

@@ -9,6 +9,7 @@ import contextlib
 import http.client
 import json
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -37,6 +38,19 @@ class SqsFault:
     fault: Fault
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hung up (a timed-out or abandoned request) is no error of the proxy's.
+
+    ``socketserver`` prints such errors to ``sys.stderr`` from the handler thread, which
+    lands in whatever a test happens to be capturing at that moment (a command's output).
+    """
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exception(), ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class FaultProxy:
     def __init__(self, upstream: str) -> None:
         target = urlsplit(upstream)
@@ -46,7 +60,7 @@ class FaultProxy:
         self._delays: dict[tuple[str, str], tuple[float, int, bool]] = {}
         self._lock = threading.Lock()
         self.requests: Counter[tuple[str, str]] = Counter()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
