@@ -16,6 +16,7 @@ from typing import Protocol
 from s3meta.aws.sqs import DeadLetters, Queue, QueueMessage
 from s3meta.domain.events import ObjectEvent, ParsedMessage, is_known_event_name, parse_body
 from s3meta.errors import PublishError, S3MetaError
+from s3meta.health import Heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +79,13 @@ class Bridge:
         dead_letters: DeadLetters,
         publisher: TaskPublisher,
         options: BridgeOptions,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.events = events
         self.dead_letters = dead_letters
         self.publisher = publisher
         self.options = options
+        self.heartbeat = heartbeat or Heartbeat(None)
         self.stats = BridgeStats()
         self._stop = threading.Event()
 
@@ -113,6 +116,9 @@ class Bridge:
                 self._stop.wait(delay)
                 continue
             failures = 0
+            # Only a receive that answered counts as alive: a bridge that cannot reach SQS
+            # lets the file age and turns unhealthy.
+            self.heartbeat.beat()
             if batch:
                 self.handle_batch(batch)
         return self.stats

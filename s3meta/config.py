@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import (
@@ -92,6 +93,21 @@ class Settings(BaseSettings):
     # (received, started, then succeeded, failed or retried), and a worker with events on
     # also sends a heartbeat event every 2 s. Off: nothing is published.
     task_events: bool = False
+
+    # An AWS Secrets Manager secret (ARN or name) holding the database credentials as RDS
+    # stores them (JSON with "username" and "password"); they fill in S3META_DATABASE_URL's,
+    # so the password is in no file, image or environment.
+    database_secret_arn: str | None = None
+    # "text" for people, "json" for log pipelines: one JSON object per line, with the task
+    # id, bucket and key on every line logged while a task runs.
+    log_format: Literal["text", "json"] = "text"
+    # CloudWatch metrics (objects indexed, failures, retries, event-to-row lag) go to this
+    # namespace, sent in batches every metrics_interval seconds; unset: none are sent.
+    cloudwatch_namespace: str | None = Field(default=None, min_length=1, max_length=255)
+    metrics_interval: float = Field(default=60, gt=0, le=3600)
+    # Long-running processes (worker, bridge) touch this file while they work; `s3meta
+    # health` reads its age (container and systemd health checks). Unset: no file.
+    health_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -11,6 +11,7 @@ from celery.signals import worker_init
 from s3meta.config import Settings, get_settings
 from s3meta.domain.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
+from tasks.health import HealthFile
 
 # Long polling keeps an idle worker cheap, but kombu's pycurl client gives up on any request
 # after 20 s (AsyncHTTPSConnection's fixed timeout). A 20 s poll therefore times out at the
@@ -85,6 +86,7 @@ def create_app() -> Celery:
     """A Celery app whose configuration is read from the environment on first use."""
     app = Celery("s3meta", include=["tasks.extract"])
     app.add_defaults(_configuration)
+    app.steps["consumer"].add(HealthFile)
     return app
 
 

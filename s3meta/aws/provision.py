@@ -21,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3meta.aws.errors import Failure, classify, describe, error_code, http_status
+from s3meta.aws.s3 import NoSuchBucket, check_bucket
 from s3meta.config import Settings
 from s3meta.domain.notifications import (
     POLICY_STATEMENT_ID,
@@ -49,6 +50,7 @@ from s3meta.errors import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import BucketLocationConstraintType
     from mypy_boto3_s3.type_defs import NotificationConfigurationTypeDef
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
@@ -154,8 +156,14 @@ class Setup:
         self._sleep = sleep
         self._retry_delays = tuple(retry_delays)
 
-    def plan(self, buckets: Sequence[str], key_filter: KeyFilter) -> SetupPlan:
-        """Every change needed; reads only. Raises ``S3MetaError`` on what would fail."""
+    def plan(
+        self, buckets: Sequence[str], key_filter: KeyFilter, *, create_buckets: bool = False
+    ) -> SetupPlan:
+        """Every change needed; reads only. Raises ``S3MetaError`` on what would fail.
+
+        With ``create_buckets``, a bucket that does not exist is created (in the region of
+        the settings) instead of being an error: for a local stand-in or a new deployment.
+        """
         settings = self._settings
         _check_queue_names(settings)
         region = settings.region
@@ -169,7 +177,11 @@ class Setup:
                 "S3 cannot use to send notifications: use SSE-SQS or a customer managed key "
                 "whose key policy lets s3.amazonaws.com use it"
             )
-        current = {bucket: self._notification_configuration(bucket) for bucket in buckets}
+        missing = [b for b in buckets if create_buckets and not self._bucket_exists(b)]
+        current = {
+            bucket: {} if bucket in missing else self._notification_configuration(bucket)
+            for bucket in buckets
+        }
 
         policy = self._events_policy(events, [bucket_arn(region, b) for b in buckets], account_id)
         actions = [
@@ -178,6 +190,7 @@ class Setup:
                 events, events_queue_attributes(dead_letter_arn=dead_letters.arn, policy=policy)
             ),
             *self._queue_actions(tasks, task_queue_attributes(settings.visibility_timeout)),
+            *(self._create_bucket_action(bucket, region) for bucket in missing),
         ]
         # S3 checks the queue policy when the configuration is put; a fresh one may lag.
         policy_is_new = events.url is None or "Policy" in attribute_changes(
@@ -243,6 +256,13 @@ class Setup:
         arn = attributes.get("QueueArn") or queue_arn(region, account_id, name)
         return _Queue(name, arn, url, attributes)
 
+    def _bucket_exists(self, bucket: str) -> bool:
+        try:
+            check_bucket(self._s3, bucket)
+        except NoSuchBucket:
+            return False
+        return True
+
     def _notification_configuration(self, bucket: str) -> dict[str, Any]:
         with _s3_errors("GetBucketNotificationConfiguration", bucket):
             response = self._s3.get_bucket_notification_configuration(Bucket=bucket)
@@ -295,6 +315,14 @@ class Setup:
             for name, value in attribute_changes(queue.attributes, desired).items()
         ]
 
+    def _create_bucket_action(self, bucket: str, region: str) -> Action:
+        return Action(
+            kind="create_bucket",
+            summary=f"create bucket {bucket} in {region}",
+            details={"bucket": bucket, "region": region},
+            run=lambda: self._create_bucket(bucket, region),
+        )
+
     def _notification_action(self, bucket: str, plan: NotificationPlan, *, retry: bool) -> Action:
         return Action(
             kind="put_bucket_notification_configuration",
@@ -330,6 +358,19 @@ class Setup:
                 "run `s3meta setup` again"
             )
         queue.url = url
+
+    def _create_bucket(self, bucket: str, region: str) -> None:
+        with _s3_errors("CreateBucket", bucket):
+            if region == "us-east-1":
+                # us-east-1 refuses a location constraint naming itself.
+                self._s3.create_bucket(Bucket=bucket)
+            else:
+                self._s3.create_bucket(
+                    Bucket=bucket,
+                    CreateBucketConfiguration={
+                        "LocationConstraint": cast("BucketLocationConstraintType", region)
+                    },
+                )
 
     def _set_attribute(self, queue: _Queue, name: str, value: str) -> None:
         assert queue.url is not None

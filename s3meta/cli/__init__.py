@@ -25,12 +25,24 @@ def main() -> None:
 
 
 def _register() -> None:
-    from s3meta.cli import backfill, bridge, broker, demo, query, reconcile, requeue, setup, stats
+    from s3meta.cli import (
+        backfill,
+        bridge,
+        broker,
+        demo,
+        health,
+        query,
+        reconcile,
+        requeue,
+        setup,
+        stats,
+    )
 
     main.add_command(backfill.backfill)
     main.add_command(bridge.bridge)
     main.add_command(broker.broker_cleanup)
     main.add_command(demo.demo)
+    main.add_command(health.health)
     main.add_command(requeue.requeue)
     main.add_command(stats.stats)
     main.add_command(reconcile.reconcile)

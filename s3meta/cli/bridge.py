@@ -48,6 +48,7 @@ def bridge(
     from s3meta.aws.sqs import DeadLetters, Queue
     from s3meta.bridge import Bridge, BridgeOptions, run_threads, wait_seconds_for
     from s3meta.config import get_settings
+    from s3meta.health import Heartbeat
     from tasks.publisher import CeleryPublisher
 
     configure_logging()
@@ -63,7 +64,10 @@ def bridge(
         drain=drain,
     )
     publisher = CeleryPublisher()
-    bridges = [Bridge(events, dead_letters, publisher, options) for _ in range(concurrency)]
+    heartbeat = Heartbeat(settings.health_file)
+    bridges = [
+        Bridge(events, dead_letters, publisher, options, heartbeat) for _ in range(concurrency)
+    ]
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("%s: stopping after the current batch", signal.Signals(signum).name)
@@ -77,5 +81,8 @@ def bridge(
         events.name, settings.task_queue, dead_letters.queue.name, concurrency,
         ", draining" if drain else "",
     )  # fmt: skip
-    stats = run_threads(bridges)
+    try:
+        stats = run_threads(bridges)
+    finally:
+        heartbeat.stop()
     logger.info("bridge stopped: %s", stats.summary())

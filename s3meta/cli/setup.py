@@ -23,11 +23,19 @@ EVERY_BUCKET = "*"
     "buckets",
     multiple=True,
     metavar="BUCKET",
-    help="A bucket whose objects s3meta indexes; repeat for more. "
-    "With --iam-policy worker, '*' means every bucket.",
+    envvar="S3META_BUCKETS",
+    help="A bucket whose objects s3meta indexes; repeat for more (or list them, separated by "
+    "spaces, in S3META_BUCKETS). With --iam-policy worker, '*' means every bucket.",
 )
 @click.option("--prefix", default="", help="Only keys that start with this.")
 @click.option("--suffix", default="", help="Only keys that end with this.")
+@click.option(
+    "--create-buckets",
+    is_flag=True,
+    envvar="S3META_CREATE_BUCKETS",
+    help="Create a bucket that does not exist instead of failing (a local stand-in, a new "
+    "deployment; needs s3:CreateBucket).",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object.")
 @click.option(
@@ -53,6 +61,7 @@ def setup(
     buckets: tuple[str, ...],
     prefix: str,
     suffix: str,
+    create_buckets: bool,
     dry_run: bool,
     as_json: bool,
     iam_policy: str | None,
@@ -77,18 +86,33 @@ def setup(
     """
     key_filter = KeyFilter(_key_part(prefix, "--prefix"), _key_part(suffix, "--suffix"))
     if iam_policy is not None:
-        if dry_run:
-            raise click.UsageError("--iam-policy makes no change: --dry-run does not apply")
+        if dry_run or create_buckets:
+            raise click.UsageError(
+                "--iam-policy makes no change: --dry-run and --create-buckets do not apply"
+            )
         _print_iam_policy(iam_policy, buckets, key_filter, account_id, kms_keys)
         return
     if account_id is not None or kms_keys:
         raise click.UsageError("--account-id and --kms-key go with --iam-policy")
     if not buckets:
         raise click.UsageError("give at least one --bucket")
-    _run_setup(_valid_buckets(buckets), key_filter, dry_run=dry_run, as_json=as_json)
+    _run_setup(
+        _valid_buckets(buckets),
+        key_filter,
+        create_buckets=create_buckets,
+        dry_run=dry_run,
+        as_json=as_json,
+    )
 
 
-def _run_setup(buckets: list[str], key_filter: KeyFilter, *, dry_run: bool, as_json: bool) -> None:
+def _run_setup(
+    buckets: list[str],
+    key_filter: KeyFilter,
+    *,
+    create_buckets: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     from s3meta.aws.clients import s3_client, sqs_client
     from s3meta.aws.provision import Action, Setup, sts_client
     from s3meta.config import get_settings
@@ -97,7 +121,7 @@ def _run_setup(buckets: list[str], key_filter: KeyFilter, *, dry_run: bool, as_j
     setup_ = Setup(
         settings, sqs=sqs_client(settings), s3=s3_client(settings), sts=sts_client(settings)
     )
-    plan = setup_.plan(buckets, key_filter)
+    plan = setup_.plan(buckets, key_filter, create_buckets=create_buckets)
     if dry_run:
         if as_json:
             click.echo(json.dumps(plan.to_json(dry_run=True), indent=2))

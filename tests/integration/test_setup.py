@@ -439,6 +439,42 @@ def test_a_missing_bucket_is_one_clear_error_before_any_change(aws: Aws) -> None
     assert aws.notifications(present) == {}
 
 
+def test_create_buckets_creates_only_the_missing_ones_and_wires_them(aws: Aws) -> None:
+    present = aws.new_bucket()
+    missing = f"created-{uuid.uuid4().hex[:12]}"
+
+    planned = aws.run("--bucket", present, "--bucket", missing, "--create-buckets", "--dry-run")
+    result = aws.run("--bucket", present, "--bucket", missing, "--create-buckets")
+
+    assert planned.exit_code == 0, planned.output
+    assert f"create bucket {missing} in us-east-1" in planned.output
+    assert f"create bucket {present}" not in planned.output
+    assert result.exit_code == 0, result.output
+    assert f"create bucket {missing} in us-east-1" in result.output
+    aws.s3().put_object(Bucket=missing, Key="first upload.txt", Body=b"x")
+    delivered = records(aws.bodies(aws.url_of(aws.events)))
+    assert ("ObjectCreated:Put", "first upload.txt") in delivered
+    again = aws.run("--bucket", present, "--bucket", missing, "--create-buckets")
+    assert again.output.strip().splitlines()[-1] == "nothing to change"
+
+
+def test_buckets_may_come_from_the_environment(aws: Aws) -> None:
+    first, second = aws.new_bucket(), aws.new_bucket()
+    aws.env["S3META_BUCKETS"] = f"{first} {second}"
+    try:
+        result = aws.run("--dry-run", "--json")
+    finally:
+        del aws.env["S3META_BUCKETS"]
+
+    assert result.exit_code == 0, result.output
+    wired = {
+        action["bucket"]
+        for action in json.loads(result.output)["actions"]
+        if action["action"] == "put_bucket_notification_configuration"
+    }
+    assert wired == {first, second}
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -460,7 +496,8 @@ def test_an_invalid_bucket_name_is_a_usage_error(aws: Aws, args: list[str]) -> N
         ([], "give at least one --bucket"),
         (["--bucket", "bucket-a", "--account-id", "1"], "go with --iam-policy"),
         (["--iam-policy", "worker"], "needs at least one --bucket"),
-        (["--iam-policy", "bridge", "--dry-run"], "--dry-run does not apply"),
+        (["--iam-policy", "bridge", "--dry-run"], "do not apply"),
+        (["--iam-policy", "bridge", "--create-buckets"], "do not apply"),
         (["--iam-policy", "bridge", "--account-id", "12"], "12 digits"),
         (["--iam-policy", "admin"], "'admin' is not one of"),
     ],
