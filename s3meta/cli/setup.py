@@ -82,7 +82,8 @@ def setup(
     at start and creates the task queue when it is missing (unless its transport option
     predefined_queues is set). The worker's also grants s3:ListBucket: without it S3 answers
     HeadObject on a deleted key with 403 instead of 404, and the deletion would be recorded as
-    a failure.
+    a failure. It follows the configuration: with S3META_DATABASE_SECRET_ARN it may read that
+    secret, with S3META_CLOUDWATCH_NAMESPACE put metrics in that namespace.
     """
     key_filter = KeyFilter(_key_part(prefix, "--prefix"), _key_part(suffix, "--suffix"))
     if iam_policy is not None:
@@ -154,8 +155,13 @@ def _print_iam_policy(
     account_id: str | None,
     kms_keys: Sequence[str],
 ) -> None:
-    from s3meta.config import get_settings
-    from s3meta.domain.notifications import bridge_iam_policy, queue_arn, worker_iam_policy
+    from s3meta.config import load_settings
+    from s3meta.domain.notifications import (
+        bridge_iam_policy,
+        queue_arn,
+        secret_arn,
+        worker_iam_policy,
+    )
 
     account = account_id or "*"
     if account != "*" and not _ACCOUNT_ID.fullmatch(account):
@@ -163,7 +169,8 @@ def _print_iam_policy(
     for key in kms_keys:
         if not key.startswith("arn:") and key != "*":
             raise click.BadParameter(f"not an ARN: {key!r}", param_hint="--kms-key")
-    settings = get_settings()
+    # The configuration as written: the policy needs names, not the secret's contents.
+    settings = load_settings()
     region = settings.region
     if role == "worker":
         if not buckets:
@@ -183,6 +190,12 @@ def _print_iam_policy(
             task_queue_arn=queue_arn(region, account, settings.task_queue),
             key_filter=key_filter,
             kms_keys=kms_keys,
+            database_secret_arn=(
+                secret_arn(region, account, settings.database_secret_arn)
+                if settings.database_secret_arn
+                else None
+            ),
+            metrics_namespace=settings.cloudwatch_namespace,
         )
     else:
         policy = bridge_iam_policy(

@@ -62,6 +62,17 @@ def queue_arn(region: str, account_id: str, name: str) -> str:
     return f"arn:{partition(region)}:sqs:{region}:{account_id}:{name}"
 
 
+def secret_arn(region: str, account_id: str, secret: str) -> str:
+    """The ARN of a Secrets Manager secret given by ARN or by name.
+
+    Secrets Manager ends a secret's ARN with six random characters after its name, which
+    IAM matches with ``??????``.
+    """
+    if secret.startswith("arn:"):
+        return secret
+    return f"arn:{partition(region)}:secretsmanager:{region}:{account_id}:secret:{secret}-??????"
+
+
 def bucket_arn(region: str, bucket: str) -> str:
     return f"arn:{partition(region)}:s3:::{bucket}"
 
@@ -422,12 +433,16 @@ def worker_iam_policy(
     task_queue_arn: str,
     key_filter: KeyFilter = KeyFilter(),
     kms_keys: Sequence[str] = (),
+    database_secret_arn: str | None = None,
+    metrics_namespace: str | None = None,
 ) -> dict[str, Any]:
     """What ``celery -A tasks worker`` needs: read objects, consume and retry its tasks.
 
     ``buckets`` may be ``["*"]`` (every bucket). The object resources follow the key filter.
     s3:ListBucket is there because without it S3 answers HeadObject on a missing key with 403
-    instead of 404, and the worker would record a deleted object as a failure.
+    instead of 404, and the worker would record a deleted object as a failure. With
+    ``database_secret_arn`` it may read that secret, with ``metrics_namespace`` put metrics
+    in that CloudWatch namespace only.
     """
     pattern = f"{_iam_literal(key_filter.prefix)}*{_iam_literal(key_filter.suffix)}"
     statements: list[dict[str, Any]] = [
@@ -464,6 +479,26 @@ def worker_iam_policy(
         *_kombu_statements(task_queue_arn),
         *_control_and_event_statements(task_queue_arn),
     ]
+    if database_secret_arn:
+        statements.append(
+            {
+                "Sid": "ReadDatabaseSecret",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": database_secret_arn,
+            }
+        )
+    if metrics_namespace:
+        # PutMetricData has no resource: the condition is what limits it.
+        statements.append(
+            {
+                "Sid": "PutMetricsInOwnNamespace",
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
+            }
+        )
     if kms_keys:
         statements.append(
             {
