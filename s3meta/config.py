@@ -6,6 +6,7 @@ Other tools rely on the variable names (see SPEC): they are a contract.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +34,7 @@ _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo|[A-Za-z0-9_-]{1,80}")
 _URL_PASSWORD = re.compile(r"(?P<keep>://[^:/@\s]*:)[^@\s]*@")
 _BROKER_SCHEMES = frozenset({"sqs", "memory", "amqp", "pyamqp", "redis", "rediss", "filesystem"})
 _DATABASE_BACKENDS = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
+_URL_FIELDS = frozenset({"database_url", "broker_url", "result_backend"})
 
 # Fields whose environment variable is not simply S3META_<NAME>.
 _AWS_ENDPOINT = AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url")
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_file=".env",
+        # An empty variable means "not set": compose files and unit files can name a variable
+        # for every knob and leave the ones not used empty.
+        env_ignore_empty=True,
         extra="ignore",
         frozen=True,
         populate_by_name=True,
@@ -164,6 +169,14 @@ class Settings(BaseSettings):
                 f"below S3META_VISIBILITY_TIMEOUT ({self.visibility_timeout} s)"
             )
         return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Keeps passwords in URLs out of repr() and str(), hence out of logs and tracebacks.
+        for name, value in super().__repr_args__():
+            if name in _URL_FIELDS and isinstance(value, str):
+                yield name, mask_url(value)
+            else:
+                yield name, value
 
     @property
     def region(self) -> str:
@@ -282,5 +295,15 @@ def mask_url(value: str) -> str:
 
 @cache
 def get_settings() -> Settings:
-    """The process's settings, read once."""
-    return load_settings()
+    """The process's settings, read once; with ``S3META_DATABASE_SECRET_ARN`` set, the
+    database URL holds the credentials of that secret (``s3meta.aws.secrets``)."""
+    settings = load_settings()
+    if settings.database_secret_arn:
+        from s3meta.aws.secrets import resolve_database_url
+
+        settings = settings.model_copy(update={"database_url": resolve_database_url(settings)})
+    # The log masking must know the secrets before anything logs or prints an error.
+    from s3meta.logs import register_settings_secrets
+
+    register_settings_secrets(settings)
+    return settings

@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 
+from s3meta import logs
 from s3meta.config import Settings, get_settings
 from s3meta.domain.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
@@ -78,7 +79,7 @@ def _configuration() -> dict[str, Any]:
         # The celery command line reads the config while parsing its options: a usage error
         # there prints one clear line instead of a traceback.
         if click.get_current_context(silent=True) is not None:
-            raise click.UsageError(str(exc)) from None
+            raise click.UsageError(logs.redact(str(exc))) from None
         raise
 
 
@@ -107,3 +108,21 @@ def _keep_result_engines(sender: Any, **_: Any) -> None:
     manager = getattr(sender.app.backend, "session_manager", None)
     if manager is not None:
         manager.forked = True
+
+
+@setup_logging.connect  # type: ignore[untyped-decorator]
+def _configure_worker_logging(
+    loglevel: int | str | None = None, logfile: str | None = None, **_: Any
+) -> None:
+    """s3meta's logging (format, masking, task fields) in place of Celery's own."""
+    logs.configure_logging(loglevel or "INFO", logfile=logfile or None, worker=True)
+
+
+@task_prerun.connect  # type: ignore[untyped-decorator]
+def _enter_task(task_id: str, task: Any, args: Any = (), kwargs: Any = None, **_: Any) -> None:
+    logs.enter_task(logs.task_context_for(task_id, getattr(task, "name", None), args, kwargs))
+
+
+@task_postrun.connect  # type: ignore[untyped-decorator]
+def _leave_task(**_: Any) -> None:
+    logs.leave_task()

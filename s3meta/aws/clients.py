@@ -10,6 +10,7 @@ from botocore.config import Config
 from s3meta.config import Settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -50,10 +51,39 @@ def sns_client(settings: Settings) -> Any:
     return _messaging_client(settings, "sns")
 
 
+def cloudwatch_client(settings: Settings) -> CloudWatchClient:
+    """A CloudWatch client for the metrics, with short timeouts: a worker flushes its last
+    batch while shutting down, and an unreachable endpoint must not hold that up long."""
+    client: CloudWatchClient = _session(settings).client(
+        "cloudwatch",
+        region_name=settings.region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=Config(
+            retries={"mode": "standard", "total_max_attempts": 2},
+            connect_timeout=3,
+            read_timeout=5,
+        ),
+    )
+    return client
+
+
 def _messaging_client(settings: Settings, service: Literal["sqs", "sns"]) -> Any:
     return _session(settings).client(
         service,
         region_name=settings.region,
         endpoint_url=settings.aws_endpoint_url,
         config=Config(retries={"mode": "standard", "total_max_attempts": 5}),
+    )
+
+
+def secretsmanager_client(settings: Settings) -> Any:
+    """A Secrets Manager client: few, quick attempts, as it is read once at start."""
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=10
+    )
+    return _session(settings).client(
+        "secretsmanager",
+        region_name=settings.region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=config,
     )

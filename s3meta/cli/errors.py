@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import click
 
 from s3meta.errors import S3MetaError
+from s3meta.logs import redact
 
 
 @contextmanager
@@ -16,8 +17,9 @@ def one_line_errors() -> Iterator[None]:
 
     A context manager and, as ``@one_line_errors()`` under a command's options, a decorator:
     the ``s3meta`` group applies it too, but tests invoke commands without the group.
+    The message has URL passwords and known secrets masked.
     """
     try:
         yield
     except S3MetaError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(redact(str(exc))) from exc

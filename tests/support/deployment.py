@@ -19,6 +19,7 @@ UNITS_DIR = ROOT / "deploy" / "systemd"
 # The services s3meta runs, by role; the rest (mysql, moto) are stand-ins.
 APP_SERVICES = ("migrate", "setup", "bridge", "worker", "flower")
 UNIT_OF_SERVICE = {
+    "migrate": "s3meta-migrate.service",
     "worker": "s3meta-worker.service",
     "bridge": "s3meta-bridge.service",
     "flower": "s3meta-flower.service",

@@ -225,7 +225,7 @@ def test_aws_credentials_in_the_dotenv_file_are_used_for_the_broker_url(tmp_path
         ("S3META_RESULT_BACKEND", "redis://localhost", "db+"),
         ("S3META_RESULT_BACKEND", "db+oracle2://x", "unknown database 'oracle2'"),
         ("S3META_TASK_QUEUE", "bad name", "queue name"),
-        ("S3META_TASK_QUEUE", "", "queue name"),
+        ("S3META_TASK_QUEUE", " ", "queue name"),
         ("S3META_EVENTS_QUEUE", "q" * 81, "queue name"),
         ("S3META_EVENTS_QUEUE", "events/sub", "queue name"),
         ("S3META_DEAD_LETTER_QUEUE", "dlq.fifo.extra", "queue name"),
@@ -502,3 +502,15 @@ def test_settings_can_be_built_directly_by_field_name() -> None:
 
     assert settings.region == "sa-east-1"
     assert settings.aws_endpoint_url == "https://x.example"
+
+
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for variable in ("S3META_TASK_QUEUE", "S3META_DATABASE_SECRET_ARN", "AWS_ENDPOINT_URL"):
+        monkeypatch.setenv(variable, "")
+
+    settings = load_settings()
+
+    assert settings.task_queue == "s3meta-tasks"
+    assert settings.database_secret_arn is None
+    assert settings.aws_endpoint_url is None

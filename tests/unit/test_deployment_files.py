@@ -278,7 +278,19 @@ def test_nothing_local_or_secret_goes_into_the_build_context() -> None:
 # systemd units ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("unit_name", sorted(UNIT_OF_SERVICE.values()))
+LONG_RUNNING_UNITS = sorted(UNIT_OF_SERVICE[s] for s in ("worker", "bridge", "flower"))
+
+
+def test_the_migration_unit_runs_once_when_started_by_hand() -> None:
+    unit = load_unit(UNITS_DIR / UNIT_OF_SERVICE["migrate"])
+
+    assert unit.value("Service", "Type") == "oneshot"
+    assert unit.value("Service", "Restart") is None
+    # Enabled on every node, it would race the others at boot.
+    assert "Install" not in unit.sections
+
+
+@pytest.mark.parametrize("unit_name", LONG_RUNNING_UNITS)
 def test_units_restart_on_failure_and_read_an_environment_file(unit_name: str) -> None:
     unit = load_unit(UNITS_DIR / unit_name)
 
