@@ -8,6 +8,7 @@ from alembic import context
 from db.engine import create_engine
 from db.models import Base
 from s3meta.config import get_settings
+from s3meta.errors import ConfigError
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -18,7 +19,13 @@ def _database_url() -> str:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
     )
-    return url or get_settings().database_url
+    if url:
+        return url
+    try:
+        return get_settings().database_url
+    except ConfigError as exc:
+        # A configuration mistake (a bad URL, an unreadable secret) is one line, not a traceback.
+        raise SystemExit(f"alembic: {exc}") from None
 
 
 def run_migrations_offline() -> None:

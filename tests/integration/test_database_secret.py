@@ -125,3 +125,35 @@ def test_the_engine_from_the_settings_logs_in_as_the_secrets_user(
 
     assert str(user).startswith(f"{secret_database.user}@")
     assert secret_database.password not in repr(settings)
+
+
+def test_alembic_with_a_secret_it_cannot_read_says_so_in_one_line(
+    moto_server: MotoServer,
+) -> None:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "S3META_"))
+    }
+    missing = f"s3meta/missing-{uuid.uuid4().hex[:8]}"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ROOT,
+        env={
+            **env,
+            **AWS_TEST_ENV,
+            "AWS_ENDPOINT_URL": moto_server.url,
+            "S3META_DATABASE_URL": "mysql+pymysql://nobody@127.0.0.1:3306/nothing",
+            "S3META_DATABASE_SECRET_ARN": missing,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"alembic: S3META_DATABASE_SECRET_ARN='{missing}': ")
