@@ -15,6 +15,7 @@ from s3meta.domain.attempts import Outcome
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.errors import ObjectNotFound, TransientError
 from tasks.app import app
+from tasks.metrics import metrics, record_applied
 from tasks.runtime import Runtime, runtime
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def _extract(
         if retries >= max_retries:
             logger.error("s3://%s/%s failed after %d attempts: %s", bucket, key, retries + 1, exc)
             record(Outcome.FAILED, exc)
+            metrics().record_failure()
             raise
         countdown = get_exponential_backoff_interval(
             factor=rt.settings.retry_backoff,
@@ -89,11 +91,14 @@ def _extract(
             countdown,
         )
         record(Outcome.RETRYING, exc)
+        metrics().record_retry()
         raise task.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
     except Exception as exc:
         # Permanent errors and bugs alike: retrying would fail the same way.
         record(Outcome.FAILED, exc)
+        metrics().record_failure()
         raise
+    record_applied(applied.outcome, event.event_time)
     return {
         "bucket": bucket,
         "key": key,
