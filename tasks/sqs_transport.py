@@ -136,6 +136,11 @@ class Channel(SQS.Channel):
         worker silently stops consuming that queue for good.
         """
         if not isinstance(messages, dict):
+            logger.warning(
+                "a receive from %s failed or timed out at kombu's HTTP client; messages SQS "
+                "handed to it return after the queue's visibility timeout",
+                qname,
+            )
             return 0
         delivered: int = super()._on_messages_ready(queue, qname, messages)
         return delivered

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import boto3
 import pytest
 import sqlalchemy as sa
 
+from s3meta.processes import stop_process
 from tests.support.database import MYSQL_SERVER_URL, require_mysql
 from tests.support.deployment import Command, compose_command, interpolated, load_compose
 from tests.support.processes import MotoServer, free_port, wait_for
@@ -79,15 +79,7 @@ class Deployment:
 
     def run(self, service: str) -> subprocess.CompletedProcess[str]:
         command = self.command(service)
-        return subprocess.run(
-            [_program(command.argv[0]), *command.argv[1:]],
-            cwd=ROOT,
-            env=self.process_env(command.env),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return self.execute(command.argv, command.env, timeout=120)
 
     def start(self, service: str) -> None:
         command = self.command(service)
@@ -110,26 +102,25 @@ class Deployment:
         test = spec["healthcheck"]["test"]
         assert test[0] == "CMD"
         argv = [arg.replace(":5555/", f":{self.flower_port}/") for arg in test[1:]]
+        return self.execute(argv, self.command(service).env, timeout=30)
+
+    def execute(
+        self, argv: list[str], env: Mapping[str, str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        """Run one of s3meta's programs to the end, from the project root as the image does."""
         return subprocess.run(
             [_program(argv[0]), *argv[1:]],
             cwd=ROOT,
-            env=self.process_env(self.command(service).env),
+            env=self.process_env(env),
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=timeout,
             check=False,
         )
 
     def stop(self, service: str, timeout: float = 60) -> int:
-        process = self.processes[service]
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        return int(process.returncode)
+        """SIGTERM, as ``docker compose stop`` and ``systemctl stop`` send; its exit status."""
+        return stop_process(self.processes[service], timeout=timeout)
 
 
 def _program(name: str) -> str:
@@ -273,19 +264,11 @@ def _healthy(deployment: Deployment, service: str) -> bool:
 
 def _wait_for_row(deployment: Deployment, bucket: str, key: str) -> dict[str, Any]:
     show = deployment.command("worker")
-    argv = [_program("s3meta"), "show", f"s3://{bucket}/{key}", "--json"]
+    argv = ["s3meta", "show", f"s3://{bucket}/{key}", "--json"]
     found: dict[str, Any] = {}
 
     def indexed() -> bool:
-        result = subprocess.run(
-            argv,
-            cwd=ROOT,
-            env=deployment.process_env(show.env),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        result = deployment.execute(argv, show.env, timeout=30)
         if result.returncode != 0:
             time.sleep(0.5)
             return False

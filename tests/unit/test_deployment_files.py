@@ -316,6 +316,16 @@ def test_the_bridge_unit_gets_no_database_password() -> None:
     assert unit.environment()["S3META_DATABASE_SECRET_ARN"] == ""
 
 
+@pytest.mark.parametrize("service", ["setup", "bridge"])
+def test_services_that_write_no_database_get_no_database_secret(
+    compose: dict[str, Any], service: str
+) -> None:
+    command = compose_command(compose, service, AWS_ENV)
+
+    assert command.env["S3META_DATABASE_SECRET_ARN"] == ""
+    assert compose_command(compose, "worker", AWS_ENV).env["S3META_DATABASE_SECRET_ARN"]
+
+
 def test_systemd_accepts_the_units(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
@@ -380,11 +390,12 @@ def test_the_iam_policies_in_deploy_are_what_setup_prints(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, role: str, args: list[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    env = {
+    # Only the committed policies' settings: none of this process's (a test stack's queues).
+    env: dict[str, str | None] = {
+        **{name: None for name in os.environ if name.startswith(("S3META_", "AWS_"))},
         "AWS_REGION": "eu-west-1",
         "S3META_DATABASE_SECRET_ARN": "s3meta/database",
         "S3META_CLOUDWATCH_NAMESPACE": "s3meta",
-        "AWS_ENDPOINT_URL": None,
     }
     get_settings.cache_clear()
     printed = CliRunner().invoke(
