@@ -42,6 +42,8 @@ FROM python:${PYTHON_VERSION}-slim AS moto
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install 'moto[server,s3,sqs,sns]>=5.1,<6' \
     && useradd --system --no-create-home moto
+# moto's server with its SQS queues made safe for concurrent clients (it imports moto only).
+COPY s3meta/moto_server.py /opt/moto_server.py
 USER moto
 EXPOSE 5000
-CMD ["moto_server", "--host", "0.0.0.0", "--port", "5000"]
+CMD ["python", "/opt/moto_server.py", "--host", "0.0.0.0", "--port", "5000"]

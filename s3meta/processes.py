@@ -104,14 +104,17 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
 
 
 class MotoServer:
-    """moto's standalone server on a free loopback port, in its own process."""
+    """moto's standalone server on a free loopback port, in its own process.
+
+    It runs with its SQS queues made safe for concurrent clients (``s3meta.moto_server``).
+    """
 
     def __init__(self, log_path: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log_path.open("wb")
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "s3meta.moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
