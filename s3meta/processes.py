@@ -31,7 +31,10 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 class WorkerProcess:
-    """``celery -A tasks worker`` in a subprocess, its output in ``log_path``."""
+    """``celery -A tasks worker`` in a subprocess, its output in ``log_path``.
+
+    Its node name is ``hostname`` if given, else unique to the calling process and ``name``.
+    """
 
     def __init__(
         self,
@@ -41,6 +44,7 @@ class WorkerProcess:
         concurrency: int = 2,
         pool: str = "prefork",
         name: str = "s3meta",
+        hostname: str | None = None,
         cwd: Path | None = None,
         ready_timeout: float = 60,
         extra_args: Sequence[str] = (),
@@ -50,7 +54,7 @@ class WorkerProcess:
         command = [
             sys.executable, "-m", "celery", "-A", "tasks", "worker",
             "--loglevel", "INFO", "--pool", pool, "--concurrency", str(concurrency),
-            "--hostname", f"{name}-{os.getpid()}@%h",
+            "--hostname", hostname or f"{name}-{os.getpid()}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             *extra_args,
         ]  # fmt: skip

@@ -12,6 +12,7 @@ from s3meta import logs
 from s3meta.config import Settings, get_settings
 from s3meta.domain.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
+from tasks.control import warn_on_duplicate_name
 from tasks.health import HealthFile
 
 # Long polling keeps an idle worker cheap, but kombu's pycurl client gives up on any request
@@ -85,7 +86,9 @@ def _configuration() -> dict[str, Any]:
 
 def create_app() -> Celery:
     """A Celery app whose configuration is read from the environment on first use."""
-    app = Celery("s3meta", include=["tasks.extract"])
+    # One control queue per worker process, so that workers sharing a name never delete
+    # each other's (see tasks.control).
+    app = Celery("s3meta", include=["tasks.extract"], control="tasks.control:ProcessControl")
     app.add_defaults(_configuration)
     app.steps["consumer"].add(HealthFile)
     return app
@@ -108,6 +111,13 @@ def _keep_result_engines(sender: Any, **_: Any) -> None:
     manager = getattr(sender.app.backend, "session_manager", None)
     if manager is not None:
         manager.forked = True
+
+
+@worker_init.connect  # type: ignore[untyped-decorator]
+def _check_node_name(sender: Any, **_: Any) -> None:
+    """Warn if another live worker answers to this worker's node name."""
+    if sender.app.conf.worker_enable_remote_control:
+        warn_on_duplicate_name(sender.app, sender.hostname)
 
 
 @setup_logging.connect  # type: ignore[untyped-decorator]

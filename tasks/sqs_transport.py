@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 from kombu.transport import SQS
 from kombu.transport.SQS.exceptions import DoesNotExistQueueException
 from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES, ExchangeType, TopicExchange
+from vine import transform
 
 from s3meta.domain.broker import (
     HEARTBEAT_INTERVAL,
@@ -52,6 +53,8 @@ _DELETED_RECENTLY = frozenset(
 # SQS refuses to create a queue under a name deleted less than 60 s ago.
 RECREATE_WAIT = 70.0
 RECREATE_PAUSE = 5.0
+# kombu's asynchronous client reports a failed receive as a bare Exception with SQS's body.
+_NO_QUEUE_BODY = ("QueueDoesNotExist", "NonExistentQueue")
 
 
 # Channels holding reply queues, for the exit hook; the pid the hook was registered in.
@@ -109,6 +112,7 @@ class Channel(SQS.Channel):
         super().__init__(*args, **kwargs)
         # kombu queue names declared auto_delete on this channel: deleted when it closes.
         self._auto_delete_queues: set[str] = set()
+        self._recreating = False
 
     @property
     def supports_fanout(self) -> bool:  # type: ignore[override]
@@ -210,9 +214,65 @@ class Channel(SQS.Channel):
         self._heartbeat(queue)
         return super()._get_bulk(queue, *args, **kwargs)
 
-    def _get_async(self, queue: str, *args: Any, **kwargs: Any) -> Any:
-        self._heartbeat(queue)
-        return super()._get_async(queue, *args, **kwargs)
+    def _get_async(self, queue: str, count: int = 1, callback: Any = None) -> Any:
+        """kombu's ``_get_async``; a control or event queue found deleted is created again.
+
+        kombu raises a receive's 400 ``QueueDoesNotExist`` into the event loop, which stops
+        the worker (``Unrecoverable error``). A worker's control queue can vanish under it
+        (``broker-cleanup``, an operator, or before ``tasks.control``, a twin worker's exit).
+        """
+        if not self._heartbeat(queue):
+            self._forget(self.canonical_queue_name(queue))
+            self._hub.call_soon(self._recreate_then_poll, queue, callback)
+            return None
+        q_url = self._new_queue(queue)
+        qname = self.canonical_queue_name(queue)
+        ready = transform(self._on_messages_ready, callback, q_url, queue)
+        ready.on_error = lambda *args: self._on_receive_error(queue, callback, args[-1])
+        return self._get_from_sqs(
+            queue_name=qname,
+            queue_url=q_url,
+            count=count,
+            connection=self.asynsqs(queue=qname),
+            callback=ready,
+        )
+
+    @property
+    def _hub(self) -> Any:
+        """The worker's event loop; the asynchronous paths run only with one."""
+        return self.hub
+
+    def _on_receive_error(self, queue: str, callback: Any, exc: BaseException) -> None:
+        if self.closed or self.connection is None:
+            return  # a receive that ended after its channel closed: nobody is waiting
+        name = self.canonical_queue_name(queue)
+        if kind_of(name) is None or not any(code in str(exc) for code in _NO_QUEUE_BODY):
+            raise exc
+        logger.warning("control queue %s was deleted; creating it again", name)
+        self._forget(name)
+        self._hub.call_later(RECREATE_PAUSE, self._recreate_then_poll, queue, callback)
+
+    def _recreate_then_poll(self, queue: str, callback: Any) -> None:
+        try:
+            self._recreate(queue)
+        except Exception as exc:  # noqa: BLE001 - SQS may refuse the name for 60 s; try again
+            logger.warning("could not create queue %s again yet: %s", queue, exc)
+            self._hub.call_later(RECREATE_PAUSE, self._recreate_then_poll, queue, callback)
+            return
+        callback([])
+
+    def _recreate(self, queue: str) -> None:
+        """Create a forgotten queue again, subscribed to its exchange's topic if fanout."""
+        self._recreating = True
+        try:
+            self._new_queue(queue)
+        finally:
+            self._recreating = False
+        for binding in self.state.queue_bindings(queue):
+            self.fanout.subscriptions._subscription_arn_cache.pop(
+                f"{binding.exchange}:{queue}", None
+            )
+        self._subscribe_queue_to_fanout_exchange_if_required(queue)
 
     def _heartbeat(self, queue: str) -> bool:
         """Tag a control or event queue as live, at most every ``HEARTBEAT_INTERVAL``.
@@ -251,12 +311,13 @@ class Channel(SQS.Channel):
         A worker restarted right after a clean shutdown (which deleted its pidbox queue)
         asks for the same name again.
         """
-        deadline = time.monotonic() + RECREATE_WAIT
+        # A queue recreated from the event loop must not block it: the caller tries later.
+        deadline = time.monotonic() + (0 if self._recreating else RECREATE_WAIT)
         while True:
             try:
                 return super()._create_queue(queue_name, dict(attributes))
             except ClientError as exc:
-                if _error_code(exc) not in _DELETED_RECENTLY or time.monotonic() > deadline:
+                if _error_code(exc) not in _DELETED_RECENTLY or time.monotonic() >= deadline:
                     raise
                 logger.warning(
                     "queue %s was deleted moments ago; waiting to recreate it", queue_name

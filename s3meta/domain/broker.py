@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 # Celery's names, scoped to s3meta so that cleanup can never take another app's queues:
 # control_exchange "s3meta" gives the fanout exchange "s3meta.pidbox", worker queues
-# "<hostname>.s3meta.pidbox" and replies through "reply.s3meta.pidbox" to
+# "<hostname>.<pid>.s3meta.pidbox" (tasks.control) and replies through "reply.s3meta.pidbox" to
 # "<uuid>.reply.s3meta.pidbox"; monitors read events from "s3meta.celeryev.<uuid>".
 CONTROL_EXCHANGE = "s3meta"
 EVENT_EXCHANGE = "s3meta.celeryev"
@@ -46,7 +46,7 @@ class Kind(enum.StrEnum):
 
     EVENTS = "events"  # one per monitor (Flower, celery events)
     REPLY = "reply"  # one per process that sends remote control commands
-    PIDBOX = "pidbox"  # one per worker node
+    PIDBOX = "pidbox"  # one per worker process
 
 
 @dataclass(frozen=True)

@@ -215,10 +215,12 @@ def test_a_worker_that_stops_leaves_no_pidbox_queue_or_subscription(
 ) -> None:
     name = f"brief{uuid.uuid4().hex[:6]}"
     env = {**stack.env, "S3META_TASK_QUEUE": f"s3meta-test-ev-{uuid.uuid4().hex[:8]}"}
-    pidbox = f"{name}-{os.getpid()}_{socket.gethostname()}-s3meta-pidbox".replace(".", "-")
     worker = WorkerProcess(
         env, tmp_path_factory.mktemp("brief") / "worker.log", name=name, concurrency=1, cwd=ROOT
     )
+    # One control queue per worker process (tasks.control).
+    node = f"{name}-{os.getpid()}_{socket.gethostname()}"
+    pidbox = f"{node}-{worker.pid}-s3meta-pidbox".replace(".", "-")
     try:
         deadline = time.monotonic() + 30
         while pidbox not in subscribed_queues(stack) and time.monotonic() < deadline:
