@@ -184,8 +184,9 @@ def _run(job: _Job, counts: Counts, last: list[str | None]) -> None:
     settings = get_settings()
     s3 = s3_client(settings)
     console = Console(stderr=True)
-    # A live line needs a terminal that can redraw it; --json wants stderr quiet there.
-    progress = _Progress(console if console.is_interactive and not job.as_json else None, job)
+    # A live line needs a terminal that can redraw it; --json's report goes to stdout, so
+    # the progress still shows on a terminal's stderr.
+    progress = _Progress(console if console.is_interactive else None, job)
     if job.count_first:
         with progress.counting() as counted:
             counts.total = count_objects(
@@ -211,7 +212,7 @@ def _run(job: _Job, counts: Counts, last: list[str | None]) -> None:
                     else:
                         publisher.add(job.bucket, listed.key)
                     if job.max_queue_depth and publisher.published - checked_at >= check_every:
-                        _wait_for_room(tasks_queue, job.max_queue_depth)
+                        _wait_for_room(tasks_queue, job.max_queue_depth, report.paused)
                         checked_at = publisher.published
                     counts.published = publisher.published
                     last[0] = publisher.last_published or job.start_after
@@ -253,12 +254,24 @@ class _Rows:
         )
 
 
-def _wait_for_room(queue: Queue, max_depth: int) -> None:
-    """Return once the task queue holds at most ``max_depth`` tasks waiting to run."""
+def _wait_for_room(queue: Queue, max_depth: int, paused: Callable[[str | None], None]) -> None:
+    """Return once the task queue holds at most ``max_depth`` tasks waiting to run.
+
+    Calls ``paused`` with why while it waits (each time the depth is read), then with None.
+    """
+    waited = False
     while True:
         depth = queue.depth()
-        if depth.visible + depth.delayed <= max_depth:
+        waiting = depth.visible + depth.delayed
+        if waiting <= max_depth:
+            if waited:
+                paused(None)
             return
+        waited = True
+        paused(
+            f"paused: task queue {queue.name} holds {waiting} > {max_depth} (--max-queue-depth);"
+            " waiting for the workers"
+        )
         time.sleep(1)
 
 
@@ -322,6 +335,7 @@ class _Progress:
         ]
         if total is not None:
             columns += [TextColumn("ETA"), TimeRemainingColumn()]
+        columns.append(TextColumn("{task.fields[state]}"))
         with Progress(*columns, console=self._console, transient=False) as progress:
             yield _Reporter(progress, total, self._every)
 
@@ -336,8 +350,9 @@ class _Reporter:
         self._every = every
         self._started = time.monotonic()
         self._logged = 0
+        self._pause: str | None = None
         self._task = (
-            progress.add_task("backfill", total=total, published=0, skipped=0, rate=0.0)
+            progress.add_task("backfill", total=total, published=0, skipped=0, rate=0.0, state="")
             if progress is not None
             else None
         )
@@ -359,6 +374,20 @@ class _Reporter:
         elif not done and counts.listed - self._logged >= self._every:
             self._logged = counts.listed
             click.echo(f"s3meta: {self._line(counts, rate)}", err=True)
+
+    def paused(self, why: str | None) -> None:
+        """Show ``why`` the backfill waits, or with None that it goes on.
+
+        On the live line it stands beside the counts; without a terminal the first reading
+        of a pause and its end are one line each, not one per reading.
+        """
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, state=why or "")
+        elif why is not None and self._pause is None:
+            click.echo(f"s3meta: {why}", err=True)
+        elif why is None and self._pause is not None:
+            click.echo("s3meta: resumed: the task queue has room again", err=True)
+        self._pause = why
 
     def _line(self, counts: Counts, rate: float) -> str:
         rest = f"published {counts.published}, skipped {counts.skipped}"

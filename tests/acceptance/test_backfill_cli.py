@@ -168,6 +168,54 @@ def test_on_a_terminal_without_count_first_the_line_has_count_rate_and_elapsed_b
 
 
 @pytest.mark.mysql
+def test_on_a_terminal_json_still_shows_the_progress_on_stderr(
+    stack: Stack, environment: dict[str, str], tmp_path: Path
+) -> None:
+    bucket, _ = filled_bucket(stack, 30)
+
+    status, screen = on_a_terminal(
+        "backfill", f"s3://{bucket}", "--json", env=environment, cwd=tmp_path
+    )
+
+    assert status == 0, screen
+    assert re.search(r"30 listed 30 published, 0 skipped \d+/s \d+:\d\d:\d\d", screen), screen
+
+
+@pytest.mark.mysql
+def test_without_a_terminal_a_paused_backfill_says_once_what_it_waits_for(
+    stack: Stack, environment: dict[str, str], task_queue: str, tmp_path: Path
+) -> None:
+    bucket, _ = filled_bucket(stack, 60)
+    assert S3META is not None, "the s3meta console script is not installed"
+    errors = tmp_path / "stderr"
+    with errors.open("w") as stderr:
+        backfill = subprocess.Popen(
+            [S3META, "backfill", f"s3://{bucket}", "--max-queue-depth", "10"],
+            cwd=tmp_path,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            wait_for(
+                lambda: backfill.poll() is not None or "paused" in errors.read_text(),
+                RUN_TIMEOUT,
+                "backfill to say it is paused",
+            )
+        finally:
+            stop_process(backfill, timeout=30)
+
+    lines = [line for line in errors.read_text().splitlines() if "paused" in line]
+    assert len(lines) == 1, errors.read_text()
+    assert re.fullmatch(
+        rf"s3meta: paused: task queue {task_queue} holds \d+ > 10 \(--max-queue-depth\);"
+        " waiting for the workers",
+        lines[0],
+    ), lines[0]
+
+
+@pytest.mark.mysql
 def test_without_a_terminal_count_first_logs_listed_n_of_total_with_an_eta(
     stack: Stack, environment: dict[str, str], tmp_path: Path
 ) -> None:
