@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field, fields
 from typing import Protocol
 
-from s3meta.aws.sqs import DeadLetters, Queue, QueueMessage
+from s3meta.aws.sqs import DeadLetters, Queue, QueueDepth, QueueMessage
 from s3meta.domain.events import ObjectEvent, ParsedMessage, is_known_event_name, parse_body
 from s3meta.errors import PublishError, S3MetaError
 from s3meta.health import Heartbeat
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 # Between failed receives: long enough not to hammer SQS, short enough to stop promptly.
 _RECEIVE_BACKOFF = (1.0, 30.0)
+# While a drain waits on messages in flight, it says so this often.
+DRAIN_REPORT_EVERY = 30.0
 
 
 class TaskPublisher(Protocol):
@@ -67,6 +70,9 @@ class BridgeOptions:
     wait_seconds: int = 20  # long polling: SQS's maximum
     visibility_timeout: int = 300  # must cover publishing a whole batch
     drain: bool = False  # stop once the events queue is empty
+    # How long a drain waits for messages in flight (held by another consumer, or by one
+    # that stopped, until their visibility timeout ends); None: ``visibility_timeout``.
+    drain_timeout: float | None = None
     keep_task_ids: bool = False  # the demo waits on them; a long-running bridge must not
 
 
@@ -87,7 +93,10 @@ class Bridge:
         self.options = options
         self.heartbeat = heartbeat or Heartbeat(None)
         self.stats = BridgeStats()
+        # What a drain left on the queue when it gave up waiting; None if it emptied it.
+        self.unfinished: QueueDepth | None = None
         self._stop = threading.Event()
+        self._drain_waiting: tuple[float, float] | None = None  # (since, last said)
 
     def stop(self) -> None:
         """Finish the batch at hand, then return from ``run``."""
@@ -106,7 +115,9 @@ class Bridge:
                     wait_seconds=self.options.wait_seconds,
                     visibility_timeout=self.options.visibility_timeout,
                 )
-                if not batch and self.options.drain and self.events.depth().total == 0:
+                if batch:
+                    self._drain_waiting = None
+                elif self.options.drain and self._drained(self.events.depth()):
                     break
             except S3MetaError as exc:
                 failures += 1
@@ -122,6 +133,44 @@ class Bridge:
             if batch:
                 self.handle_batch(batch)
         return self.stats
+
+    def _drained(self, depth: QueueDepth) -> bool:
+        """Whether a drain ends: the queue is empty, or its wait for messages in flight is over.
+
+        Messages in flight are another consumer's, or were left by one that stopped and
+        return when their visibility timeout ends; the wait says so, and is bounded.
+        """
+        if depth.total == 0:
+            return True
+        now = time.monotonic()
+        bound = self.options.drain_timeout
+        if bound is None:
+            bound = float(self.options.visibility_timeout)
+        if self._drain_waiting is None:
+            self._drain_waiting = (now, now)
+            logger.info(
+                "draining %s: no message visible, but %d in flight and %d delayed; waiting up "
+                "to %.0f s for them (another consumer holds them, or one that stopped left "
+                "them until their visibility timeout ends)",
+                self.events.name, depth.in_flight, depth.delayed, bound,
+            )  # fmt: skip
+            return False
+        since, said = self._drain_waiting
+        if now - since >= bound:
+            self.unfinished = depth
+            logger.warning(
+                "draining %s: gave up after %.0f s with %d messages in flight and %d delayed; "
+                "they return to the queue when their visibility timeout ends",
+                self.events.name, now - since, depth.in_flight, depth.delayed,
+            )  # fmt: skip
+            return True
+        if now - said >= DRAIN_REPORT_EVERY:
+            self._drain_waiting = (since, now)
+            logger.info(
+                "draining %s: still waiting for %d messages in flight (%.0f s of %.0f s)",
+                self.events.name, depth.in_flight + depth.delayed, now - since, bound,
+            )  # fmt: skip
+        return False
 
     def handle_batch(self, batch: list[QueueMessage]) -> BridgeStats:
         """Handle each message, then delete in one call those that are done with."""

@@ -16,6 +16,13 @@ logger = logging.getLogger("s3meta.bridge")
 @click.command()
 @click.option("--drain", is_flag=True, help="Exit once the events queue is empty.")
 @click.option(
+    "--drain-timeout",
+    type=click.FloatRange(0),
+    default=None,
+    help="With --drain, how long to wait for messages in flight before exiting with status 1 "
+    "[default: the visibility timeout].",
+)
+@click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
     default=1,
@@ -36,7 +43,11 @@ logger = logging.getLogger("s3meta.bridge")
     help="Seconds a received batch stays hidden from other bridges while it is handled.",
 )
 def bridge(
-    drain: bool, concurrency: int, wait_seconds: int | None, visibility_timeout: int
+    drain: bool,
+    drain_timeout: float | None,
+    concurrency: int,
+    wait_seconds: int | None,
+    visibility_timeout: int,
 ) -> None:
     """Turn S3 notifications on the events queue into extract_metadata tasks.
 
@@ -62,6 +73,7 @@ def bridge(
         wait_seconds=wait_seconds_for(drain, wait_seconds),
         visibility_timeout=visibility_timeout,
         drain=drain,
+        drain_timeout=drain_timeout,
     )
     publisher = CeleryPublisher()
     heartbeat = Heartbeat(settings.health_file)
@@ -86,3 +98,5 @@ def bridge(
     finally:
         heartbeat.stop()
     logger.info("bridge stopped: %s", stats.summary())
+    if any(each.unfinished is not None for each in bridges):
+        raise click.exceptions.Exit(1)
