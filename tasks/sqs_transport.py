@@ -53,6 +53,8 @@ _DELETED_RECENTLY = frozenset(
 # SQS refuses to create a queue under a name deleted less than 60 s ago.
 RECREATE_WAIT = 70.0
 RECREATE_PAUSE = 5.0
+# SQS takes at most ten entries per batch call.
+_BATCH = 10
 # kombu's asynchronous client reports a failed receive as a bare Exception with SQS's body.
 _NO_QUEUE_BODY = ("QueueDoesNotExist", "NonExistentQueue")
 
@@ -375,12 +377,68 @@ class Channel(SQS.Channel):
             self._auto_delete_queues.discard(queue)
 
     def close(self) -> None:
-        """Cancel consumers, delete this channel's auto-delete queues, then close."""
+        """Cancel consumers, return unacked messages, delete auto-delete queues, then close."""
         if not self.closed and self.connection is not None:
             for consumer_tag in list(self._consumers):
                 self.basic_cancel(consumer_tag)
+            self._return_unacked()
             self._delete_auto_delete_queues()
         super().close()
+
+    def _return_unacked(self) -> None:
+        """Make every message received but not acked visible again at once.
+
+        A stopping worker leaves its reserved (prefetched, never started) tasks unacked, and
+        SQS would keep them hidden for the rest of the visibility timeout (30 min by
+        default). Tasks still running are left alone. kombu's own restore, where it runs,
+        sends a copy and leaves the original to come back later as a duplicate; these are
+        dropped from its bookkeeping instead.
+        """
+        qos = self._qos
+        if qos is None:
+            return
+        qos._flush()
+        running = _running_tasks()
+        receipts: dict[tuple[str, str], list[str]] = {}
+        for tag, message in list(qos._delivered.items()):
+            if tag in running:
+                # Still executing (a channel closed by a lost connection): its ack comes.
+                continue
+            info = message.delivery_info
+            sqs_message, url = info.get("sqs_message"), info.get("sqs_queue")
+            if not sqs_message or not url:
+                continue
+            key = (str(url), str(info.get("routing_key") or ""))
+            receipts.setdefault(key, []).append(sqs_message["ReceiptHandle"])
+            del qos._delivered[tag]
+        for (url, routing_key), handles in receipts.items():
+            client = self.sqs(queue=self.canonical_queue_name(routing_key))
+            returned = 0
+            for start in range(0, len(handles), _BATCH):
+                entries = [
+                    {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for n, handle in enumerate(handles[start : start + _BATCH])
+                ]
+                try:
+                    answer = client.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+                except ClientError as exc:
+                    logger.warning("could not return reserved messages to %s: %s", url, exc)
+                    continue
+                returned += len(answer.get("Successful", []))
+            logger.info(
+                "returned %d of %d reserved message(s) to %s", returned, len(handles), routing_key
+            )
+
+
+def _running_tasks() -> set[str]:
+    """Delivery tags (SQS receipt handles) of the tasks this worker process is executing."""
+    from celery.worker.state import active_requests
+
+    return {
+        str(request.message.delivery_tag)
+        for request in list(active_requests)
+        if getattr(request, "message", None) is not None
+    }
 
 
 class Transport(SQS.Transport):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from s3meta.aws.sqs import Queue
 from s3meta.domain.attempts import Outcome
 from s3meta.processes import WorkerProcess, wait_for
 from tasks import extract_metadata
@@ -160,3 +161,34 @@ def test_a_database_that_drops_connections_is_retried_until_the_row_is_written(
     finally:
         worker.stop()
         relay.stop()
+
+
+def test_sigterm_returns_the_reserved_tasks_to_the_queue_at_once_and_only_once(
+    stack: Stack, tmp_path: Path
+) -> None:
+    queue = f"s3meta-reserved-{uuid.uuid4().hex[:8]}"
+    bucket = uploaded(stack, "slow.txt")
+    path = f"/{bucket}/slow.txt"
+    stack.faults.slow_down("HEAD", path, seconds=3)
+    worker = WorkerProcess(
+        {**stack.env, "S3META_TASK_QUEUE": queue},
+        tmp_path / "worker.log",
+        name="reserve",
+        concurrency=1,
+    )
+    waiting = [f"waiting-{n}.txt" for n in range(3)]
+    try:
+        extract_metadata.apply_async((bucket, "slow.txt"), queue=queue)
+        wait_for(lambda: stack.faults.count("HEAD", path) >= 1, 30, "the slow task to start")
+        for key in waiting:
+            extract_metadata.apply_async((bucket, key), queue=queue)
+        tasks = Queue(stack.sqs(), queue)
+        # The one process is busy: the worker holds the three as reserved, unacked.
+        wait_for(lambda: tasks.depth().in_flight == 4, 30, "the worker to reserve the tasks")
+    finally:
+        exit_code = worker.stop(timeout=30)
+
+    assert exit_code == 0, worker.log()
+    depth = tasks.depth()
+    assert (depth.visible, depth.in_flight) == (3, 0), worker.log()
+    assert "returned 3 of 3 reserved message(s)" in worker.log()
