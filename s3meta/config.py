@@ -34,6 +34,8 @@ _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo|[A-Za-z0-9_-]{1,80}")
 _URL_PASSWORD = re.compile(r"(?P<keep>://[^:/@\s]*:)[^@\s]*@")
 _BROKER_SCHEMES = frozenset({"sqs", "memory", "amqp", "pyamqp", "redis", "rediss", "filesystem"})
 _DATABASE_BACKENDS = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
+# Python module of a database driver -> the package that provides it.
+_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary"}
 _URL_FIELDS = frozenset({"database_url", "broker_url", "result_backend"})
 
 # Fields whose environment variable is not simply S3META_<NAME>.
@@ -240,9 +242,24 @@ def check_database_url(value: str) -> None:
         known = ", ".join(sorted(_DATABASE_BACKENDS))
         raise ValueError(f"unknown database {url.get_backend_name()!r} (expected one of {known})")
     try:
-        url.get_dialect()
+        dialect = url.get_dialect()
     except NoSuchModuleError:
         raise ValueError(f"no SQLAlchemy driver for {url.drivername!r}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ValueError(_missing_driver(url.get_backend_name(), exc.name or str(exc))) from None
+
+
+def _missing_driver(backend: str, module: str) -> str:
+    """What to do when the database driver a URL names is not installed."""
+    if backend in {"mysql", "mariadb"}:
+        return (
+            f"the {module} driver is not installed; write {backend}+pymysql://…, "
+            "the MySQL driver s3meta installs"
+        )
+    package = _DRIVER_PACKAGES.get(module, module)
+    return f"the {module} driver is not installed: pip install '{package}'"
 
 
 def _credential_chain() -> tuple[str, str]:
