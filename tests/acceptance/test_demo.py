@@ -102,3 +102,18 @@ def test_running_the_demo_again_updates_the_same_rows(demo_directory: Path) -> N
     listed = s3meta("list", "--bucket", BUCKET, "--json", cwd=demo_directory)
 
     assert len(listed.stdout.splitlines()) == len(SAMPLES)
+
+
+def test_stats_after_the_demo_show_the_counts_and_say_in_one_line_why_not_the_queues(
+    demo_directory: Path,
+) -> None:
+    shown = s3meta("stats", cwd=demo_directory)
+
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    lines = shown.stdout.splitlines()
+    assert any(line.split() == [BUCKET, str(len(SAMPLES) - 1), "1", str(len(SAMPLES))]
+               for line in lines), shown.stdout  # fmt: skip
+    assert any(line.split()[:1] == ["gone"] for line in lines), shown.stdout
+    assert shown.stderr.strip() == (
+        "s3meta: queue depths not shown: SQS queue 's3meta-events': Unable to locate credentials"
+    )
