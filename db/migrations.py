@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 
 from alembic import command
-from s3meta.errors import ConfigError
+from s3meta.errors import ConfigError, DatabaseUnavailable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Alembic's default, which alembic/env.py keeps.
@@ -83,3 +85,26 @@ def schema_revision(connection: Connection) -> SchemaRevision:
         found = connection.execute(sa.select(version.c.version_num))
         current = ", ".join(sorted(found.scalars())) or None
     return SchemaRevision(current=current, head=head_revision())
+
+
+def read_schema_revision(url: str, *, connect_timeout: int = 10) -> SchemaRevision:
+    """The schema's revision at ``url``; ``DatabaseUnavailable`` if it cannot be reached.
+
+    ``connect_timeout`` bounds the wait for a server that drops packets (MySQL's drivers).
+    """
+    from db.engine import create_engine, sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise DatabaseUnavailable(f"no database at {path}")
+    options: dict[str, Any] = {}
+    if path is None and make_url(url).get_backend_name() in {"mysql", "mariadb"}:
+        options["connect_args"] = {"connect_timeout": connect_timeout}
+    engine = create_engine(url, **options)
+    try:
+        with engine.connect() as connection:
+            return schema_revision(connection)
+    except sa.exc.DBAPIError as exc:
+        raise DatabaseUnavailable(str(exc.orig if exc.orig is not None else exc)) from exc
+    finally:
+        engine.dispose()

@@ -10,17 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import sqlalchemy as sa
 from celery.signals import celeryd_after_setup
 
-from db.engine import create_engine, sqlite_path
-from db.migrations import SchemaRevision, schema_revision
+from db.migrations import SchemaRevision, read_schema_revision
 from s3meta.config import get_settings, mask_url
-from s3meta.errors import ConfigError
+from s3meta.errors import ConfigError, DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
-# Connecting to an address that drops packets would otherwise hold the start for minutes.
-CONNECT_TIMEOUT = 10
 
 
 class SchemaBehind(SystemExit):
@@ -29,26 +25,15 @@ class SchemaBehind(SystemExit):
 
 def check_database(url: str) -> SchemaRevision | None:
     """The schema's revision at ``url``; None (with a warning logged) if it cannot be read."""
-    where = mask_url(url)
-    path = sqlite_path(url)
-    if path is not None and not path.exists():
-        logger.warning("no database at %s: run `alembic upgrade head`", path)
-        return None
-    options: dict[str, Any] = {}
-    if path is None:
-        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
-    engine = create_engine(url, **options)
     try:
-        with engine.connect() as connection:
-            return schema_revision(connection)
-    except sa.exc.DBAPIError as exc:
-        reason = exc.orig if exc.orig is not None else exc
+        return read_schema_revision(url)
+    except DatabaseUnavailable as exc:
         logger.warning(
-            "database unreachable at %s: %s; tasks will retry until it answers", where, reason
+            "database unreachable at %s: %s; tasks will retry until it answers",
+            mask_url(url),
+            exc,
         )
         return None
-    finally:
-        engine.dispose()
 
 
 @celeryd_after_setup.connect  # type: ignore[untyped-decorator]

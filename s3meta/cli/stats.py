@@ -56,13 +56,12 @@ def stats(as_json: bool, bucket: str | None, peek: bool) -> None:
     the oldest SentTimestamp among them. Messages in flight or delayed are not sampled.
     """
     settings = get_settings()
+    unavailable: str | None = None
     with open_engine(settings.database_url) as engine:
         try:
             queues = _queues(settings)
         except S3MetaError as exc:
             queues, unavailable = [], str(exc)
-        else:
-            unavailable = None
         report = collect_stats(engine, queues, bucket=bucket, peek=peek, now=datetime.now(UTC))
     if unavailable is not None:
         report = replace(report, queues_unavailable=unavailable)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 
-import pymysql
 from sqlalchemy import exc as sa_exc
 
 from s3meta.logs import TextFormatter
 from tasks.log_filters import OneLineDatabaseErrors
+
+
+class DriverError(Exception):
+    """What a DB-API driver raises, with MySQL's error number first."""
+
 
 REFUSED = (2003, "Can't connect to MySQL server on '127.0.0.1' ([Errno 111] Connection refused)")
 
@@ -25,7 +29,7 @@ def record_for(error: BaseException, message: str = "Failed operation _store_res
 
 
 def refused() -> sa_exc.OperationalError:
-    return sa_exc.OperationalError("SELECT 1", {}, pymysql.err.OperationalError(*REFUSED))
+    return sa_exc.OperationalError("SELECT 1", {}, DriverError(*REFUSED))
 
 
 def test_a_refused_connection_is_logged_as_one_line_with_its_reason() -> None:
@@ -49,7 +53,7 @@ def test_an_error_caused_by_a_refused_connection_is_one_line_too() -> None:
 
 
 def test_other_database_errors_keep_their_traceback() -> None:
-    error = sa_exc.IntegrityError("INSERT", {}, pymysql.err.IntegrityError(1048, "bucket null"))
+    error = sa_exc.IntegrityError("INSERT", {}, DriverError(1048, "bucket null"))
 
     assert "Traceback" in record_for(error)
 
