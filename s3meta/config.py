@@ -5,13 +5,17 @@ Other tools rely on the variable names (see SPEC): they are a contract.
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
+from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
     Field,
@@ -27,6 +31,20 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from s3meta.errors import ConfigError
 
 ENV_PREFIX = "S3META_"
+ENV_FILE = ".env"
+# S3META_ variables that are not settings: click options (`s3meta setup`), the deployment
+# files' (systemd units, docker-compose.yml), and the test suite's own S3META_TEST_*.
+OTHER_VARIABLES = frozenset(
+    {
+        "S3META_BUCKETS",
+        "S3META_CREATE_BUCKETS",
+        "S3META_WORKER_CONCURRENCY",
+        "S3META_BRIDGE_CONCURRENCY",
+        "S3META_IMAGE",
+        "S3META_MOTO_IMAGE",
+    }
+)
+TEST_PREFIX = "S3META_TEST_"
 DEFAULT_DATABASE_URL = "sqlite:///s3meta.db"
 
 # SQS: 1-80 characters of alphanumerics, hyphens and underscores; FIFO names end in ".fifo".
@@ -34,6 +52,8 @@ _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo|[A-Za-z0-9_-]{1,80}")
 _URL_PASSWORD = re.compile(r"(?P<keep>://[^:/@\s]*:)[^@\s]*@")
 _BROKER_SCHEMES = frozenset({"sqs", "memory", "amqp", "pyamqp", "redis", "rediss", "filesystem"})
 _DATABASE_BACKENDS = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
+# Python module of a database driver -> the package that provides it.
+_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary"}
 _URL_FIELDS = frozenset({"database_url", "broker_url", "result_backend"})
 
 # Fields whose environment variable is not simply S3META_<NAME>.
@@ -52,7 +72,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
-        env_file=".env",
+        env_file=ENV_FILE,
         # An empty variable means "not set": compose files and unit files can name a variable
         # for every knob and leave the ones not used empty.
         env_ignore_empty=True,
@@ -240,9 +260,24 @@ def check_database_url(value: str) -> None:
         known = ", ".join(sorted(_DATABASE_BACKENDS))
         raise ValueError(f"unknown database {url.get_backend_name()!r} (expected one of {known})")
     try:
-        url.get_dialect()
+        dialect = url.get_dialect()
     except NoSuchModuleError:
         raise ValueError(f"no SQLAlchemy driver for {url.drivername!r}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ValueError(_missing_driver(url.get_backend_name(), exc.name or str(exc))) from None
+
+
+def _missing_driver(backend: str, module: str) -> str:
+    """What to do when the database driver a URL names is not installed."""
+    if backend in {"mysql", "mariadb"}:
+        return (
+            f"the {module} driver is not installed; write {backend}+pymysql://…, "
+            "the MySQL driver s3meta installs"
+        )
+    package = _DRIVER_PACKAGES.get(module, module)
+    return f"the {module} driver is not installed: pip install '{package}'"
 
 
 def _credential_chain() -> tuple[str, str]:
@@ -288,6 +323,38 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
 
 
+def known_variables() -> frozenset[str]:
+    """Every S3META_ variable s3meta reads."""
+    settings = {
+        f"{ENV_PREFIX}{name.upper()}"
+        for name, info in Settings.model_fields.items()
+        if info.validation_alias is None
+    }
+    return frozenset(settings | OTHER_VARIABLES)
+
+
+def unknown_variable_warnings(names: Mapping[str, object]) -> list[str]:
+    """One line per S3META_ name in ``names`` that s3meta does not read, with the closest."""
+    known = known_variables()
+    lines = []
+    for name in sorted(names):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper.startswith(TEST_PREFIX):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        lines.append(f"{name} is not an s3meta setting and is ignored{hint}")
+    return lines
+
+
+def _warn_about_unknown_variables() -> None:
+    found: dict[str, object] = dict(os.environ)
+    if Path(ENV_FILE).is_file():
+        found.update(dotenv_values(ENV_FILE))
+    for line in unknown_variable_warnings(found):
+        logging.getLogger(__name__).warning("%s", line)
+
+
 def mask_url(value: str) -> str:
     """``value`` with the password of any URL in it replaced by ``***``; never raises."""
     return _URL_PASSWORD.sub(r"\g<keep>***@", value)
@@ -296,8 +363,10 @@ def mask_url(value: str) -> str:
 @cache
 def get_settings() -> Settings:
     """The process's settings, read once; with ``S3META_DATABASE_SECRET_ARN`` set, the
-    database URL holds the credentials of that secret (``s3meta.aws.secrets``)."""
+    database URL holds the credentials of that secret (``s3meta.aws.secrets``).
+    A misspelt S3META_ variable would be silently ignored: each gets a warning."""
     settings = load_settings()
+    _warn_about_unknown_variables()
     if settings.database_secret_arn:
         from s3meta.aws.secrets import resolve_database_url
 

@@ -1,8 +1,9 @@
 """``s3meta demo``: the whole pipeline on one machine, with nothing to install but s3meta.
 
 moto's server runs in this process and stands in for S3 and SQS; the database is the
-embedded default (SQLite) unless ``S3META_DATABASE_URL`` says otherwise. The bucket notifies
-the events queue, the bridge turns notifications into tasks, and a real
+embedded default (``sqlite:///s3meta.db`` here) unless the demo is given another: the
+settings' ``S3META_DATABASE_URL`` may be a real one, and the demo must not write into it.
+The bucket notifies the events queue, the bridge turns notifications into tasks, and a real
 ``celery -A tasks worker`` subprocess runs them.
 """
 
@@ -26,7 +27,7 @@ from db.models import ObjectMetadata
 from db.store import MetadataStore
 from s3meta.aws.sqs import DeadLetters, Queue
 from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
-from s3meta.config import Settings, get_settings, mask_url
+from s3meta.config import DEFAULT_DATABASE_URL, Settings, get_settings, mask_url
 from s3meta.errors import S3MetaError
 from s3meta.processes import WorkerProcess, free_port
 from s3meta.render import rows_table
@@ -67,11 +68,15 @@ class DemoError(S3MetaError):
     """The demo could not run to the end."""
 
 
-def run_demo(console: Console) -> list[ObjectMetadata]:
-    """Run the pipeline end to end; returns the bucket's rows."""
+def run_demo(console: Console, database_url: str | None = None) -> list[ObjectMetadata]:
+    """Run the pipeline end to end in ``database_url`` (default: the embedded default, never
+    the settings' database); returns the bucket's rows."""
     started = time.monotonic()
+    configured = os.environ.get("S3META_DATABASE_URL")
     with _moto_server() as endpoint, tempfile.TemporaryDirectory(prefix="s3meta-demo-") as tmp:
-        env = _demo_environment(endpoint)
+        env = _demo_environment(endpoint, database_url or DEFAULT_DATABASE_URL)
+        for name in _NOT_FOR_THE_DEMO:
+            os.environ.pop(name, None)
         os.environ.update(env)
         get_settings.cache_clear()
         settings = get_settings()
@@ -79,6 +84,11 @@ def run_demo(console: Console) -> list[ObjectMetadata]:
 
         upgrade(settings.database_url)
         console.print(f"[bold]2.[/] database {mask_url(settings.database_url)} migrated to head")
+        if configured and database_url is None:
+            console.print(
+                "   (S3META_DATABASE_URL is not used by the demo; "
+                "`s3meta demo --database-url URL` chooses its database)"
+            )
 
         s3, sqs = _client("s3", endpoint), _client("sqs", endpoint)
         _wire_notifications(s3, sqs, settings)
@@ -160,8 +170,7 @@ def _wait_for_tasks(console: Console, worker: WorkerProcess, stats: BridgeStats)
         console.print(f"   {outcome['outcome']:>9}  s3://{BUCKET}/{outcome['key']}")
 
 
-def _demo_environment(endpoint: str) -> dict[str, str]:
-    database_url = os.environ.get("S3META_DATABASE_URL", "sqlite:///s3meta.db")
+def _demo_environment(endpoint: str, database_url: str) -> dict[str, str]:
     if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
         # The worker is another process: give it the same file, not one relative to its cwd.
         relative = database_url.removeprefix("sqlite:///")
@@ -173,8 +182,19 @@ def _demo_environment(endpoint: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "S3META_BROKER_URL": f"sqs://demo:demo@{endpoint.removeprefix('http://')}",
         "S3META_DATABASE_URL": database_url,
+        "S3META_RESULT_BACKEND": f"db+{database_url}",
     }
+
+
+# Settings that would send the demo's traffic or results somewhere real.
+_NOT_FOR_THE_DEMO = (
+    "S3META_DATABASE_SECRET_ARN",
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+)
 
 
 @contextmanager

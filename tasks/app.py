@@ -12,6 +12,7 @@ from s3meta import logs
 from s3meta.config import Settings, get_settings
 from s3meta.domain.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
+from tasks import log_filters, startup  # noqa: F401 - startup connects the start-up check
 from tasks.control import warn_on_duplicate_name
 from tasks.health import HealthFile
 
@@ -126,6 +127,7 @@ def _configure_worker_logging(
 ) -> None:
     """s3meta's logging (format, masking, task fields) in place of Celery's own."""
     logs.configure_logging(loglevel or "INFO", logfile=logfile or None, worker=True)
+    log_filters.install()
 
 
 @task_prerun.connect  # type: ignore[untyped-decorator]

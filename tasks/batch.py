@@ -8,7 +8,8 @@ so an ordinary ``celery -A tasks worker`` consumes them.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import Celery
 
 from s3meta.aws.errors import describe
-from s3meta.errors import PublishError
+from s3meta.errors import PublishError, QueueUnavailable
 from tasks.extract import extract_metadata
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ class KombuSqsEncoder:
 
     def __init__(self, app: Celery) -> None:
         self._connection = app.connection_for_write()
-        self._channel = self._connection.default_channel
+        with _broker_errors():
+            self._channel = self._connection.default_channel
         self._producer = app.amqp.Producer(self._channel, auto_declare=False)
         self._captured: list[tuple[str, dict[str, Any]]] = []
         # An instance attribute shadows the transport's method for this channel only.
@@ -91,7 +93,7 @@ class KombuSqsEncoder:
         return EncodedTask(
             task_id=str(result.id),
             queue=queue,
-            queue_url=str(channel._new_queue(queue)),
+            queue_url=_queue_url(channel, queue),
             body=str(body),
             delay_seconds=delay,
             message_attributes=attributes,
@@ -99,6 +101,22 @@ class KombuSqsEncoder:
 
     def close(self) -> None:
         self._connection.release()
+
+
+@contextmanager
+def _broker_errors() -> Iterator[None]:
+    """kombu's connection errors (it wraps botocore's) as s3meta's: one line, not a traceback."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        yield
+    except OperationalError as exc:
+        raise QueueUnavailable(f"SQS unreachable: {exc}") from exc
+
+
+def _queue_url(channel: Any, queue: str) -> str:
+    with _broker_errors():
+        return str(channel._new_queue(queue))
 
 
 def decode_body(body: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def _register() -> None:
         bridge,
         broker,
         demo,
+        doctor,
         health,
         query,
         reconcile,
@@ -42,6 +43,7 @@ def _register() -> None:
     main.add_command(bridge.bridge)
     main.add_command(broker.broker_cleanup)
     main.add_command(demo.demo)
+    main.add_command(doctor.doctor)
     main.add_command(health.health)
     main.add_command(requeue.requeue)
     main.add_command(stats.stats)

@@ -165,11 +165,11 @@ def backfill(
         with _terminate_on_sigterm():
             _run(job, counts, last)
     except (KeyboardInterrupt, _Terminated) as exc:
-        _stopped(bucket, last[0], counts)
+        click.echo(f"s3meta: {_stopped(bucket, last[0], counts)}", err=True)
         raise click.exceptions.Exit(130 if isinstance(exc, KeyboardInterrupt) else 143) from None
     except S3MetaError as exc:
-        _stopped(bucket, last[0], counts)
-        raise click.ClickException(str(exc)) from exc
+        # One line: what failed, then where it got to and how to go on from there.
+        raise click.ClickException(f"{exc}; {_stopped(bucket, last[0], counts)}") from exc
     if as_json:
         click.echo(json.dumps({"bucket": bucket, "prefix": prefix, **asdict(counts)}))
     else:
@@ -397,16 +397,13 @@ class _Reporter:
         return f"listed {counts.listed} of {self._total}, {rest} ({rate:.0f}/s, ETA {eta})"
 
 
-def _stopped(bucket: str, last: str | None, counts: Counts) -> None:
+def _stopped(bucket: str, last: str | None, counts: Counts) -> str:
+    """Where a stopped run got to and how to resume it."""
     done = f"listed {counts.listed}, published {counts.published}, skipped {counts.skipped}"
     if last is None:
-        click.echo(f"s3meta: stopped before publishing anything ({done})", err=True)
-        return
+        return f"stopped before publishing anything ({done}); run the same command again"
     quoted = "'" + last.replace("'", "'\"'\"'") + "'"
-    click.echo(
-        f"s3meta: stopped after s3://{bucket}/{last}; resume with --start-after {quoted} ({done})",
-        err=True,
-    )
+    return f"stopped after s3://{bucket}/{last}; resume with --start-after {quoted} ({done})"
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,11 +21,10 @@ from s3meta.cli.query import stdout_console
 from s3meta.config import Settings, get_settings
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.times import format_age
+from s3meta.errors import S3MetaError
 from s3meta.operations.stats import QueueReport, Stats, collect_stats
 from s3meta.render import iso_utc, titled_table
 
-# Outcomes shown in the attempts table, in this order; --json has them all.
-_SHOWN_OUTCOMES = (Outcome.FAILED, Outcome.RETRYING, Outcome.SKIPPED, Outcome.SUCCEEDED)
 _MISSING = "-"
 _COLUMN_GAP = 2
 
@@ -57,10 +56,15 @@ def stats(as_json: bool, bucket: str | None, peek: bool) -> None:
     the oldest SentTimestamp among them. Messages in flight or delayed are not sampled.
     """
     settings = get_settings()
+    unavailable: str | None = None
     with open_engine(settings.database_url) as engine:
-        report = collect_stats(
-            engine, _queues(settings), bucket=bucket, peek=peek, now=datetime.now(UTC)
-        )
+        try:
+            queues = _queues(settings)
+        except S3MetaError as exc:
+            queues, unavailable = [], str(exc)
+        report = collect_stats(engine, queues, bucket=bucket, peek=peek, now=datetime.now(UTC))
+    if unavailable is not None:
+        report = replace(report, queues_unavailable=unavailable)
     if as_json:
         click.echo(json.dumps(_stats_json(report)))
     else:
@@ -68,8 +72,12 @@ def stats(as_json: bool, bucket: str | None, peek: bool) -> None:
         console.print(_buckets_table(report.buckets))
         console.print()
         console.print(_attempts_table(report.attempts))
-        console.print()
-        console.print(_queues_table(report.queues, report.generated_at))
+        if report.queues_unavailable is None:
+            console.print()
+            console.print(_queues_table(report.queues, report.generated_at))
+    if report.queues_unavailable is not None:
+        # What could be shown was; this says what could not, without failing the rest.
+        click.echo(f"s3meta: queue depths not shown: {report.queues_unavailable}", err=True)
     if bucket is not None and report.nothing_recorded:
         # Not an error: a bucket just wired up has nothing yet. But a typo looks the same.
         click.echo(f"s3meta: nothing recorded for bucket {bucket}", err=True)
@@ -91,6 +99,7 @@ def _stats_json(report: Stats) -> dict[str, Any]:
             for row in report.buckets
         ],
         "attempts": report.attempts,
+        "queues_unavailable": report.queues_unavailable,
         "queues": [
             {
                 "role": queue.role,
@@ -129,10 +138,9 @@ def _attempts_table(attempts: dict[str, dict[str, int]]) -> Table:
     table.add_column("outcome", no_wrap=True)
     table.add_column("last hour", justify="right", no_wrap=True)
     table.add_column("last day", justify="right", no_wrap=True)
-    labels = {Outcome.FAILED: "failures", Outcome.RETRYING: "retries"}
-    for outcome in _SHOWN_OUTCOMES:
+    for outcome in Outcome:
         table.add_row(
-            labels.get(outcome, str(outcome)),
+            str(outcome),
             str(attempts["last_hour"][outcome]),
             str(attempts["last_day"][outcome]),
         )

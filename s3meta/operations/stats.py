@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from db.reports import BucketRows, attempt_counts, rows_per_bucket
 from s3meta.aws.sqs import QueueDepth, QueueMessage
-from s3meta.errors import QueueNotFound
+from s3meta.errors import QueueNotFound, S3MetaError
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -60,6 +60,8 @@ class Stats:
     buckets: Sequence[BucketRows]
     attempts: dict[str, dict[str, int]]  # {window: {outcome: count}}, every outcome
     queues: Sequence[QueueReport]
+    # Why no queue could be read (no credentials, no endpoint): the counts stand without them.
+    queues_unavailable: str | None = None
 
     @property
     def nothing_recorded(self) -> bool:
@@ -75,16 +77,25 @@ def collect_stats(
     peek: bool,
     now: datetime,
 ) -> Stats:
-    """The database's counts (of ``bucket`` only, if given), then each ``(role, queue)``'s."""
+    """The database's counts (of ``bucket`` only, if given), then each ``(role, queue)``'s;
+    if the queues cannot be read, the counts and why not."""
     buckets = rows_per_bucket(engine, bucket)
     windows = {name: now - span for name, span in WINDOWS.items()}
     attempts = attempt_counts(engine, windows, bucket)
+    reports: list[QueueReport] = []
+    unavailable = None
+    try:
+        reports.extend(queue_report(role, queue, peek=peek) for role, queue in queues)
+    except S3MetaError as exc:
+        # The queues share one client and endpoint: what stops one stops them all.
+        reports, unavailable = [], str(exc)
     return Stats(
         generated_at=now,
         bucket=bucket,
         buckets=buckets,
         attempts=attempts,
-        queues=[queue_report(role, queue, peek=peek) for role, queue in queues],
+        queues=reports,
+        queues_unavailable=unavailable,
     )
 
 

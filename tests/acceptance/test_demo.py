@@ -26,12 +26,14 @@ def clean_environment() -> dict[str, str]:
     }
 
 
-def s3meta(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def s3meta(
+    *args: str, cwd: Path, timeout: float = 30, **env: str
+) -> subprocess.CompletedProcess[str]:
     assert S3META is not None, "the s3meta console script is not installed"
     return subprocess.run(
         [S3META, *args],
         cwd=cwd,
-        env={**clean_environment(), "COLUMNS": "200"},
+        env={**clean_environment(), "COLUMNS": "200", **env},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -39,12 +41,33 @@ def s3meta(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedPr
     )
 
 
+# The operator's own database, configured in the environment the demo runs in.
+CONFIGURED_DATABASE = "configured.db"
+
+
 @pytest.fixture(scope="module")
 def demo_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("demo")
-    result = s3meta("demo", cwd=directory, timeout=180)
+    configured = f"sqlite:///{directory / CONFIGURED_DATABASE}"
+    result = s3meta("demo", cwd=directory, timeout=180, S3META_DATABASE_URL=configured)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "S3META_DATABASE_URL is not used by the demo" in result.stdout
     return directory
+
+
+def test_the_demo_leaves_the_configured_database_alone(demo_directory: Path) -> None:
+    assert not (demo_directory / CONFIGURED_DATABASE).exists()
+
+
+def test_the_demo_writes_to_the_database_it_is_told_to_use(tmp_path: Path) -> None:
+    chosen = f"sqlite:///{tmp_path / 'chosen.db'}"
+
+    result = s3meta("demo", "--database-url", chosen, cwd=tmp_path, timeout=180)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (tmp_path / "s3meta.db").exists()
+    listed = s3meta("list", "--bucket", BUCKET, "--json", cwd=tmp_path, S3META_DATABASE_URL=chosen)
+    assert len(listed.stdout.splitlines()) == len(SAMPLES), listed.stderr
 
 
 def test_the_demo_indexes_every_sample_into_the_embedded_database(demo_directory: Path) -> None:
@@ -79,3 +102,18 @@ def test_running_the_demo_again_updates_the_same_rows(demo_directory: Path) -> N
     listed = s3meta("list", "--bucket", BUCKET, "--json", cwd=demo_directory)
 
     assert len(listed.stdout.splitlines()) == len(SAMPLES)
+
+
+def test_stats_after_the_demo_show_the_counts_and_say_in_one_line_why_not_the_queues(
+    demo_directory: Path,
+) -> None:
+    shown = s3meta("stats", cwd=demo_directory)
+
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    lines = shown.stdout.splitlines()
+    assert any(line.split() == [BUCKET, str(len(SAMPLES) - 1), "1", str(len(SAMPLES))]
+               for line in lines), shown.stdout  # fmt: skip
+    assert any(line.split()[:1] == ["gone"] for line in lines), shown.stdout
+    assert shown.stderr.strip() == (
+        "s3meta: queue depths not shown: SQS queue 's3meta-events': Unable to locate credentials"
+    )

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import pytest
 from kombu.utils.url import url_to_parts
 
-from s3meta.config import DEFAULT_DATABASE_URL, Settings, load_settings
+from s3meta.config import (
+    DEFAULT_DATABASE_URL,
+    Settings,
+    get_settings,
+    known_variables,
+    load_settings,
+    unknown_variable_warnings,
+)
 from s3meta.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("isolated_environment")
@@ -219,6 +227,10 @@ def test_aws_credentials_in_the_dotenv_file_are_used_for_the_broker_url(tmp_path
         ("S3META_DATABASE_URL", "not a url", "not a database URL"),
         ("S3META_DATABASE_URL", "oracle2://x", "unknown database 'oracle2'"),
         ("S3META_DATABASE_URL", "mysql+nosuchdriver://u@h/db", "no SQLAlchemy driver"),
+        ("S3META_DATABASE_URL", "mysql://u@h/db", "write mysql+pymysql://"),
+        ("S3META_DATABASE_URL", "mariadb://u@h/db", "write mariadb+pymysql://"),
+        ("S3META_DATABASE_URL", "postgresql://u@h/db", "pip install 'psycopg[binary]'"),
+        ("S3META_RESULT_BACKEND", "db+mysql://u@h/db", "write mysql+pymysql://"),
         ("S3META_BROKER_URL", "foo://x", "unknown broker scheme 'foo'"),
         ("S3META_BROKER_URL", "nonsense", "unknown broker scheme ''"),
         ("S3META_RESULT_BACKEND", "mysql+pymysql://u@h/db", "db+"),
@@ -514,3 +526,62 @@ def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch, tmp_
     assert settings.task_queue == "s3meta-tasks"
     assert settings.database_secret_arn is None
     assert settings.aws_endpoint_url is None
+
+
+# Unknown S3META_ variables ------------------------------------------------------------------
+
+
+def test_a_misspelt_variable_is_warned_about_with_the_closest_known_name(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("S3META_DATABSE_URL", "sqlite:///elsewhere.db")
+
+    with caplog.at_level(logging.WARNING, logger="s3meta.config"):
+        get_settings()
+
+    assert caplog.messages == [
+        "S3META_DATABSE_URL is not an s3meta setting and is ignored "
+        "(did you mean S3META_DATABASE_URL?)"
+    ]
+
+
+def test_a_misspelt_variable_in_the_dotenv_file_is_warned_about_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / ".env").write_text("S3META_TASK_QEUE=tasks\n", encoding="utf-8")
+
+    with caplog.at_level(logging.WARNING, logger="s3meta.config"):
+        get_settings()
+
+    assert caplog.messages == [
+        "S3META_TASK_QEUE is not an s3meta setting and is ignored (did you mean S3META_TASK_QUEUE?)"
+    ]
+
+
+def test_known_variables_and_the_test_suites_own_raise_no_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("S3META_TASK_QUEUE", "S3META_BUCKETS", "S3META_WORKER_CONCURRENCY"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("S3META_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1")
+
+    with caplog.at_level(logging.WARNING, logger="s3meta.config"):
+        get_settings()
+
+    assert caplog.messages == []
+
+
+def test_an_unknown_name_far_from_any_known_one_gets_no_guess() -> None:
+    assert unknown_variable_warnings({"S3META_ZZZZ": "1"}) == [
+        "S3META_ZZZZ is not an s3meta setting and is ignored"
+    ]
+
+
+def test_every_variable_s3meta_reads_is_in_the_readme_configuration_table() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(S3META_[A-Z0-9_]+)`", table))
+
+    # The image names belong to docker-compose.yml, documented with it.
+    missing = known_variables() - documented - {"S3META_IMAGE", "S3META_MOTO_IMAGE"}
+    assert missing == set()

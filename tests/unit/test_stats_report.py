@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from db.engine import session_factory
 from db.reports import BucketRows
 from db.store import Attempt, MetadataStore
-from s3meta.aws.sqs import QueueMessage
+from s3meta.aws.sqs import QueueDepth, QueueMessage
 from s3meta.domain.attempts import Outcome
+from s3meta.errors import PermanentError
 from s3meta.operations.stats import QueueReport, Stats, collect_stats, oldest, queue_report
 from tests.support.memory_queue import SENT, MemoryQueue
 
@@ -115,3 +116,20 @@ def test_stats_count_rows_and_attempts_of_the_bucket_and_report_each_queue(
         ("dead-letter", 0),
     ]
     assert (stats.generated_at, stats.bucket, stats.nothing_recorded) == (SENT, "bucket-a", False)
+
+
+class Unreachable(MemoryQueue):
+    def depth(self) -> QueueDepth:
+        raise PermanentError("SQS GetQueueUrl: Unable to locate credentials")
+
+
+def test_queues_that_cannot_be_read_leave_the_counts_and_say_why(engine: sa.Engine) -> None:
+    store = MetadataStore(session_factory(engine))
+    store.record_attempt(Attempt("t", "bucket-a", "k", 1, Outcome.GONE, SENT, SENT))
+    queues = [("events", Unreachable("events")), ("task", Unreachable("tasks"))]
+
+    stats = collect_stats(engine, queues, bucket=None, peek=True, now=SENT)
+
+    assert stats.attempts["last_hour"] == {**NO_OUTCOMES, "gone": 1}
+    assert stats.queues == []
+    assert stats.queues_unavailable == "SQS GetQueueUrl: Unable to locate credentials"

@@ -1,0 +1,203 @@
+"""What ``s3meta doctor`` checks: the settings in effect, then each thing s3meta needs.
+
+Every check gives one verdict; none changes anything. The settings are shown masked: URL
+passwords, the AWS secret key and session token never appear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import SecretStr
+
+from db.migrations import read_schema_revision
+from s3meta.aws.s3 import bucket_error, check_bucket
+from s3meta.aws.sqs import Queue, pipeline_queues, sqs_errors
+from s3meta.config import Settings, env_var_for
+from s3meta.domain.notifications import (
+    EVENTS,
+    POLICY_STATEMENT_ID,
+    allowed_source_arns,
+    bucket_arn,
+    parse_policy,
+)
+from s3meta.errors import S3MetaError
+from s3meta.logs import redact
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+SETUP_HINT = "run `s3meta setup`"
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One thing checked: what, its verdict and one line saying why."""
+
+    name: str
+    verdict: Verdict
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"check": self.name, "verdict": str(self.verdict), "detail": self.detail}
+
+
+def effective_settings(settings: Settings) -> dict[str, str]:
+    """Every setting by the variable that sets it, masked; derived values included."""
+    shown: dict[str, str] = {}
+    for name in Settings.model_fields:
+        shown[env_var_for(name)] = _shown(getattr(settings, name))
+    try:
+        broker = settings.celery_broker_url()
+    except S3MetaError as exc:
+        broker = f"unavailable: {exc}"
+    shown["S3META_BROKER_URL"] = redact(broker) + ("" if settings.broker_url else " (derived)")
+    if not settings.result_backend:
+        shown["S3META_RESULT_BACKEND"] = redact(settings.celery_result_backend) + " (derived)"
+    if not settings.aws_region:
+        shown[env_var_for("aws_region")] = f"{settings.region} (boto3's)"
+    return shown
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, SecretStr):
+        return "***"
+    return redact(str(value))
+
+
+def check_database(url: str) -> list[Check]:
+    """Reachable, and its schema at the migrations' head."""
+    where = redact(url)
+    try:
+        revision = read_schema_revision(url)
+    except S3MetaError as exc:
+        return [
+            Check("database", Verdict.FAILED, f"unreachable at {where}: {exc}"),
+            Check("schema", Verdict.SKIPPED, "the database could not be read"),
+        ]
+    verdict = Verdict.OK if revision.at_head else Verdict.FAILED
+    return [
+        Check("database", Verdict.OK, f"reachable at {where}"),
+        Check("schema", verdict, revision.verdict()),
+    ]
+
+
+def check_queues(sqs: SQSClient, settings: Settings) -> tuple[list[Check], dict[str, str]]:
+    """Each of the events, task and dead-letter queues exists; the events queue's attributes."""
+    checks: list[Check] = []
+    events_attributes: dict[str, str] = {}
+    for role, queue in pipeline_queues(sqs, settings):
+        try:
+            depth = queue.depth()
+            if role == "events":
+                events_attributes = _attributes(sqs, queue)
+        except S3MetaError as exc:
+            checks.append(Check(f"{role} queue", Verdict.FAILED, str(exc)))
+            continue
+        detail = f"{queue.name} exists ({depth.total} messages)"
+        checks.append(Check(f"{role} queue", Verdict.OK, detail))
+    return checks, events_attributes
+
+
+def _attributes(sqs: SQSClient, queue: Queue) -> dict[str, str]:
+    with sqs_errors(f"queue {queue.name!r}"):
+        response = sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["All"])
+    return {str(key): str(value) for key, value in response["Attributes"].items()}
+
+
+def check_buckets(
+    s3: S3Client, buckets: Sequence[str], events_attributes: dict[str, str], region: str
+) -> list[Check]:
+    """Each bucket may be read and notifies the events queue, which lets it send."""
+    if not buckets:
+        return [Check("buckets", Verdict.SKIPPED, "none given (--bucket or S3META_BUCKETS)")]
+    events_arn = events_attributes.get("QueueArn")
+    allowed = _allowed_sources(events_attributes.get("Policy"))
+    checks = []
+    for bucket in buckets:
+        name = f"bucket {bucket}"
+        try:
+            check_bucket(s3, bucket)
+            try:
+                configuration = s3.get_bucket_notification_configuration(Bucket=bucket)
+            except (ClientError, BotoCoreError) as exc:
+                operation = "GetBucketNotificationConfiguration"
+                raise bucket_error(exc, bucket, operation, where=f"s3://{bucket}") from exc
+        except S3MetaError as exc:
+            checks.append(Check(name, Verdict.FAILED, str(exc)))
+            continue
+        checks.append(
+            _wiring(bucket, dict(configuration), events_arn, allowed, bucket_arn(region, bucket))
+        )
+    return checks
+
+
+def _wiring(
+    bucket: str,
+    configuration: dict[str, Any],
+    events_arn: str | None,
+    allowed: list[str],
+    arn: str,
+) -> Check:
+    name = f"bucket {bucket}"
+    if events_arn is None:
+        return Check(name, Verdict.FAILED, "readable; the events queue is missing")
+    ours = [
+        each
+        for each in configuration.get("QueueConfigurations", [])
+        if each.get("QueueArn") == events_arn
+    ]
+    covered = {event for each in ours for event in each.get("Events", [])}
+    missing = [event for event in EVENTS if event not in covered]
+    if missing:
+        what = "no notification to the events queue" if not ours else "no " + ", ".join(missing)
+        return Check(name, Verdict.FAILED, f"readable; {what}: {SETUP_HINT} --bucket {bucket}")
+    if arn not in allowed:
+        return Check(
+            name,
+            Verdict.FAILED,
+            f"notifies the events queue, whose policy does not let it send: {SETUP_HINT}",
+        )
+    return Check(name, Verdict.OK, "readable; notifies the events queue, which lets it send")
+
+
+def _allowed_sources(policy: str | None) -> list[str]:
+    if not policy:
+        return []
+    try:
+        document = parse_policy(policy)
+    except ValueError:
+        return []
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    return [
+        arn
+        for statement in statements
+        if isinstance(statement, dict) and statement.get("Sid") == POLICY_STATEMENT_ID
+        for arn in allowed_source_arns(statement)
+    ]
+
+
+def run_checks(
+    settings: Settings, *, sqs: SQSClient, s3: S3Client, buckets: Sequence[str]
+) -> list[Check]:
+    """Database, schema, queues, then buckets, in that order."""
+    checks = check_database(settings.database_url)
+    queue_checks, events_attributes = check_queues(sqs, settings)
+    checks += queue_checks
+    checks += check_buckets(s3, buckets, events_attributes, settings.region)
+    return checks
