@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import JournalEntry, ObjectMetadata, TaskAttempt, utcnow
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.domain.ordering import RecordType, Snapshot, Stamp, is_newer, record_type
+from s3meta.domain.ordering import (
+    FOUND_GONE,
+    Knowledge,
+    RecordType,
+    Snapshot,
+    Stamp,
+    is_newer,
+    record_type,
+)
 from s3meta.errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -70,13 +78,32 @@ class Change:
     def stamp(self) -> Stamp:
         if self.state is not None:
             return Stamp(self.event.sequencer, self.state.last_modified)
-        return Stamp(self.event.sequencer, self.removed_at())
+        return Stamp(self.event.sequencer, self.removed_at(), self.removal_knowledge())
+
+    def removal_knowledge(self) -> Knowledge:
+        """Whether a removal event says when the object went, or only HeadObject's 404."""
+        if self.event.event_time is not None and is_removal(self.event.event_name):
+            return Knowledge.REMOVED
+        return Knowledge.FOUND_GONE
 
     def removed_at(self) -> datetime:
         """When the object went: its removal event's time, else when we found it gone."""
         if self.event.event_time is not None and is_removal(self.event.event_name):
             return self.event.event_time
         return self.observed_at
+
+    def removed_by(self) -> str:
+        """The removal event's name, else ``FOUND_GONE``."""
+        if is_removal(self.event.event_name):
+            return str(self.event.event_name)
+        return FOUND_GONE
+
+    def first_known_at(self, now: datetime) -> datetime:
+        """When s3meta first knew of the key, for a new row: the event, else the look."""
+        times = [now, self.observed_at]
+        if self.event.event_time is not None:
+            times.append(self.event.event_time)
+        return min(times)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +278,10 @@ def _apply_locked(session: Session, change: Change, attempt: Attempt | None) -> 
     before = _snapshot(row) if row is not None else None
     if row is None:
         row = ObjectMetadata(
-            bucket=change.bucket, object_key=change.key, is_deleted=False, created_at=now
+            bucket=change.bucket,
+            object_key=change.key,
+            is_deleted=False,
+            created_at=change.first_known_at(now),
         )
         _fill(row, change, now)
         session.add(row)
@@ -282,7 +312,7 @@ def _fill(row: ObjectMetadata, change: Change, now: datetime) -> None:
         # The removal event itself, when it comes, says best when and how the object went.
         if not row.is_deleted or is_removal(event.event_name):
             row.deleted_at = change.removed_at()
-            row.deleted_by = event.event_name
+            row.deleted_by = change.removed_by()
         row.is_deleted = True
     else:
         row.is_deleted = False
@@ -311,7 +341,11 @@ _DETAIL_COLUMNS = tuple(name for name in _STATE_COLUMNS if name not in {"etag", 
 
 
 def _stored_stamp(row: ObjectMetadata) -> Stamp:
-    return Stamp(row.sequencer, row.deleted_at if row.is_deleted else row.last_modified)
+    if not row.is_deleted:
+        return Stamp(row.sequencer, row.last_modified)
+    # Rows written before FOUND_GONE existed name the upload whose task found the object gone.
+    knowledge = Knowledge.REMOVED if is_removal(row.deleted_by) else Knowledge.FOUND_GONE
+    return Stamp(row.sequencer, row.deleted_at, knowledge)
 
 
 def _snapshot(row: ObjectMetadata) -> Snapshot:

@@ -152,6 +152,42 @@ def test_a_never_seen_missing_object_is_recorded_as_removed(stack: Stack) -> Non
     assert row.event_name == "ObjectRemoved:Delete"
 
 
+def s3_time() -> str:
+    """Now, as S3 writes an event's time."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_an_upload_found_gone_says_so_and_its_removal_event_then_names_itself(
+    stack: Stack,
+) -> None:
+    # The demo's order: the upload's task runs only after the object was deleted.
+    bucket = stack.new_bucket()
+    put_time = s3_time()
+    stack.s3().put_object(Bucket=bucket, Key="brief.txt", Body=b"brief")
+    stack.s3().delete_object(Bucket=bucket, Key="brief.txt")
+    delete_time = s3_time()
+
+    found = run(bucket, "brief.txt", event_name="ObjectCreated:Put", event_time=put_time)
+
+    assert found.result["outcome"] == "gone"
+    gone = stack.store.get(bucket, "brief.txt")
+    assert gone is not None
+    assert gone.is_deleted is True
+    assert gone.deleted_by == "HeadObject:NotFound"
+    assert gone.deleted_at is not None
+    assert gone.created_at <= gone.deleted_at <= gone.updated_at
+
+    removed = run(bucket, "brief.txt", event_name="ObjectRemoved:Delete", event_time=delete_time)
+
+    assert removed.result["outcome"] == "gone"
+    row = stack.store.get(bucket, "brief.txt")
+    assert row is not None
+    assert row.deleted_by == "ObjectRemoved:Delete"
+    assert row.event_name == "ObjectRemoved:Delete"
+    assert row.deleted_at == row.event_time == datetime.fromisoformat(delete_time)
+    assert row.created_at <= row.deleted_at <= row.updated_at
+
+
 def test_a_throttled_head_is_retried_then_succeeds_with_every_attempt_recorded(
     stack: Stack,
 ) -> None:
