@@ -185,7 +185,7 @@ def test_an_upload_found_gone_says_so_and_its_removal_event_then_names_itself(
     assert row.deleted_by == "ObjectRemoved:Delete"
     assert row.event_name == "ObjectRemoved:Delete"
     assert row.deleted_at == row.event_time == datetime.fromisoformat(delete_time)
-    assert row.created_at <= row.deleted_at <= row.updated_at
+    assert row.created_at <= datetime.fromisoformat(delete_time) <= row.updated_at
 
 
 def test_a_throttled_head_is_retried_then_succeeds_with_every_attempt_recorded(
