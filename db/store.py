@@ -98,6 +98,14 @@ class Change:
             return str(self.event.event_name)
         return FOUND_GONE
 
+    def shows_existence(self) -> bool:
+        """Whether this change shows the object existed: HeadObject found it, or S3 sent an
+        event only an existing object has. A removal event does not: S3 sends one for a
+        DELETE of a key that does not exist (a versioned bucket adds a delete marker)."""
+        if self.state is not None:
+            return True
+        return self.event.event_name is not None and not is_removal(self.event.event_name)
+
     def first_known_at(self, now: datetime) -> datetime:
         """When s3meta first knew of the key, for a new row: the event, else the look."""
         times = [now, self.observed_at]
@@ -184,9 +192,17 @@ class MetadataStore:
             )
 
     def iter_bucket(
-        self, bucket: str, prefix: str = "", *, live_only: bool = False, batch_size: int = 500
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        live_only: bool = False,
+        include_never_seen: bool = False,
+        batch_size: int = 500,
     ) -> Generator[ObjectMetadata]:
         """Rows of ``bucket`` whose key starts with ``prefix``, in S3's key order, streamed.
+
+        Keys never seen in S3 are left out unless ``include_never_seen``.
 
         Close the generator (or exhaust it) to return its connection; rows already yielded
         stay readable either way.
@@ -201,6 +217,8 @@ class MetadataStore:
             query = query.where(ObjectMetadata.object_key.startswith(prefix, autoescape=True))
         if live_only:
             query = query.where(ObjectMetadata.is_deleted.is_(False))
+        if not include_never_seen:
+            query = query.where(ObjectMetadata.never_seen.is_(False))
         with self._reading() as session:
             yield from session.scalars(query)
 
@@ -271,16 +289,20 @@ def _apply_locked(session: Session, change: Change, attempt: Attempt | None) -> 
         .with_for_update()
     ).one_or_none()
     now = utcnow()
-    if row is not None and not is_newer(change.stamp(), _stored_stamp(row)):
+    # A key never seen holds no knowledge that could be newer than anything.
+    seen = row if row is not None and not row.never_seen else None
+    stored = _stored_stamp(seen) if seen is not None else None
+    if row is not None and not is_newer(change.stamp(), stored):
         if attempt is not None:
             session.add(_attempt_row(replace(attempt, outcome=Outcome.SKIPPED, finished_at=now)))
         return Applied(Outcome.SKIPPED)
-    before = _snapshot(row) if row is not None else None
+    before = _snapshot(seen) if seen is not None else None
     if row is None:
         row = ObjectMetadata(
             bucket=change.bucket,
             object_key=change.key,
             is_deleted=False,
+            never_seen=True,  # until _fill hears otherwise
             created_at=change.first_known_at(now),
         )
         _fill(row, change, now)
@@ -296,7 +318,8 @@ def _apply_locked(session: Session, change: Change, attempt: Attempt | None) -> 
             raise
     else:
         _fill(row, change, now)
-    kind = record_type(before, _snapshot(row))
+    # Nothing happened to an object s3meta knows of: no journal entry for a key never seen.
+    kind = None if row.never_seen else record_type(before, _snapshot(row))
     if kind is not None:
         session.add(_journal_entry(row, kind, change, now))
     outcome = Outcome.GONE if change.state is None else Outcome.SUCCEEDED
@@ -310,12 +333,15 @@ def _fill(row: ObjectMetadata, change: Change, now: datetime) -> None:
     state, event = change.state, change.event
     if state is None:
         # The removal event itself, when it comes, says best when and how the object went.
-        if not row.is_deleted or is_removal(event.event_name):
+        if not row.is_deleted or row.never_seen or is_removal(event.event_name):
             row.deleted_at = change.removed_at()
             row.deleted_by = change.removed_by()
         row.is_deleted = True
+        # Once seen, a key stays seen: its row now says the object was deleted.
+        row.never_seen = bool(row.never_seen) and not change.shows_existence()
     else:
         row.is_deleted = False
+        row.never_seen = False
         row.deleted_at = None
         row.deleted_by = None
         same_content = (row.etag, row.version_id) == (state.etag, state.version_id)
