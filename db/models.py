@@ -105,6 +105,9 @@ class ObjectMetadata(Base):
     is_deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by: Mapped[str | None] = mapped_column(sa.String(64))  # the event that removed it
+    # Deleted, and nothing ever showed the object existed: a requeue, or a removal event
+    # (S3 sends one for a DELETE of a key that does not exist), for a key HeadObject never found.
+    never_seen: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     checksum_algorithm: Mapped[str | None] = mapped_column(sa.String(16))
     checksum_value: Mapped[str | None] = mapped_column(sa.String(128))
     server_side_encryption: Mapped[str | None] = mapped_column(sa.String(32))

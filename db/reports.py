@@ -33,6 +33,7 @@ class BucketRows:
     bucket: str
     live: int
     deleted: int
+    never_seen: int = 0  # keys HeadObject never found: not objects, so in neither count
 
     @property
     def total(self) -> int:
@@ -57,9 +58,20 @@ class FailedKey:
 
 def rows_per_bucket(engine: sa.Engine, bucket: str | None = None) -> list[BucketRows]:
     """Live and deleted rows of every bucket (or of ``bucket``), by bucket name."""
-    deleted = sa.func.sum(sa.case((ObjectMetadata.is_deleted.is_(True), 1), else_=0))
+    never_seen = sa.func.sum(sa.case((ObjectMetadata.never_seen.is_(True), 1), else_=0))
+    deleted = sa.func.sum(
+        sa.case(
+            (sa.and_(ObjectMetadata.is_deleted.is_(True), ObjectMetadata.never_seen.is_(False)), 1),
+            else_=0,
+        )
+    )
     query = (
-        sa.select(ObjectMetadata.bucket, sa.func.count().label("total"), deleted.label("deleted"))
+        sa.select(
+            ObjectMetadata.bucket,
+            sa.func.count().label("total"),
+            deleted.label("deleted"),
+            never_seen.label("never_seen"),
+        )
         .group_by(ObjectMetadata.bucket)
         .order_by(ObjectMetadata.bucket)
     )
@@ -69,7 +81,12 @@ def rows_per_bucket(engine: sa.Engine, bucket: str | None = None) -> list[Bucket
         rows = connection.execute(query).all()
     # MySQL's SUM is a DECIMAL: make every count a plain int.
     return [
-        BucketRows(row.bucket, int(row.total) - int(row.deleted or 0), int(row.deleted or 0))
+        BucketRows(
+            row.bucket,
+            int(row.total) - int(row.deleted or 0) - int(row.never_seen or 0),
+            int(row.deleted or 0),
+            int(row.never_seen or 0),
+        )
         for row in rows
     ]
 

@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import JournalEntry, ObjectMetadata, TaskAttempt, utcnow
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.domain.ordering import RecordType, Snapshot, Stamp, is_newer, record_type
+from s3meta.domain.ordering import (
+    FOUND_GONE,
+    Knowledge,
+    RecordType,
+    Snapshot,
+    Stamp,
+    is_newer,
+    record_type,
+)
 from s3meta.errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -70,13 +78,40 @@ class Change:
     def stamp(self) -> Stamp:
         if self.state is not None:
             return Stamp(self.event.sequencer, self.state.last_modified)
-        return Stamp(self.event.sequencer, self.removed_at())
+        return Stamp(self.event.sequencer, self.removed_at(), self.removal_knowledge())
+
+    def removal_knowledge(self) -> Knowledge:
+        """Whether a removal event says when the object went, or only HeadObject's 404."""
+        if self.event.event_time is not None and is_removal(self.event.event_name):
+            return Knowledge.REMOVED
+        return Knowledge.FOUND_GONE
 
     def removed_at(self) -> datetime:
         """When the object went: its removal event's time, else when we found it gone."""
         if self.event.event_time is not None and is_removal(self.event.event_name):
             return self.event.event_time
         return self.observed_at
+
+    def removed_by(self) -> str:
+        """The removal event's name, else ``FOUND_GONE``."""
+        if is_removal(self.event.event_name):
+            return str(self.event.event_name)
+        return FOUND_GONE
+
+    def shows_existence(self) -> bool:
+        """Whether this change shows the object existed: HeadObject found it, or S3 sent an
+        event only an existing object has. A removal event does not: S3 sends one for a
+        DELETE of a key that does not exist (a versioned bucket adds a delete marker)."""
+        if self.state is not None:
+            return True
+        return self.event.event_name is not None and not is_removal(self.event.event_name)
+
+    def first_known_at(self, now: datetime) -> datetime:
+        """When s3meta first knew of the key, for a new row: the event, else the look."""
+        times = [now, self.observed_at]
+        if self.event.event_time is not None:
+            times.append(self.event.event_time)
+        return min(times)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +192,17 @@ class MetadataStore:
             )
 
     def iter_bucket(
-        self, bucket: str, prefix: str = "", *, live_only: bool = False, batch_size: int = 500
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        live_only: bool = False,
+        include_never_seen: bool = False,
+        batch_size: int = 500,
     ) -> Generator[ObjectMetadata]:
         """Rows of ``bucket`` whose key starts with ``prefix``, in S3's key order, streamed.
+
+        Keys never seen in S3 are left out unless ``include_never_seen``.
 
         Close the generator (or exhaust it) to return its connection; rows already yielded
         stay readable either way.
@@ -174,6 +217,8 @@ class MetadataStore:
             query = query.where(ObjectMetadata.object_key.startswith(prefix, autoescape=True))
         if live_only:
             query = query.where(ObjectMetadata.is_deleted.is_(False))
+        if not include_never_seen:
+            query = query.where(ObjectMetadata.never_seen.is_(False))
         with self._reading() as session:
             yield from session.scalars(query)
 
@@ -244,14 +289,21 @@ def _apply_locked(session: Session, change: Change, attempt: Attempt | None) -> 
         .with_for_update()
     ).one_or_none()
     now = utcnow()
-    if row is not None and not is_newer(change.stamp(), _stored_stamp(row)):
+    # A key never seen holds no knowledge that could be newer than anything.
+    seen = row if row is not None and not row.never_seen else None
+    stored = _stored_stamp(seen) if seen is not None else None
+    if row is not None and not is_newer(change.stamp(), stored):
         if attempt is not None:
             session.add(_attempt_row(replace(attempt, outcome=Outcome.SKIPPED, finished_at=now)))
         return Applied(Outcome.SKIPPED)
-    before = _snapshot(row) if row is not None else None
+    before = _snapshot(seen) if seen is not None else None
     if row is None:
         row = ObjectMetadata(
-            bucket=change.bucket, object_key=change.key, is_deleted=False, created_at=now
+            bucket=change.bucket,
+            object_key=change.key,
+            is_deleted=False,
+            never_seen=True,  # until _fill hears otherwise
+            created_at=change.first_known_at(now),
         )
         _fill(row, change, now)
         session.add(row)
@@ -266,7 +318,8 @@ def _apply_locked(session: Session, change: Change, attempt: Attempt | None) -> 
             raise
     else:
         _fill(row, change, now)
-    kind = record_type(before, _snapshot(row))
+    # Nothing happened to an object s3meta knows of: no journal entry for a key never seen.
+    kind = None if row.never_seen else record_type(before, _snapshot(row))
     if kind is not None:
         session.add(_journal_entry(row, kind, change, now))
     outcome = Outcome.GONE if change.state is None else Outcome.SUCCEEDED
@@ -280,12 +333,15 @@ def _fill(row: ObjectMetadata, change: Change, now: datetime) -> None:
     state, event = change.state, change.event
     if state is None:
         # The removal event itself, when it comes, says best when and how the object went.
-        if not row.is_deleted or is_removal(event.event_name):
+        if not row.is_deleted or row.never_seen or is_removal(event.event_name):
             row.deleted_at = change.removed_at()
-            row.deleted_by = event.event_name
+            row.deleted_by = change.removed_by()
         row.is_deleted = True
+        # Once seen, a key stays seen: its row now says the object was deleted.
+        row.never_seen = bool(row.never_seen) and not change.shows_existence()
     else:
         row.is_deleted = False
+        row.never_seen = False
         row.deleted_at = None
         row.deleted_by = None
         same_content = (row.etag, row.version_id) == (state.etag, state.version_id)
@@ -311,7 +367,11 @@ _DETAIL_COLUMNS = tuple(name for name in _STATE_COLUMNS if name not in {"etag", 
 
 
 def _stored_stamp(row: ObjectMetadata) -> Stamp:
-    return Stamp(row.sequencer, row.deleted_at if row.is_deleted else row.last_modified)
+    if not row.is_deleted:
+        return Stamp(row.sequencer, row.last_modified)
+    # Rows written before FOUND_GONE existed name the upload whose task found the object gone.
+    knowledge = Knowledge.REMOVED if is_removal(row.deleted_by) else Knowledge.FOUND_GONE
+    return Stamp(row.sequencer, row.deleted_at, knowledge)
 
 
 def _snapshot(row: ObjectMetadata) -> Snapshot:

@@ -108,11 +108,11 @@ class Settings(BaseSettings):
     broker_polling_interval: float = Field(default=0.1, gt=0, le=60)
     # botocore's own quick retries inside one attempt; Celery retries beyond that.
     s3_max_attempts: int = Field(default=3, ge=1, le=10)
-    # Tags cost a GetObjectTagging call per object (and s3:GetObjectTagging, plus
-    # s3:GetObjectVersionTagging on versioned buckets), so by default only ObjectTagging:*
-    # events, which exist to say the tags changed, fetch them; true fetches them for every
-    # event, which also records tags set at upload time.
-    fetch_tags: bool = False
+    # S3 sends only ObjectCreated:* for an upload with tags (no ObjectTagging event), so tags
+    # are read with every task that finds the object: one GetObjectTagging each (and
+    # s3:GetObjectTagging, plus s3:GetObjectVersionTagging on versioned buckets). False reads
+    # none, not even for ObjectTagging:* events.
+    fetch_tags: bool = True
     # Celery task events for monitors (Flower, `celery events`), as `worker -E` does. Each
     # event is one SNS publish plus one SQS message per running monitor; a task emits 3-4
     # (received, started, then succeeded, failed or retried), and a worker with events on

@@ -54,6 +54,8 @@ def row_to_json(row: ObjectMetadata) -> dict[str, Any]:
         "event_time": iso_utc(row.event_time),
         "deleted_at": iso_utc(row.deleted_at),
         "deleted_by": row.deleted_by,
+        # Deleted, and HeadObject never found the object: not an object at all.
+        "never_seen": bool(row.never_seen),
         "created_at": iso_utc(row.created_at),
         "checksum_algorithm": row.checksum_algorithm,
         "checksum_value": row.checksum_value,
@@ -122,10 +124,16 @@ def rows_table(rows: Iterable[ObjectMetadata]) -> Table:
                 to_utc(last_modified).strftime("%Y-%m-%d %H:%M:%S") if last_modified else _MISSING
             ),
             _plain(row.storage_class or _MISSING),
-            _plain("deleted" if row.is_deleted else ""),
+            _plain(_deleted_flag(row)),
             _plain(row.etag or _MISSING),
         )
     return table
+
+
+def _deleted_flag(row: ObjectMetadata) -> str:
+    if row.never_seen:
+        return "never seen"
+    return "deleted" if row.is_deleted else ""
 
 
 def journal_to_json(entry: JournalEntry) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def _extract(
         observed_at = utcnow()
         state: ObjectState | None
         try:
-            state = rt.storage.head(bucket, key, with_tags=_wants_tags(rt, event))
+            state = rt.storage.head(bucket, key, with_tags=rt.settings.fetch_tags)
         except ObjectNotFound:
             state = None
         # The outcome is decided under the row lock: succeeded, gone, or skipped if newer.
@@ -108,8 +108,3 @@ def _extract(
         "etag": state.etag if state else None,
         "record_type": str(applied.record_type) if applied.record_type else None,
     }
-
-
-def _wants_tags(rt: Runtime, event: EventInfo) -> bool:
-    """Tags cost a second request: fetch them when configured or when they are the news."""
-    return rt.settings.fetch_tags or (event.event_name or "").startswith("ObjectTagging:")

@@ -16,7 +16,14 @@ from db.models import JournalEntry, ObjectMetadata
 from db.store import MetadataStore
 from s3meta.cli.params import bucket_name, s3_uri
 from s3meta.config import get_settings, mask_url
-from s3meta.render import journal_table, journal_to_json, row_table, row_to_json, rows_table
+from s3meta.render import (
+    iso_utc,
+    journal_table,
+    journal_to_json,
+    row_table,
+    row_to_json,
+    rows_table,
+)
 
 # A table of more rows than this is no use to a person; --json has no cap.
 TABLE_LIMIT = 1000
@@ -49,6 +56,10 @@ def show(ctx: click.Context, uri: tuple[str, str], as_json: bool, history: bool)
         click.echo(
             f"s3meta: no record of s3://{bucket}/{key} in {mask_url(database_url)}", err=True
         )
+        ctx.exit(1)
+    if row is not None and row.never_seen and not journal:
+        # As good as unknown: the row only says where nothing was found.
+        click.echo(f"s3meta: {never_seen_line(row)}", err=True)
         ctx.exit(1)
     if history:
         _show_history(bucket, key, row, journal, as_json=as_json)
@@ -109,13 +120,31 @@ def _show_history(
     show_default=True,
     help="Also list objects that were removed (marked deleted), or only live ones.",
 )
+@click.option(
+    "--include-never-seen",
+    is_flag=True,
+    help="Also list keys never seen in S3: requeued or removed while HeadObject found no "
+    "object, and no event showed one existed (a typo in a requeue, say).",
+)
 def list_objects(
-    bucket: str, prefix: str, as_json: bool, limit: int | None, include_deleted: bool
+    bucket: str,
+    prefix: str,
+    as_json: bool,
+    limit: int | None,
+    include_deleted: bool,
+    include_never_seen: bool,
 ) -> None:
     """List the recorded objects of a bucket in key order."""
     with (
         _open_store() as (store, _url),
-        closing(store.iter_bucket(bucket, prefix, live_only=not include_deleted)) as rows,
+        closing(
+            store.iter_bucket(
+                bucket,
+                prefix,
+                live_only=not include_deleted,
+                include_never_seen=include_never_seen,
+            )
+        ) as rows,
     ):
         if as_json:
             for row in islice(rows, limit):
@@ -133,6 +162,16 @@ def list_objects(
             f"s3meta: showing the first {cap} rows; more exist (raise --limit or use --json)",
             err=True,
         )
+
+
+def never_seen_line(row: ObjectMetadata) -> str:
+    """Why a key never seen in S3 has a row at all, in one line."""
+    looked = iso_utc(row.updated_at)
+    why = f" after {row.event_name} at {iso_utc(row.event_time)}" if row.event_name else ""
+    return (
+        f"s3://{row.bucket}/{row.object_key} was never seen in S3: HeadObject found no object"
+        f" (last looked {looked}{why})"
+    )
 
 
 def stdout_console() -> Console:

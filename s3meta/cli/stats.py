@@ -95,7 +95,13 @@ def _stats_json(report: Stats) -> dict[str, Any]:
         "generated_at": iso_utc(now),
         "bucket": report.bucket,
         "buckets": [
-            {"bucket": row.bucket, "live": row.live, "deleted": row.deleted, "total": row.total}
+            {
+                "bucket": row.bucket,
+                "live": row.live,
+                "deleted": row.deleted,
+                "total": row.total,
+                "never_seen": row.never_seen,
+            }
             for row in report.buckets
         ],
         "attempts": report.attempts,

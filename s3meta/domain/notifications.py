@@ -14,8 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# What s3meta indexes: uploads, deletes, and lifecycle expirations (which fire no ObjectRemoved).
-EVENTS: tuple[str, ...] = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*")
+# What s3meta indexes: uploads, deletes, lifecycle expirations (which fire no ObjectRemoved),
+# and tag changes (PutObjectTagging and DeleteObjectTagging fire no other event).
+EVENTS: tuple[str, ...] = (
+    "s3:ObjectCreated:*",
+    "s3:ObjectRemoved:*",
+    "s3:LifecycleExpiration:*",
+    "s3:ObjectTagging:*",
+)
 
 # A message the bridge cannot publish stays on the events queue; after this many receives SQS
 # moves it to the dead-letter queue.

@@ -15,6 +15,12 @@ rule, applied to the stored row and the incoming write under a row lock:
    one-second resolution: two writes in the same second tie, and the later look wins.
 4. If either time is unknown, apply: there is no evidence that the incoming write is older.
 
+A removal found by HeadObject (a 404 with no removal event: the task of an upload that was
+deleted before it looked) knows only that the object was gone by then. When the removal
+event itself comes, it applies over that unless its sequencer is older (rule 2): it says
+when and how the object went. A removal found by HeadObject over a row already deleted adds
+nothing and is skipped: the row keeps the removal (and the event fields) it holds.
+
 A write that loses is recorded as skipped; it changes nothing.
 """
 
@@ -33,12 +39,25 @@ class RecordType(StrEnum):
     DELETE = "DELETE"
 
 
+# ``deleted_by`` of a removal that HeadObject found, before (or without) a removal event.
+FOUND_GONE = "HeadObject:NotFound"
+
+
+class Knowledge(StrEnum):
+    """What a piece of knowledge about a key says."""
+
+    LIVE = "live"  # HeadObject found the object
+    REMOVED = "removed"  # a removal event said when it went
+    FOUND_GONE = "found gone"  # HeadObject found no object, and no removal event said when
+
+
 @dataclass(frozen=True, slots=True)
 class Stamp:
     """How new one piece of knowledge about a key is."""
 
     sequencer: str | None
     time: datetime | None  # LastModified if live; when it was removed if deleted
+    knowledge: Knowledge = Knowledge.LIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +81,14 @@ def is_newer(incoming: Stamp, stored: Stamp | None) -> bool:
     """True if a write stamped ``incoming`` may replace a row stamped ``stored``."""
     if stored is None:
         return True
+    if incoming.knowledge is Knowledge.FOUND_GONE and stored.knowledge is not Knowledge.LIVE:
+        return False
     if incoming.sequencer and stored.sequencer:
         order = compare_sequencers(incoming.sequencer, stored.sequencer)
         if order:
             return order > 0
+    if incoming.knowledge is Knowledge.REMOVED and stored.knowledge is Knowledge.FOUND_GONE:
+        return True
     if incoming.time is None or stored.time is None:
         return True
     return incoming.time >= stored.time

@@ -95,6 +95,21 @@ def test_the_demo_rows_carry_the_objects_metadata(demo_directory: Path) -> None:
     assert row["deleted"] is False
 
 
+def test_the_demo_deleted_row_names_its_removal_event_and_its_times_agree(
+    demo_directory: Path,
+) -> None:
+    shown = s3meta("show", f"s3://{BUCKET}/{DELETED_KEY}", "--json", cwd=demo_directory)
+
+    assert shown.returncode == 0, shown.stderr
+    row = json.loads(shown.stdout)
+    assert row["deleted"] is True
+    assert row["deleted_by"] == "ObjectRemoved:Delete"
+    assert row["event_name"] == "ObjectRemoved:Delete"
+    # One format throughout (ISO 8601, UTC, microseconds), so the strings compare as times.
+    assert row["deleted_at"] == row["event_time"]
+    assert row["created_at"] <= row["deleted_at"] <= row["updated_at"]
+
+
 def test_running_the_demo_again_updates_the_same_rows(demo_directory: Path) -> None:
     again = s3meta("demo", cwd=demo_directory, timeout=180)
     assert again.returncode == 0, again.stdout + again.stderr

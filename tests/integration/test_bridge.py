@@ -8,15 +8,19 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from celery.result import AsyncResult
 
 from s3meta.aws.sqs import DeadLetters, Queue
 from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
+from s3meta.cli.query import show
+from s3meta.cli.setup import setup
 from s3meta.domain.events import parse_body
 from s3meta.processes import wait_for
 from tasks.publisher import CeleryPublisher
+from tests.support.cli import invoke, json_report
 from tests.support.faults import Fault
 from tests.support.samples import SAMPLE_EVENTS
 from tests.support.stack import Stack
@@ -238,3 +242,63 @@ def test_a_missing_events_queue_stops_the_bridge_with_one_clear_line(
     assert "no-such-events-queue" in output
     assert "no such queue" in output
     assert "Traceback" not in output
+
+
+def show_json(stack: Stack, bucket: str, key: str) -> dict[str, Any]:
+    """What ``s3meta show s3://BUCKET/KEY --json`` prints, run against the stack's database."""
+    return json_report(invoke(show, f"s3://{bucket}/{key}", "--json", **stack.env))
+
+
+def test_tags_set_at_upload_are_indexed_from_the_create_event_alone(
+    stack: Stack, queues: Queues
+) -> None:
+    # S3 fires only ObjectCreated:Put for a put with Tagging= (moto adds an ObjectTagging:Put
+    # that S3 does not send): wired to created events only, the tags must come with them.
+    client = stack.sqs()
+    url = client.get_queue_url(QueueName=queues.events)["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    bucket = stack.new_bucket()
+    s3 = stack.s3()
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="tagged.txt", Body=b"t", Tagging="team=fin&tier=gold")
+
+    stats = drain(stack, queues)
+
+    assert stats.published == 1
+    assert show_json(stack, bucket, "tagged.txt")["tags"] == {"team": "fin", "tier": "gold"}
+
+
+def test_after_setup_tags_at_upload_and_later_tag_changes_both_show(
+    stack: Stack, queues: Queues
+) -> None:
+    bucket = stack.new_bucket()
+    env = {
+        **stack.env,
+        "S3META_EVENTS_QUEUE": queues.events,
+        "S3META_DEAD_LETTER_QUEUE": queues.dead_letters,
+    }
+    wired = invoke(setup, "--bucket", bucket, **env)
+    assert wired.exit_code == 0, wired.output
+    s3 = stack.s3()
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"d", Tagging="stage=draft")
+    drain(stack, queues)
+    assert show_json(stack, bucket, "doc.txt")["tags"] == {"stage": "draft"}
+
+    s3.put_object_tagging(
+        Bucket=bucket,
+        Key="doc.txt",
+        Tagging={"TagSet": [{"Key": "stage", "Value": "final"}, {"Key": "owner", "Value": "ops"}]},
+    )
+    stats = drain(stack, queues)
+
+    assert stats.published == 1  # the ObjectTagging:Put event
+    assert show_json(stack, bucket, "doc.txt")["tags"] == {"stage": "final", "owner": "ops"}
+    history = stack.store.history(bucket, "doc.txt")
+    assert [entry.record_type for entry in history][-1] == "UPDATE_METADATA"

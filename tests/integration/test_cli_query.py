@@ -108,6 +108,7 @@ def test_show_prints_one_json_object_with_the_spec_fields(
         "event_time": "2026-11-20T10:15:31.250000Z",
         "deleted_at": None,
         "deleted_by": None,
+        "never_seen": False,
         "checksum_algorithm": None,
         "checksum_value": None,
         "server_side_encryption": None,
@@ -245,7 +246,7 @@ def test_list_prefix_is_literal_and_case_sensitive(
     assert listed_keys(result) == expected
 
 
-def test_list_includes_deleted_objects_unless_live_only(
+def test_list_includes_deleted_objects_unless_live_only_and_never_seen_keys_if_asked(
     cli: RunCli, put: Callable[..., ObjectState], store: MetadataStore
 ) -> None:
     for key in ["a", "b", "c"]:
@@ -255,15 +256,32 @@ def test_list_includes_deleted_objects_unless_live_only(
 
     everything = cli("list", "--bucket", BUCKET, "--json")
     live = cli("list", "--bucket", BUCKET, "--json", "--live-only")
+    with_never_seen = cli("list", "--bucket", BUCKET, "--json", "--include-never-seen")
 
-    assert listed_keys(everything) == ["a", "b", "c", "never-seen"]
+    assert listed_keys(everything) == ["a", "b", "c"]
     assert [json.loads(line)["deleted"] for line in everything.stdout.splitlines()] == [
         False,
         True,
         False,
-        True,
     ]
     assert listed_keys(live) == ["a", "c"]
+    assert [
+        (row["key"], row["never_seen"])
+        for row in map(json.loads, with_never_seen.stdout.splitlines())
+    ] == [("a", False), ("b", False), ("c", False), ("never-seen", True)]
+
+
+def test_a_never_seen_key_is_shown_as_such_in_the_table(
+    cli: RunCli, put: Callable[..., ObjectState], store: MetadataStore
+) -> None:
+    put("a")
+    store.mark_deleted(BUCKET, "typo", EventInfo(), None)
+
+    table = cli("list", "--bucket", BUCKET, "--include-never-seen")
+
+    assert table.exit_code == 0, table.output
+    (line,) = [line for line in table.stdout.splitlines() if "typo" in line]
+    assert "never seen" in line
 
 
 def test_list_limit_caps_json_output(cli: RunCli, put: Callable[..., ObjectState]) -> None:

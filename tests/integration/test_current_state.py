@@ -232,19 +232,22 @@ def test_whatever_the_interleaving_the_table_ends_equal_to_s3(
         assert row.user_metadata == head["Metadata"], key
 
 
-def test_a_tagging_event_reads_the_tags_and_later_events_keep_them(stack: Stack) -> None:
+def test_tags_come_with_the_create_event_and_a_tagging_event_updates_them(stack: Stack) -> None:
     bucket = stack.new_bucket()
     s3 = stack.s3()
     s3.put_object(Bucket=bucket, Key="tagged", Body=b"t", Tagging="team=data&tier=gold")
     run(bucket, "tagged", **event("ObjectCreated:Put", next_sequencer()))
     first = stack.store.get(bucket, "tagged")
     assert first is not None
-    assert first.tags is None  # not asked for: tags cost a request per object
+    assert first.tags == {"team": "data", "tier": "gold"}
 
+    s3.put_object_tagging(
+        Bucket=bucket, Key="tagged", Tagging={"TagSet": [{"Key": "team", "Value": "ops"}]}
+    )
     run(bucket, "tagged", **event("ObjectTagging:Put", next_sequencer()))
     run(bucket, "tagged", **event("ObjectCreated:Copy", next_sequencer()))
 
     row = stack.store.get(bucket, "tagged")
     assert row is not None
-    assert row.tags == {"team": "data", "tier": "gold"}
+    assert row.tags == {"team": "ops"}
     assert journal(stack, bucket, "tagged") == ["CREATE", "UPDATE_METADATA"]

@@ -113,3 +113,56 @@ def test_the_unique_key_holds_for_keys_s3_tells_apart(
             connection.execute(insert, {"key": first.encode()})
     finally:
         engine.dispose()
+
+
+def test_upgrading_marks_old_phantom_rows_never_seen_and_names_removals_found_by_headobject(
+    empty_url: str,
+) -> None:
+    migrations.upgrade(empty_url, "0002")
+    engine = create_engine(empty_url)
+    now = "2026-11-30 10:00:00"
+    old_rows = [
+        # (key, last_modified, event_name, deleted_by): a requeue typo, a removal event for a
+        # key never indexed, an upload whose task found it gone, a deleted object once live.
+        ("typo", None, None, None),
+        ("removed-unknown", None, "ObjectRemoved:Delete", "ObjectRemoved:Delete"),
+        ("found-gone", None, "ObjectCreated:Put", "ObjectCreated:Put"),
+        ("was-live", now, "ObjectRemoved:Delete", "ObjectRemoved:Delete"),
+    ]
+    try:
+        with engine.begin() as connection:
+            for key, last_modified, event_name, deleted_by in old_rows:
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO object_metadata (bucket, object_key, is_deleted, "
+                        "last_modified, event_name, deleted_by, created_at, updated_at) "
+                        "VALUES ('b', :key, :deleted, :modified, :event, :by, :now, :now)"
+                    ),
+                    {
+                        "key": key.encode() if engine.dialect.name != "sqlite" else key,
+                        "deleted": True,
+                        "modified": last_modified,
+                        "event": event_name,
+                        "by": deleted_by,
+                        "now": now,
+                    },
+                )
+
+        migrations.upgrade(empty_url)
+
+        with engine.connect() as connection:
+            found = connection.execute(
+                sa.text("SELECT object_key, never_seen, deleted_by FROM object_metadata")
+            ).all()
+    finally:
+        engine.dispose()
+    decoded = {
+        (key.decode() if isinstance(key, bytes) else key): (bool(never_seen), deleted_by)
+        for key, never_seen, deleted_by in found
+    }
+    assert decoded == {
+        "typo": (True, None),
+        "removed-unknown": (True, "ObjectRemoved:Delete"),
+        "found-gone": (False, "HeadObject:NotFound"),
+        "was-live": (False, "ObjectRemoved:Delete"),
+    }

@@ -216,7 +216,12 @@ def test_setup_twice_keeps_other_consumers_and_uploads_reach_the_events_queue(aw
     assert configured["QueueConfigurations"][1] == {
         "Id": f"s3meta-{aws.events}",
         "QueueArn": events_arn,
-        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"],
+        "Events": [
+            "s3:ObjectCreated:*",
+            "s3:ObjectRemoved:*",
+            "s3:LifecycleExpiration:*",
+            "s3:ObjectTagging:*",
+        ],
         "Filter": {
             "Key": {
                 "FilterRules": [
@@ -241,8 +246,10 @@ def test_setup_twice_keeps_other_consumers_and_uploads_reach_the_events_queue(aw
     s3.delete_object(Bucket=bucket, Key="data/hello world+1.txt")
 
     # Nothing was put the second time, so no second test event either.
+    # moto follows every put with an ObjectTagging:Put, which S3 sends only for a tag change.
     assert records(aws.bodies(events_url)) == [
         ("ObjectCreated:Put", "data/hello world+1.txt"),
+        ("ObjectTagging:Put", "data/hello world+1.txt"),
         ("ObjectRemoved:Delete", "data/hello world+1.txt"),
     ]
     # The other consumer's queue still gets its own events.
@@ -310,8 +317,8 @@ def test_attributes_that_differ_on_existing_queues_are_updated(aws: Aws) -> None
         f"bucket(s) {bucket} of account {ACCOUNT}",
         f"set attribute VisibilityTimeout on {aws.tasks}: 30 -> 1200",
         f"put notification configuration on bucket {bucket}: add s3meta-{aws.events} -> "
-        f"{aws.events} (s3:ObjectCreated:*, s3:ObjectRemoved:*, s3:LifecycleExpiration:*; "
-        "every key)",
+        f"{aws.events} (s3:ObjectCreated:*, s3:ObjectRemoved:*, s3:LifecycleExpiration:*, "
+        "s3:ObjectTagging:*; every key)",
         "dry run: 5 change(s) planned, nothing changed",
     ]
     assert aws.attributes(aws.tasks)["VisibilityTimeout"] == "30"
@@ -389,10 +396,10 @@ def test_a_changed_filter_replaces_our_configuration_only(aws: Aws) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         f"put notification configuration on bucket {bucket}: replace s3meta-{aws.events} -> "
-        f"{aws.events} (s3:ObjectCreated:*, s3:ObjectRemoved:*, s3:LifecycleExpiration:*; "
-        f"prefix 'a/') with s3meta-{aws.events} -> {aws.events} (s3:ObjectCreated:*, "
-        "s3:ObjectRemoved:*, s3:LifecycleExpiration:*; prefix 'b/'); keep 1 other "
-        "configuration(s)",
+        f"{aws.events} (s3:ObjectCreated:*, s3:ObjectRemoved:*, s3:LifecycleExpiration:*, "
+        f"s3:ObjectTagging:*; prefix 'a/') with s3meta-{aws.events} -> {aws.events} "
+        "(s3:ObjectCreated:*, s3:ObjectRemoved:*, s3:LifecycleExpiration:*, s3:ObjectTagging:*; "
+        "prefix 'b/'); keep 1 other configuration(s)",
         "1 change(s) made",
     ]
     queues = aws.notifications(bucket)["QueueConfigurations"]

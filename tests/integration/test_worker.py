@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -10,8 +11,11 @@ import sqlalchemy as sa
 from celery.result import AsyncResult
 
 from db.engine import create_engine
+from db.reports import rows_per_bucket
+from s3meta.cli.query import list_objects, show
 from s3meta.domain.attempts import Outcome
 from tasks import extract_metadata
+from tests.support.cli import invoke
 from tests.support.faults import Fault
 from tests.support.stack import Stack
 
@@ -140,7 +144,16 @@ def test_a_missing_object_is_marked_deleted_without_retrying(stack: Stack) -> No
     assert outcomes(stack, bucket, "gone.txt") == [Outcome.SUCCEEDED, Outcome.GONE]
 
 
-def test_a_never_seen_missing_object_is_recorded_as_removed(stack: Stack) -> None:
+def listed(stack: Stack, bucket: str, *args: str) -> list[dict[str, object]]:
+    """``s3meta list --bucket BUCKET --json ARGS``, parsed."""
+    result = invoke(list_objects, "--bucket", bucket, "--json", *args, **stack.env)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_a_removal_event_for_a_key_never_indexed_and_not_in_s3_is_never_seen(
+    stack: Stack,
+) -> None:
     bucket = stack.new_bucket()
 
     result = run(bucket, "never-there.txt", event_name="ObjectRemoved:Delete")
@@ -148,8 +161,86 @@ def test_a_never_seen_missing_object_is_recorded_as_removed(stack: Stack) -> Non
     assert result.successful(), result.traceback
     row = stack.store.get(bucket, "never-there.txt")
     assert row is not None
-    assert row.is_deleted is True
+    assert (row.is_deleted, row.never_seen) == (True, True)
+    assert row.deleted_by == "ObjectRemoved:Delete"  # what S3 said is kept
+    assert listed(stack, bucket) == []
+    assert stack.store.history(bucket, "never-there.txt") == []
+
+
+def test_a_requeue_typo_is_never_seen_hidden_from_list_and_stats_and_unknown_to_show(
+    stack: Stack,
+) -> None:
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="report.csv", Body=b"r")
+    run(bucket, "report.csv")
+
+    run(bucket, "reprot.csv")
+
+    assert [row["key"] for row in listed(stack, bucket)] == ["report.csv"]
+    phantoms = listed(stack, bucket, "--include-never-seen")
+    assert [(row["key"], row["deleted"], row["never_seen"]) for row in phantoms] == [
+        ("report.csv", False, False),
+        ("reprot.csv", True, True),
+    ]
+    shown = invoke(show, f"s3://{bucket}/reprot.csv", "--json", **stack.env)
+    assert shown.exit_code == 1
+    assert shown.stdout == ""
+    assert f"s3://{bucket}/reprot.csv was never seen in S3" in shown.stderr
+    (counts,) = rows_per_bucket(create_engine(stack.database_url), bucket)
+    assert (counts.live, counts.deleted, counts.never_seen) == (1, 0, 1)
+
+
+def test_an_upload_of_a_key_once_never_seen_gives_a_normal_row(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+    run(bucket, "early.txt")  # looked before the upload: within S3's one-second resolution
+    stack.s3().put_object(Bucket=bucket, Key="early.txt", Body=b"here now")
+
+    result = run(bucket, "early.txt", event_name="ObjectCreated:Put", event_time=s3_time())
+
+    assert result.result["outcome"] == "succeeded"
+    row = stack.store.get(bucket, "early.txt")
+    assert row is not None
+    assert (row.is_deleted, row.never_seen, row.size) == (False, False, len(b"here now"))
+    assert [entry.record_type for entry in stack.store.history(bucket, "early.txt")] == ["CREATE"]
+    assert [row["key"] for row in listed(stack, bucket)] == ["early.txt"]
+
+
+def s3_time() -> str:
+    """Now, as S3 writes an event's time."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_an_upload_found_gone_says_so_and_its_removal_event_then_names_itself(
+    stack: Stack,
+) -> None:
+    # The demo's order: the upload's task runs only after the object was deleted.
+    bucket = stack.new_bucket()
+    put_time = s3_time()
+    stack.s3().put_object(Bucket=bucket, Key="brief.txt", Body=b"brief")
+    stack.s3().delete_object(Bucket=bucket, Key="brief.txt")
+    delete_time = s3_time()
+
+    found = run(bucket, "brief.txt", event_name="ObjectCreated:Put", event_time=put_time)
+
+    assert found.result["outcome"] == "gone"
+    gone = stack.store.get(bucket, "brief.txt")
+    assert gone is not None
+    assert gone.is_deleted is True
+    assert gone.deleted_by == "HeadObject:NotFound"
+    assert gone.never_seen is False  # the upload's event shows it existed
+    assert [row["key"] for row in listed(stack, bucket)] == ["brief.txt"]
+    assert gone.deleted_at is not None
+    assert gone.created_at <= gone.deleted_at <= gone.updated_at
+
+    removed = run(bucket, "brief.txt", event_name="ObjectRemoved:Delete", event_time=delete_time)
+
+    assert removed.result["outcome"] == "gone"
+    row = stack.store.get(bucket, "brief.txt")
+    assert row is not None
+    assert row.deleted_by == "ObjectRemoved:Delete"
     assert row.event_name == "ObjectRemoved:Delete"
+    assert row.deleted_at == row.event_time == datetime.fromisoformat(delete_time)
+    assert row.created_at <= datetime.fromisoformat(delete_time) <= row.updated_at
 
 
 def test_a_throttled_head_is_retried_then_succeeds_with_every_attempt_recorded(

@@ -182,7 +182,12 @@ def test_other_consumers_configurations_are_kept_as_they_are() -> None:
     assert queues[1] == {
         "Id": "s3meta-s3meta-events",
         "QueueArn": OURS,
-        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"],
+        "Events": [
+            "s3:ObjectCreated:*",
+            "s3:ObjectRemoved:*",
+            "s3:LifecycleExpiration:*",
+            "s3:ObjectTagging:*",
+        ],
         "Filter": rules(prefix="data/", suffix=".csv"),
     }
 

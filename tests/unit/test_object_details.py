@@ -681,8 +681,8 @@ def test_a_tag_set_becomes_a_mapping(tag_set: list[dict[str, str]], tags: dict[s
 
 
 @pytest.mark.usefixtures("isolated_environment")
-def test_tags_are_fetched_for_tagging_events_only_by_default() -> None:
-    assert load_settings().fetch_tags is False
+def test_tags_are_fetched_by_default() -> None:
+    assert load_settings().fetch_tags is True
 
 
 @pytest.mark.usefixtures("isolated_environment")

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from s3meta.domain.ordering import (
+    Knowledge,
     RecordType,
     Snapshot,
     Stamp,
@@ -162,3 +163,36 @@ def test_the_journal_records_what_a_change_amounts_to(
     before: Snapshot | None, after: Snapshot, expected: RecordType | None
 ) -> None:
     assert record_type(before, after) == expected
+
+
+@pytest.mark.parametrize("sequencers", [(None, None), ("0055AED6DCD90281E6", None)])
+def test_a_removal_event_replaces_a_removal_found_by_headobject_though_it_came_earlier(
+    sequencers: tuple[str | None, str | None],
+) -> None:
+    incoming_sequencer, stored_sequencer = sequencers
+    found_gone = Stamp(stored_sequencer, T0, Knowledge.FOUND_GONE)
+    removal = Stamp(incoming_sequencer, T0 - timedelta(seconds=5), Knowledge.REMOVED)
+
+    assert is_newer(removal, found_gone)
+
+
+def test_an_older_removal_event_by_sequencer_leaves_a_removal_found_by_headobject() -> None:
+    found_gone = Stamp(STORED_SEQUENCER, T0, Knowledge.FOUND_GONE)
+    stale = Stamp("0055AED6DCD90281E4", T0 - timedelta(seconds=5), Knowledge.REMOVED)
+
+    assert not is_newer(stale, found_gone)
+
+
+def test_an_earlier_removal_event_leaves_another_removal_event() -> None:
+    removed = Stamp(None, T0, Knowledge.REMOVED)
+    earlier = Stamp(None, T0 - timedelta(seconds=5), Knowledge.REMOVED)
+
+    assert not is_newer(earlier, removed)
+
+
+@pytest.mark.parametrize("stored", [Knowledge.REMOVED, Knowledge.FOUND_GONE])
+def test_a_removal_found_by_headobject_over_a_deleted_row_is_skipped(stored: Knowledge) -> None:
+    deleted = Stamp(STORED_SEQUENCER, T0, stored)
+    looked_later = Stamp("0055AED6DCD90281E6", T0 + timedelta(seconds=5), Knowledge.FOUND_GONE)
+
+    assert not is_newer(looked_later, deleted)

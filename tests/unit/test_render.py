@@ -25,7 +25,7 @@ SPEC_FIELDS = {
     "sequencer",
     "updated_at",
 }
-EXTRA_FIELDS = {"event_name", "event_time", "deleted_at", "created_at"}
+EXTRA_FIELDS = {"event_name", "event_time", "deleted_at", "never_seen", "created_at"}
 # Shown in the row table only when set: most objects have none of them.
 DETAIL_FIELDS = {
     "deleted_by",
@@ -109,6 +109,7 @@ def test_row_to_json_maps_every_column() -> None:
         "event_time": "2026-11-20T10:15:31.123000Z",
         "deleted_at": None,
         "deleted_by": None,
+        "never_seen": False,
         "created_at": "2026-11-20T10:15:32.000000Z",
         "checksum_algorithm": None,
         "checksum_value": None,

@@ -115,9 +115,10 @@ def test_rows_per_bucket(engine: sa.Engine, store: MetadataStore) -> None:
 
     rows = rows_per_bucket(engine)
 
-    assert [(row.bucket, row.live, row.deleted, row.total) for row in rows] == [
-        ("bucket-a", 1, 2, 3),
-        ("bucket-b", 1, 0, 1),
+    # bucket-a/3 was never seen in S3: no object, in neither count.
+    assert [(row.bucket, row.live, row.deleted, row.total, row.never_seen) for row in rows] == [
+        ("bucket-a", 1, 1, 2, 1),
+        ("bucket-b", 1, 0, 1, 0),
     ]
     assert [row.bucket for row in rows_per_bucket(engine, "bucket-b")] == ["bucket-b"]
     assert rows_per_bucket(engine, "bucket-z") == []
