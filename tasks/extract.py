@@ -13,7 +13,7 @@ from db.models import utcnow
 from db.store import Attempt, Change
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.errors import ObjectNotFound, TransientError
+from s3meta.errors import ObjectNotFound, PermanentError, TransientError
 from tasks.app import app
 from tasks.metrics import metrics, record_applied
 from tasks.runtime import Runtime, runtime
@@ -21,7 +21,15 @@ from tasks.runtime import Runtime, runtime
 logger = logging.getLogger(__name__)
 
 
-@app.task(bind=True, name="s3meta.extract_metadata")  # type: ignore[untyped-decorator]
+class ExtractTask(Task):  # type: ignore[misc]
+    """The task class of ``extract_metadata``."""
+
+    # A permanent failure is an outcome, not a bug: the task logs one line about it and
+    # Celery keeps the traceback in the result only (see tasks.app.ExpectedFailureFilter).
+    throws = (PermanentError,)
+
+
+@app.task(bind=True, base=ExtractTask, name="s3meta.extract_metadata")  # type: ignore[untyped-decorator]
 def extract_metadata(self: Task, bucket: str, key: str, **event: Any) -> dict[str, Any]:
     """Read ``s3://bucket/key`` with HeadObject and upsert its row; ``event`` is the S3 event.
 
@@ -94,7 +102,10 @@ def _extract(
         metrics().record_retry()
         raise task.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
     except Exception as exc:
-        # Permanent errors and bugs alike: retrying would fail the same way.
+        # Permanent errors and bugs alike: retrying would fail the same way. A bug keeps the
+        # traceback Celery logs; a permanent error is this one line.
+        if isinstance(exc, PermanentError):
+            logger.error("s3://%s/%s failed, not retried: %s", bucket, key, exc)
         record(Outcome.FAILED, exc)
         metrics().record_failure()
         raise

@@ -11,6 +11,7 @@ from celery.result import AsyncResult
 
 from db.engine import create_engine
 from s3meta.domain.attempts import Outcome
+from s3meta.processes import wait_for
 from tasks import extract_metadata
 from tests.support.faults import Fault
 from tests.support.stack import Stack
@@ -33,6 +34,27 @@ def run(bucket: str, key: str, **event: object) -> AsyncResult:
 
 def outcomes(stack: Stack, bucket: str, key: str) -> list[str]:
     return [attempt.outcome for attempt in stack.store.attempts(bucket, key)]
+
+
+def worker_lines_about(stack: Stack, task_id: str, since: int) -> tuple[list[str], str]:
+    """The worker's log lines naming ``task_id`` (but "received"), and all it logged since.
+
+    Celery logs a failure after storing its result, so a later task's "succeeded" line is
+    waited for first: by then the failed task has logged all it will.
+    """
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="sentinel", Body=b"s")
+    sentinel = run(bucket, "sentinel")
+    wait_for(
+        lambda: any(
+            sentinel.id in line and "succeeded" in line for line in stack.worker.log().splitlines()
+        ),
+        RESULT_TIMEOUT,
+        "the sentinel task's success line",
+    )
+    logged = stack.worker.log()[since:]
+    lines = [line for line in logged.splitlines() if task_id in line and " received" not in line]
+    return lines, logged
 
 
 def test_an_uploaded_object_gets_a_row_with_every_field_right(stack: Stack) -> None:
@@ -192,6 +214,28 @@ def test_access_denied_fails_at_once_and_is_recorded(stack: Stack) -> None:
     assert [a.outcome for a in attempts] == [Outcome.FAILED]
     assert attempts[0].error_type == "PermanentError"
     assert stack.store.get(bucket, "secret.txt") is None
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault(403, "AccessDenied"), Fault(400, "InvalidArgument")],
+    ids=["access-denied", "invalid-argument"],
+)
+def test_a_permanent_s3_error_is_one_line_in_the_worker_log(stack: Stack, fault: Fault) -> None:
+    bucket = stack.new_bucket()
+    stack.faults.fail("HEAD", f"/{bucket}/denied.txt", fault)
+    since = len(stack.worker.log())
+
+    result = run(bucket, "denied.txt")
+
+    assert result.failed()
+    assert "PermanentError" in (result.traceback or "")
+    lines, logged = worker_lines_about(stack, result.id, since)
+    assert len(lines) == 1, lines
+    assert "ERROR" in lines[0]
+    assert f"s3://{bucket}/denied.txt" in lines[0]
+    assert "Traceback" not in logged
+    assert outcomes(stack, bucket, "denied.txt") == [Outcome.FAILED]
 
 
 def test_a_key_that_keeps_failing_is_recorded_as_failed_after_the_last_retry(
