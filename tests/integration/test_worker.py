@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -10,9 +11,13 @@ import sqlalchemy as sa
 from celery.result import AsyncResult
 
 from db.engine import create_engine
+from s3meta.cli.requeue import requeue as requeue_command
+from s3meta.cli.stats import stats as stats_command
 from s3meta.domain.attempts import Outcome
+from s3meta.errors import InvalidTaskArguments
 from s3meta.processes import wait_for
-from tasks import extract_metadata
+from tasks import app, extract_metadata
+from tests.support.cli import invoke
 from tests.support.faults import Fault
 from tests.support.stack import Stack
 
@@ -275,3 +280,51 @@ def test_celery_results_are_kept_in_the_same_database(stack: Stack) -> None:
         "s3meta.extract_metadata",
         stack.env["S3META_TASK_QUEUE"],
     )
+
+
+def test_a_call_no_run_can_use_fails_at_once_with_an_attempt_row_and_one_line(
+    stack: Stack,
+) -> None:
+    since = len(stack.worker.log())
+    # send_task passes by the caller-side check, as an old client or another language would.
+    result = app.send_task("s3meta.extract_metadata", args=(123, None))
+    result.get(timeout=RESULT_TIMEOUT, propagate=False)
+
+    assert result.failed()
+    assert "InvalidTaskArguments" in (result.traceback or "")
+    (attempt,) = stack.store.attempts("123", "None")
+    assert attempt.outcome == Outcome.FAILED
+    assert attempt.error_type == "InvalidTaskArguments"
+    assert "bucket must be a string, got int 123" in (attempt.error or "")
+    assert "key must be a string, got NoneType None" in (attempt.error or "")
+    lines, logged = worker_lines_about(stack, result.id, since)
+    assert len(lines) == 1, lines
+    assert "ERROR" in lines[0]
+    assert "bucket must be a string" in lines[0]
+    assert "Traceback" not in logged
+    assert "IntegrityError" not in logged
+
+    stats = invoke(stats_command, "--bucket", "123", "--no-peek", "--json")
+    assert stats.exit_code == 0, stats.output
+    assert '"failed": 1' in stats.stdout
+    failed = invoke(requeue_command, "--failed", "--bucket", "123", "--dry-run")
+    assert failed.exit_code == 0, failed.output
+    assert "s3://123/None" in failed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((123, None), {}, "bucket must be a string"),
+        (("Bad_Bucket!!", "k"), {}, "invalid bucket name 'Bad_Bucket!!'"),
+        (("bucket-a", ""), {}, "key is empty"),
+        (("bucket-a", "k" * 1025), {}, "key is 1025 bytes"),
+        (("bucket-a", "k"), {"event_time": "yesterday"}, "unreadable event fields"),
+        (("bucket-a",), {}, "key is missing"),
+    ],
+)
+def test_delay_refuses_unusable_arguments_in_the_caller_and_sends_nothing(
+    args: tuple[object, ...], kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidTaskArguments, match=re.escape(message)):
+        extract_metadata.delay(*args, **kwargs)
