@@ -34,6 +34,7 @@ from s3meta.aws.listing import count_objects, iter_pages
 from s3meta.aws.sqs import Queue
 from s3meta.config import get_settings
 from s3meta.domain.objects import Listed
+from s3meta.domain.terminal import printable
 from s3meta.domain.uris import parse_s3_prefix_uri
 from s3meta.errors import S3MetaError
 from tasks.batch import BATCH_LIMIT, BatchPublisher, KombuSqsEncoder
@@ -374,8 +375,12 @@ def _stopped(bucket: str, last: str | None, counts: Counts) -> None:
         click.echo(f"s3meta: stopped before publishing anything ({done})", err=True)
         return
     quoted = "'" + last.replace("'", "'\"'\"'") + "'"
+    # Escaped for the terminal: a key with control characters cannot be pasted back as is.
     click.echo(
-        f"s3meta: stopped after s3://{bucket}/{last}; resume with --start-after {quoted} ({done})",
+        printable(
+            f"s3meta: stopped after s3://{bucket}/{last}; resume with --start-after {quoted} "
+            f"({done})"
+        ),
         err=True,
     )
 

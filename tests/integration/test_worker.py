@@ -328,3 +328,20 @@ def test_delay_refuses_unusable_arguments_in_the_caller_and_sends_nothing(
 ) -> None:
     with pytest.raises(InvalidTaskArguments, match=re.escape(message)):
         extract_metadata.delay(*args, **kwargs)
+
+
+def test_a_key_with_control_characters_reaches_the_text_log_escaped(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+    key = "evil\x1b[31mred\r\nforged line\u202e"
+    since = len(stack.worker.log())
+
+    result = run(bucket, key)
+
+    assert result.successful(), result.traceback
+    lines, logged = worker_lines_about(stack, result.id, since)
+    assert lines
+    assert any(f"s3://{bucket}/evil\\x1b[31mred\\r\\nforged line\\u202e" in line for line in lines)
+    assert "\x1b" not in logged
+    assert "\r" not in logged
+    assert "\u202e" not in logged
+    assert not any(line.startswith("forged line") for line in logged.splitlines())
