@@ -47,3 +47,7 @@ class QueueUnavailable(TransientError):
 
 class PublishError(TransientError):
     """The broker did not accept a task; the event that asked for it must be kept."""
+
+
+class InvalidTaskArguments(PermanentError, ValueError):
+    """``extract_metadata`` was given arguments no run can use: not a bucket, not a key."""

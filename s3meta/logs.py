@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from s3meta.config import Settings, get_settings, mask_url
+from s3meta.domain.terminal import printable
 
 EXTRACT_TASK = "s3meta.extract_metadata"
 # Shorter values are too likely to be ordinary words or numbers: masking them would mangle
@@ -187,17 +188,31 @@ def _literal(text: Any) -> Any:
 
 
 class TextFormatter(logging.Formatter):
-    """One line per record, ``[task_id s3://bucket/key]`` at the end within a task; masked."""
+    """One line per record, ``[task_id s3://bucket/key]`` at the end within a task; masked.
+
+    Control characters from keys and messages are escaped (``printable``): a key could
+    otherwise recolour the reader's terminal or forge a log line. Only a traceback keeps
+    its line breaks, each of its lines escaped.
+    """
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return "\n".join(printable(line) for line in super().formatException(ei).splitlines())
+
+    def formatStack(self, stack_info: str) -> str:
+        return "\n".join(printable(line) for line in stack_info.splitlines())
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         task_id = getattr(record, "task_id", None)
         if task_id:
             bucket, key = getattr(record, "bucket", None), getattr(record, "key", None)
-            where = f" s3://{bucket}/{key}" if bucket and key is not None else ""
+            where = printable(f" s3://{bucket}/{key}") if bucket and key is not None else ""
             first, newline, rest = text.partition("\n")
             text = f"{first} [{task_id}{where}]{newline}{rest}"
         return redact(text)

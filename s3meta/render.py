@@ -14,6 +14,7 @@ from rich.text import Text
 
 from db.models import JournalEntry, ObjectMetadata
 from s3meta.domain.objects import to_utc
+from s3meta.domain.terminal import printable
 
 _MISSING = "-"
 _SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -100,7 +101,7 @@ def row_table(row: ObjectMetadata) -> Table:
     for name, value in row_to_json(row).items():
         if value is None and name in _SHOWN_WHEN_SET:
             continue
-        table.add_row(name, _plain(_display(name, value)))
+        table.add_row(name, Text(_display(name, value)))
     return table
 
 
@@ -196,18 +197,23 @@ def _display(name: str, value: Any) -> str:
     if value is None:
         return _MISSING
     if name == "metadata":
-        return "\n".join(f"{k}: {v}" for k, v in sorted(value.items())) or _MISSING
+        return _pairs(value) or _MISSING
     if name == "tags":
         # {} is a finding (fetched, none set), not a gap; unfetched tags never get here.
-        return "\n".join(f"{k}: {v}" for k, v in sorted(value.items())) or "(none)"
+        return _pairs(value) or "(none)"
     if name == "size":
         return f"{value} ({human_size(value)})" if value >= 1024 else f"{value} B"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return printable(str(value))
+
+
+def _pairs(mapping: dict[str, Any]) -> str:
+    """One ``name: value`` line per item, each escaped (the line breaks are ours)."""
+    return "\n".join(f"{printable(k)}: {printable(str(v))}" for k, v in sorted(mapping.items()))
 
 
 def _plain(value: str) -> Text:
     # Keys and metadata are user data: as plain str, rich would read '[red]' as markup and
-    # ':smile:' as an emoji code.
-    return Text(value)
+    # ':smile:' as an emoji code, and a terminal would obey their control characters.
+    return Text(printable(value))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 import click
 from celery import Celery
+from celery.app import trace
 from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 
 from s3meta import logs
@@ -121,6 +124,26 @@ def _check_node_name(sender: Any, **_: Any) -> None:
         warn_on_duplicate_name(sender.app, sender.hostname)
 
 
+class ExpectedFailureFilter(logging.Filter):
+    """Drops Celery's line for a task failure the task declared expected (``Task.throws``).
+
+    Such a task logs its own one line about the failure first, with the key and the reason;
+    Celery's "raised expected" line would only repeat it. The record is recognised by the
+    ``data`` Celery 5.x attaches to it (celery/app/trace.py ``TraceInfo._log_error``) and its
+    policy's description; any other record, or one shaped differently, is kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)
+        return not (
+            isinstance(data, Mapping)
+            and data.get("description") == trace.log_policy_expected.description
+        )
+
+
+TRACE_LOGGER = trace.logger.name
+
+
 @setup_logging.connect  # type: ignore[untyped-decorator]
 def _configure_worker_logging(
     loglevel: int | str | None = None, logfile: str | None = None, **_: Any
@@ -128,6 +151,9 @@ def _configure_worker_logging(
     """s3meta's logging (format, masking, task fields) in place of Celery's own."""
     logs.configure_logging(loglevel or "INFO", logfile=logfile or None, worker=True)
     log_filters.install()
+    trace_logger = logging.getLogger(TRACE_LOGGER)
+    if not any(isinstance(each, ExpectedFailureFilter) for each in trace_logger.filters):
+        trace_logger.addFilter(ExpectedFailureFilter())
 
 
 @task_prerun.connect  # type: ignore[untyped-decorator]

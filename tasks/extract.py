@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -12,8 +13,22 @@ from celery.utils.time import get_exponential_backoff_interval
 from db.models import utcnow
 from db.store import Attempt, Change
 from s3meta.domain.attempts import Outcome
-from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.errors import ObjectNotFound, TransientError
+from s3meta.domain.names import (
+    InvalidTaskCall,
+    TaskCall,
+    check_task_arguments,
+    check_task_call,
+    recordable_bucket,
+    recordable_key,
+)
+from s3meta.domain.objects import ObjectState
+from s3meta.errors import (
+    InvalidTaskArguments,
+    ObjectNotFound,
+    PermanentError,
+    S3MetaError,
+    TransientError,
+)
 from tasks.app import app
 from tasks.metrics import metrics, record_applied
 from tasks.runtime import Runtime, runtime
@@ -21,7 +36,33 @@ from tasks.runtime import Runtime, runtime
 logger = logging.getLogger(__name__)
 
 
-@app.task(bind=True, name="s3meta.extract_metadata")  # type: ignore[untyped-decorator]
+class ExtractTask(Task):  # type: ignore[misc]
+    """The task class of ``extract_metadata``: its arguments are checked before sending."""
+
+    # A permanent failure is an outcome, not a bug: the task logs one line about it and
+    # Celery keeps the traceback in the result only (see tasks.app.ExpectedFailureFilter).
+    throws = (PermanentError,)
+
+    def apply_async(
+        self,
+        args: tuple[Any, ...] | list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        *rest: Any,
+        **options: Any,
+    ) -> Any:
+        """Send the task, or raise ``InvalidTaskArguments`` in the caller, sending nothing.
+
+        ``delay`` and signatures come through here too; only ``app.send_task`` does not,
+        and the worker checks again.
+        """
+        try:
+            check_task_arguments(args, kwargs)
+        except InvalidTaskCall as exc:
+            raise InvalidTaskArguments(str(exc)) from None
+        return super().apply_async(args, kwargs, *rest, **options)
+
+
+@app.task(bind=True, base=ExtractTask, name="s3meta.extract_metadata")  # type: ignore[untyped-decorator]
 def extract_metadata(self: Task, bucket: str, key: str, **event: Any) -> dict[str, Any]:
     """Read ``s3://bucket/key`` with HeadObject and upsert its row; ``event`` is the S3 event.
 
@@ -32,11 +73,53 @@ def extract_metadata(self: Task, bucket: str, key: str, **event: Any) -> dict[st
 
 
 def _extract(
-    task: Task, rt: Runtime, bucket: str, key: str, event_kwargs: dict[str, Any]
+    task: Task, rt: Runtime, bucket: Any, key: Any, event_kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     task_id = str(task.request.id)
     retries = int(task.request.retries or 0)
     started = utcnow()
+    try:
+        call = check_task_call(bucket, key, event_kwargs)
+    except InvalidTaskCall as exc:
+        _refuse(rt, task_id, retries + 1, started, bucket, key, InvalidTaskArguments(str(exc)))
+    return _run(task, rt, call, task_id, retries, started)
+
+
+def _refuse(
+    rt: Runtime,
+    task_id: str,
+    attempt: int,
+    started: datetime,
+    bucket: Any,
+    key: Any,
+    exc: InvalidTaskArguments,
+) -> NoReturn:
+    """Fail a call no run can use: one line, a failed attempt that says what it was given."""
+    logger.error("%s; not run", exc)
+    try:
+        rt.store.record_attempt(
+            Attempt(
+                task_id=task_id,
+                bucket=recordable_bucket(bucket),
+                key=recordable_key(key),
+                attempt=attempt,
+                outcome=Outcome.FAILED,
+                started_at=started,
+                finished_at=utcnow(),
+                error_type=type(exc).__name__,
+                error=str(exc),
+            )
+        )
+    except S3MetaError as record_exc:
+        logger.error("could not record the refused call: %s", record_exc)
+    metrics().record_failure()
+    raise exc
+
+
+def _run(
+    task: Task, rt: Runtime, call: TaskCall, task_id: str, retries: int, started: datetime
+) -> dict[str, Any]:
+    bucket, key = call.bucket, call.key
 
     def attempt(outcome: Outcome, exc: BaseException | None = None) -> Attempt:
         return Attempt(
@@ -57,8 +140,8 @@ def _extract(
         except Exception:
             logger.exception("could not record %s attempt for s3://%s/%s", outcome, bucket, key)
 
+    event = call.event
     try:
-        event = EventInfo.from_task_kwargs(event_kwargs)
         observed_at = utcnow()
         state: ObjectState | None
         try:
@@ -94,7 +177,10 @@ def _extract(
         metrics().record_retry()
         raise task.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
     except Exception as exc:
-        # Permanent errors and bugs alike: retrying would fail the same way.
+        # Permanent errors and bugs alike: retrying would fail the same way. A bug keeps the
+        # traceback Celery logs; a permanent error is this one line.
+        if isinstance(exc, PermanentError):
+            logger.error("s3://%s/%s failed, not retried: %s", bucket, key, exc)
         record(Outcome.FAILED, exc)
         metrics().record_failure()
         raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from s3meta.domain.events import ObjectEvent
-from s3meta.errors import PublishError
+from s3meta.errors import InvalidTaskArguments, PublishError
 from tasks.extract import extract_metadata
 
 # Ride out a blip in SQS; past this the bridge keeps the event message for redelivery.
@@ -36,6 +36,8 @@ class CeleryPublisher:
                 retry=True,
                 retry_policy=PUBLISH_RETRY_POLICY,
             )
+        except InvalidTaskArguments:
+            raise  # nothing was sent, and sending again would be refused the same way
         except Exception as exc:  # any failure means the broker may not have it
             raise PublishError(
                 f"could not publish the task for s3://{bucket}/{key}: {exc}"

@@ -34,6 +34,7 @@ from s3meta.aws.listing import count_objects, iter_pages
 from s3meta.aws.sqs import Queue
 from s3meta.config import get_settings
 from s3meta.domain.objects import Listed
+from s3meta.domain.terminal import printable
 from s3meta.domain.uris import parse_s3_prefix_uri
 from s3meta.errors import S3MetaError
 from tasks.batch import BATCH_LIMIT, BatchPublisher, KombuSqsEncoder
@@ -403,7 +404,9 @@ def _stopped(bucket: str, last: str | None, counts: Counts) -> str:
     if last is None:
         return f"stopped before publishing anything ({done}); run the same command again"
     quoted = "'" + last.replace("'", "'\"'\"'") + "'"
-    return f"stopped after s3://{bucket}/{last}; resume with --start-after {quoted} ({done})"
+    return printable(
+        f"stopped after s3://{bucket}/{last}; resume with --start-after {quoted} ({done})"
+    )
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import click
 
+from s3meta.domain.terminal import printable
 from s3meta.errors import S3MetaError
 from s3meta.logs import redact
 
@@ -17,9 +18,9 @@ def one_line_errors() -> Iterator[None]:
 
     A context manager and, as ``@one_line_errors()`` under a command's options, a decorator:
     the ``s3meta`` group applies it too, but tests invoke commands without the group.
-    The message has URL passwords and known secrets masked.
+    The message has URL passwords and known secrets masked, and control characters escaped.
     """
     try:
         yield
     except S3MetaError as exc:
-        raise click.ClickException(redact(str(exc))) from exc
+        raise click.ClickException(printable(redact(str(exc)))) from exc

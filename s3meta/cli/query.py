@@ -16,6 +16,7 @@ from db.models import JournalEntry, ObjectMetadata
 from db.store import MetadataStore
 from s3meta.cli.params import bucket_name, s3_uri
 from s3meta.config import get_settings, mask_url
+from s3meta.domain.terminal import printable
 from s3meta.render import (
     iso_utc,
     journal_table,
@@ -54,7 +55,8 @@ def show(ctx: click.Context, uri: tuple[str, str], as_json: bool, history: bool)
         journal = store.history(bucket, key) if history else []
     if row is None and not journal:
         click.echo(
-            f"s3meta: no record of s3://{bucket}/{key} in {mask_url(database_url)}", err=True
+            f"s3meta: no record of {printable(f's3://{bucket}/{key}')} in {mask_url(database_url)}",
+            err=True,
         )
         ctx.exit(1)
     if row is not None and row.never_seen and not journal:
@@ -87,12 +89,12 @@ def _show_history(
     console = stdout_console()
     if row is None:
         # The journal outlived the row (it was purged by hand): the journal is all there is.
-        click.echo(f"s3meta: no current record of s3://{bucket}/{key}", err=True)
+        click.echo(f"s3meta: no current record of {printable(f's3://{bucket}/{key}')}", err=True)
     else:
         console.print(row_table(row))
     if not journal:
         # Rows written before the journal existed have none.
-        click.echo(f"s3meta: no journal entries for s3://{bucket}/{key}", err=True)
+        click.echo(f"s3meta: no journal entries for {printable(f's3://{bucket}/{key}')}", err=True)
         return
     if row is not None:
         console.print()

@@ -29,6 +29,7 @@ from s3meta.cli.errors import one_line_errors
 from s3meta.config import Settings, get_settings
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.reconcile import Difference, Drift, Recorded, Tally, differences
+from s3meta.domain.terminal import printable
 from s3meta.domain.uris import parse_s3_prefix_uri
 from s3meta.errors import ConfigError, S3MetaError
 
@@ -161,7 +162,7 @@ def _store(settings: Settings) -> Iterator[MetadataStore]:
 
 def _difference_line(bucket: str, difference: Difference) -> str:
     listed, recorded = difference.listed, difference.recorded
-    where = f"s3://{bucket}/{difference.key}"
+    where = printable(f"s3://{bucket}/{difference.key}")
     if difference.kind is Drift.MISSING:
         assert listed is not None
         detail = "no row" if recorded is None else "row marked deleted"
@@ -217,7 +218,7 @@ def _print_summary(
     if tally.drift > shown:
         click.echo(f"... and {tally.drift - shown} more (see --limit-report or --json)")
     click.echo(
-        f"s3meta: s3://{bucket}/{prefix}: listed {_count(tally.listed, 'object')}, "
+        f"s3meta: {printable(f's3://{bucket}/{prefix}')}: listed {_count(tally.listed, 'object')}, "
         f"{_count(tally.rows, 'row')} ({tally.live_rows} live); in sync {tally.in_sync}, "
         f"missing {tally.missing}, stale {tally.stale}, changed {tally.changed}"
     )

@@ -17,6 +17,7 @@ from s3meta.aws.sqs import Queue
 from s3meta.cli.errors import one_line_errors
 from s3meta.cli.params import bucket_name, s3_uris, since_time
 from s3meta.config import Settings, get_settings
+from s3meta.domain.terminal import printable
 from s3meta.domain.wording import counted
 from s3meta.operations.dead_letters import (
     DEAD_LETTER_CAP,
@@ -136,7 +137,7 @@ def _requeue_uris(
     if not as_json:
         if dry_run:
             for bucket, key in uris:
-                click.echo(f"s3://{bucket}/{key}")
+                click.echo(printable(f"s3://{bucket}/{key}"))
         verb = "would queue" if dry_run else "queued"
         click.echo(f"s3meta: {verb} {counted(len(uris), 'task')}", err=dry_run)
     return {
@@ -159,9 +160,9 @@ def _requeue_failed(
 ) -> dict[str, Any]:
     def show(failed_key: FailedKey, matched: int) -> None:
         if dry_run:
-            click.echo(failed_key.uri)
+            click.echo(printable(failed_key.uri))
         elif matched % _PROGRESS_EVERY == 0:
-            click.echo(f"s3meta: queued {matched} so far, at {failed_key.uri}", err=True)
+            click.echo(f"s3meta: queued {matched} so far, at {printable(failed_key.uri)}", err=True)
 
     with open_engine(settings.database_url) as engine:
         report = requeue_failed(
@@ -209,7 +210,7 @@ def _requeue_dead_letters(
             )
             for letter in preview.sample:
                 reason = "(no reason recorded)" if letter.reason is None else letter.reason
-                click.echo(f"  {letter.message.message_id}: {reason}")
+                click.echo(f"  {letter.message.message_id}: {printable(reason)}")
         return {
             "source": "dead-letters",
             "dry_run": True,

@@ -20,6 +20,7 @@ from s3meta.cli.params import bucket_name
 from s3meta.cli.query import stdout_console
 from s3meta.config import Settings, get_settings
 from s3meta.domain.attempts import Outcome
+from s3meta.domain.terminal import printable
 from s3meta.domain.times import format_age
 from s3meta.errors import S3MetaError
 from s3meta.operations.stats import QueueReport, Stats, collect_stats
@@ -131,7 +132,7 @@ def _buckets_table(buckets: Sequence[BucketRows]) -> Table:
     for name in ("live", "deleted", "total"):
         table.add_column(name, justify="right", no_wrap=True)
     for row in buckets:
-        table.add_row(Text(row.bucket), str(row.live), str(row.deleted), str(row.total))
+        table.add_row(Text(printable(row.bucket)), str(row.live), str(row.deleted), str(row.total))
     if len(buckets) > 1:
         live = sum(row.live for row in buckets)
         deleted = sum(row.deleted for row in buckets)

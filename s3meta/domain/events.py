@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from s3meta.domain.objects import MAX_KEY_BYTES, parse_timestamp
+from s3meta.domain.names import bucket_name_problem, key_problem
+from s3meta.domain.objects import parse_timestamp
 
 # The only S3 event message major version this code understands (2.1, 2.2, 2.3 ... all fit).
 SUPPORTED_MAJOR_VERSION = 2
@@ -319,6 +320,10 @@ def _bucket_name(bucket: dict[str, Any], path: str) -> str:
     name = _required_str(bucket, "name", path)
     if not name:
         raise _Unusable(f"{path} is empty")
+    # S3 never sends a name it would not allow; its task could only fail, on every requeue.
+    problem = bucket_name_problem(name)
+    if problem is not None:
+        raise _Unusable(f"{path}: {problem}")
     return name
 
 
@@ -332,13 +337,9 @@ def _decoded_key(raw: str, path: str) -> str:
 
 
 def _check_key(key: str, path: str) -> None:
-    if not key:
-        raise _Unusable(f"{path} is empty")
-    if not _is_utf8(key):
-        raise _Unusable(f"{path} is not valid UTF-8 text")
-    size = len(key.encode("utf-8"))
-    if size > MAX_KEY_BYTES:
-        raise _Unusable(f"{path} is {size} bytes of UTF-8; S3 allows at most {MAX_KEY_BYTES}")
+    problem = key_problem(key, path)
+    if problem is not None:
+        raise _Unusable(problem)
 
 
 def _optional_time(container: dict[str, Any], name: str, path: str) -> str | None:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
+from s3meta.domain.names import bucket_name_problem
 from s3meta.domain.objects import MAX_KEY_BYTES
 
 SCHEME = "s3://"
-
-# S3's general-purpose bucket naming rules (the ones every region enforces for new buckets).
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def parse_s3_uri(text: str) -> tuple[str, str]:
@@ -33,13 +29,9 @@ def parse_s3_prefix_uri(text: str) -> tuple[str, str]:
 
 def validate_bucket_name(name: str) -> str:
     """``name`` if it is a valid S3 bucket name, else raise ``ValueError`` saying why."""
-    if not name:
-        raise ValueError("empty bucket name")
-    if not _BUCKET_NAME.match(name):
-        raise ValueError(
-            f"invalid bucket name {name!r}: a bucket name is 3-63 lowercase letters, digits, "
-            "'.' or '-', and starts and ends with a letter or digit"
-        )
+    problem = bucket_name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
     return name
 
 

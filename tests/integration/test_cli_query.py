@@ -437,3 +437,61 @@ def test_piped_tables_keep_long_keys_on_one_line(
 
     assert key in listed.stdout.splitlines()[1]
     assert any(key in line for line in shown.stdout.splitlines())
+
+
+HOSTILE_KEY = "evil\x1b[31mred\x07\x9b2J[bold]x[/bold]\rover\nline\u202etxt.exe"
+HOSTILE_SHOWN = "evil\\x1b[31mred\\x07\\x9b2J[bold]x[/bold]\\rover\\nline\\u202etxt.exe"
+
+
+def assert_terminal_safe(text: str) -> None:
+    """No control character but the line ends, no bidi override: nothing a terminal obeys."""
+    unsafe = [char for char in text if (ord(char) < 32 and char != "\n") or char == "\x7f"]
+    unsafe += [char for char in text if 0x80 <= ord(char) < 0xA0 or char == "\u202e"]
+    assert unsafe == [], text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("show", f"s3://{BUCKET}/{HOSTILE_KEY}"),
+        ("show", f"s3://{BUCKET}/{HOSTILE_KEY}", "--history"),
+        ("list", "--bucket", BUCKET),
+    ],
+    ids=["show", "history", "list"],
+)
+def test_control_characters_and_markup_in_a_key_are_printed_escaped_and_literal(
+    cli: RunCli, put: Callable[..., ObjectState], args: tuple[str, ...]
+) -> None:
+    put(HOSTILE_KEY, user_metadata={"note": "\x1b]0;pwned\x07"})
+
+    result = cli(*args)
+
+    assert result.exit_code == 0, result.output
+    assert_terminal_safe(result.output)
+    # Tables may fold a long key across lines: compare without the layout.
+    flat = "".join(result.stdout.split())
+    assert "".join(HOSTILE_SHOWN.split()) in flat
+    if args[0] == "show" and "--history" not in args:
+        assert "\\x1b]0;pwned\\x07" in flat
+
+
+def test_json_output_keeps_a_hostile_key_exact(
+    cli: RunCli, put: Callable[..., ObjectState]
+) -> None:
+    put(HOSTILE_KEY)
+
+    shown = cli("show", f"s3://{BUCKET}/{HOSTILE_KEY}", "--json")
+    listed = cli("list", "--bucket", BUCKET, "--json")
+
+    assert json.loads(shown.stdout)["key"] == HOSTILE_KEY
+    assert listed_keys(listed) == [HOSTILE_KEY]
+
+
+def test_an_unknown_hostile_key_is_named_escaped_in_the_error(
+    cli: RunCli, database_url: str
+) -> None:
+    result = cli("show", f"s3://{BUCKET}/{HOSTILE_KEY}")
+
+    assert result.exit_code == 1
+    assert_terminal_safe(result.output)
+    assert HOSTILE_SHOWN in result.stderr

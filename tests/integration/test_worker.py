@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -13,8 +14,12 @@ from celery.result import AsyncResult
 from db.engine import create_engine
 from db.reports import rows_per_bucket
 from s3meta.cli.query import list_objects, show
+from s3meta.cli.requeue import requeue as requeue_command
+from s3meta.cli.stats import stats as stats_command
 from s3meta.domain.attempts import Outcome
-from tasks import extract_metadata
+from s3meta.errors import InvalidTaskArguments
+from s3meta.processes import wait_for
+from tasks import app, extract_metadata
 from tests.support.cli import invoke
 from tests.support.faults import Fault
 from tests.support.stack import Stack
@@ -37,6 +42,27 @@ def run(bucket: str, key: str, **event: object) -> AsyncResult:
 
 def outcomes(stack: Stack, bucket: str, key: str) -> list[str]:
     return [attempt.outcome for attempt in stack.store.attempts(bucket, key)]
+
+
+def worker_lines_about(stack: Stack, task_id: str, since: int) -> tuple[list[str], str]:
+    """The worker's log lines naming ``task_id`` (but "received"), and all it logged since.
+
+    Celery logs a failure after storing its result, so a later task's "succeeded" line is
+    waited for first: by then the failed task has logged all it will.
+    """
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="sentinel", Body=b"s")
+    sentinel = run(bucket, "sentinel")
+    wait_for(
+        lambda: any(
+            sentinel.id in line and "succeeded" in line for line in stack.worker.log().splitlines()
+        ),
+        RESULT_TIMEOUT,
+        "the sentinel task's success line",
+    )
+    logged = stack.worker.log()[since:]
+    lines = [line for line in logged.splitlines() if task_id in line and " received" not in line]
+    return lines, logged
 
 
 def test_an_uploaded_object_gets_a_row_with_every_field_right(stack: Stack) -> None:
@@ -285,6 +311,28 @@ def test_access_denied_fails_at_once_and_is_recorded(stack: Stack) -> None:
     assert stack.store.get(bucket, "secret.txt") is None
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [Fault(403, "AccessDenied"), Fault(400, "InvalidArgument")],
+    ids=["access-denied", "invalid-argument"],
+)
+def test_a_permanent_s3_error_is_one_line_in_the_worker_log(stack: Stack, fault: Fault) -> None:
+    bucket = stack.new_bucket()
+    stack.faults.fail("HEAD", f"/{bucket}/denied.txt", fault)
+    since = len(stack.worker.log())
+
+    result = run(bucket, "denied.txt")
+
+    assert result.failed()
+    assert "PermanentError" in (result.traceback or "")
+    lines, logged = worker_lines_about(stack, result.id, since)
+    assert len(lines) == 1, lines
+    assert "ERROR" in lines[0]
+    assert f"s3://{bucket}/denied.txt" in lines[0]
+    assert "Traceback" not in logged
+    assert outcomes(stack, bucket, "denied.txt") == [Outcome.FAILED]
+
+
 def test_a_key_that_keeps_failing_is_recorded_as_failed_after_the_last_retry(
     stack: Stack,
 ) -> None:
@@ -322,3 +370,68 @@ def test_celery_results_are_kept_in_the_same_database(stack: Stack) -> None:
         "s3meta.extract_metadata",
         stack.env["S3META_TASK_QUEUE"],
     )
+
+
+def test_a_call_no_run_can_use_fails_at_once_with_an_attempt_row_and_one_line(
+    stack: Stack,
+) -> None:
+    since = len(stack.worker.log())
+    # send_task passes by the caller-side check, as an old client or another language would.
+    result = app.send_task("s3meta.extract_metadata", args=(123, None))
+    result.get(timeout=RESULT_TIMEOUT, propagate=False)
+
+    assert result.failed()
+    assert "InvalidTaskArguments" in (result.traceback or "")
+    (attempt,) = stack.store.attempts("123", "None")
+    assert attempt.outcome == Outcome.FAILED
+    assert attempt.error_type == "InvalidTaskArguments"
+    assert "bucket must be a string, got int 123" in (attempt.error or "")
+    assert "key must be a string, got NoneType None" in (attempt.error or "")
+    lines, logged = worker_lines_about(stack, result.id, since)
+    assert len(lines) == 1, lines
+    assert "ERROR" in lines[0]
+    assert "bucket must be a string" in lines[0]
+    assert "Traceback" not in logged
+    assert "IntegrityError" not in logged
+
+    stats = invoke(stats_command, "--bucket", "123", "--no-peek", "--json")
+    assert stats.exit_code == 0, stats.output
+    assert '"failed": 1' in stats.stdout
+    failed = invoke(requeue_command, "--failed", "--bucket", "123", "--dry-run")
+    assert failed.exit_code == 0, failed.output
+    assert "s3://123/None" in failed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((123, None), {}, "bucket must be a string"),
+        (("Bad_Bucket!!", "k"), {}, "invalid bucket name 'Bad_Bucket!!'"),
+        (("bucket-a", ""), {}, "key is empty"),
+        (("bucket-a", "k" * 1025), {}, "key is 1025 bytes"),
+        (("bucket-a", "k"), {"event_time": "yesterday"}, "unreadable event fields"),
+        (("bucket-a",), {}, "key is missing"),
+    ],
+)
+def test_delay_refuses_unusable_arguments_in_the_caller_and_sends_nothing(
+    args: tuple[object, ...], kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidTaskArguments, match=re.escape(message)):
+        extract_metadata.delay(*args, **kwargs)
+
+
+def test_a_key_with_control_characters_reaches_the_text_log_escaped(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+    key = "evil\x1b[31mred\r\nforged line\u202e"
+    since = len(stack.worker.log())
+
+    result = run(bucket, key)
+
+    assert result.successful(), result.traceback
+    lines, logged = worker_lines_about(stack, result.id, since)
+    assert lines
+    assert any(f"s3://{bucket}/evil\\x1b[31mred\\r\\nforged line\\u202e" in line for line in lines)
+    assert "\x1b" not in logged
+    assert "\r" not in logged
+    assert "\u202e" not in logged
+    assert not any(line.startswith("forged line") for line in logged.splitlines())

@@ -374,6 +374,11 @@ def test_a_record_field_is_read_as_s3_means_it(
         ({"s3.bucket.name": MISSING}, "s3.bucket.name is missing"),
         ({"s3.bucket.name": ""}, "s3.bucket.name is empty"),
         ({"s3.bucket.name": 7}, "s3.bucket.name must be a string, got number"),
+        (
+            {"s3.bucket.name": "Bad_Bucket!!"},
+            "s3.bucket.name: invalid bucket name 'Bad_Bucket!!': a bucket name is 3-63",
+        ),
+        ({"s3.bucket.name": "ab"}, "s3.bucket.name: invalid bucket name 'ab'"),
         ({"s3.object": MISSING}, "s3.object is missing"),
         ({"s3.object.key": MISSING}, "s3.object.key is missing"),
         ({"s3.object.key": ""}, "s3.object.key is empty"),
@@ -654,6 +659,10 @@ def test_an_eventbridge_key_is_taken_literally(key: str) -> None:
         ({"detail-type": " "}, "EventBridge event: detail-type is blank"),
         ({"detail": "x"}, "EventBridge event: detail must be a JSON object, got string"),
         ({"detail.bucket.name": MISSING}, "EventBridge event: detail.bucket.name is missing"),
+        (
+            {"detail.bucket.name": "Bad_Bucket!!"},
+            "EventBridge event: detail.bucket.name: invalid bucket name 'Bad_Bucket!!'",
+        ),
         ({"detail.object.key": MISSING}, "EventBridge event: detail.object.key is missing"),
         ({"detail.object.key": ""}, "EventBridge event: detail.object.key is empty"),
         ({"detail.object.key": "k" * 1025}, "EventBridge event: detail.object.key is 1025 bytes"),

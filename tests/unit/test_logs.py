@@ -282,3 +282,22 @@ def test_an_error_printed_by_a_command_has_its_secrets_masked() -> None:
         "Error: cannot use mysql+pymysql://u:***@h/db with "
         "sqs://AKIAIOSFODNN7EXAMPLE:***@host:4566 (***)\n"
     )
+
+
+HOSTILE = TaskContext("4f1c-task", "s3meta.extract_metadata", "bucket-a", "a\x1b[31m\nb")
+
+
+def test_a_text_line_escapes_control_characters_of_the_key_and_the_message() -> None:
+    with task_context(HOSTILE):
+        output = emit(TextFormatter(), exc=True)
+
+    assert "\x1b" not in output
+    assert output.splitlines()[0].endswith("[4f1c-task s3://bucket-a/a\\x1b[31m\\nb]")
+    assert "Traceback (most recent call last):" in output.splitlines()[1]
+
+
+def test_a_json_line_keeps_a_key_with_control_characters_exact() -> None:
+    with task_context(HOSTILE):
+        line = json.loads(emit(JsonLogFormatter()))
+
+    assert line["key"] == "a\x1b[31m\nb"
