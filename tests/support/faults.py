@@ -248,6 +248,9 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
     except OSError:
         pass
     finally:
+        # Both ends close here: the other pump's recv then fails and it ends too; sockets
+        # left to the garbage collector would warn (ResourceWarning) inside a later test.
         for end in (source, target):
             with contextlib.suppress(OSError):
                 end.shutdown(socket.SHUT_RDWR)
+            end.close()
