@@ -12,6 +12,7 @@ from s3meta import logs
 from s3meta.config import Settings, get_settings
 from s3meta.domain.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
+from s3meta.monitor.command import guard_flower_command
 from tasks.health import HealthFile
 
 # Long polling keeps an idle worker cheap, but kombu's pycurl client gives up on any request
@@ -92,6 +93,8 @@ def create_app() -> Celery:
 
 
 app = create_app()
+# `celery -A tasks flower` imports this module just before it runs Flower's command.
+guard_flower_command()
 
 
 @worker_init.connect  # type: ignore[untyped-decorator]
