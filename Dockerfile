@@ -26,8 +26,8 @@ COPY --from=build /opt/s3meta /opt/s3meta
 # The CA bundle of RDS, for TLS to the database: ?ssl_ca=/etc/ssl/certs/rds-global-bundle.pem
 ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
 WORKDIR /app
-# Alembic and Flower read these from the working directory.
-COPY alembic.ini flowerconfig.py ./
+# Alembic reads it from the working directory.
+COPY alembic.ini ./
 COPY alembic ./alembic
 ENV PATH=/opt/s3meta/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -15,6 +15,7 @@ from s3meta import logs
 from s3meta.config import Settings, get_settings
 from s3meta.domain.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
+from s3meta.monitor.command import guard_flower_command
 from tasks import log_filters, startup  # noqa: F401 - startup connects the start-up check
 from tasks.control import warn_on_duplicate_name
 from tasks.health import HealthFile
@@ -99,6 +100,8 @@ def create_app() -> Celery:
 
 
 app = create_app()
+# `celery -A tasks flower` imports this module just before it runs Flower's command.
+guard_flower_command()
 
 
 @worker_init.connect  # type: ignore[untyped-decorator]

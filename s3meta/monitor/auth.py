@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from s3meta.errors import ConfigError
 
@@ -21,11 +21,13 @@ def basic_auth_from_env(environ: Mapping[str, str]) -> list[str]:
             f"{BASIC_AUTH_VARIABLE} is not set: Flower does not start without authentication "
             f'(set {BASIC_AUTH_VARIABLE}="user:password")'
         )
-    pairs = value.split(",")
+    return checked_pairs(value.split(","), BASIC_AUTH_VARIABLE)
+
+
+def checked_pairs(pairs: Sequence[str], source: str) -> list[str]:
+    """``pairs`` when each is ``user:password`` with both non-empty; else ``ConfigError``."""
     for pair in pairs:
         user, _, password = pair.partition(":")
         if not user or not password:
-            raise ConfigError(
-                f"{BASIC_AUTH_VARIABLE}: every entry must be user:password with both non-empty"
-            )
-    return pairs
+            raise ConfigError(f"{source}: every entry must be user:password with both non-empty")
+    return list(pairs)

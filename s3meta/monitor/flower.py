@@ -1,4 +1,4 @@
-"""Flower's hooks for an SQS broker; ``flowerconfig.py`` calls ``install()``."""
+"""Flower's hooks for an SQS broker; ``s3meta.monitor.command`` calls ``install()``."""
 
 from __future__ import annotations
 
