@@ -203,7 +203,7 @@ def _moto_server() -> Iterator[str]:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
         raise DemoError("the demo needs moto: pip install -e '.[demo]'") from exc
-    from s3meta.moto_server import make_sqs_thread_safe
+    from s3meta.compat.moto import make_sqs_thread_safe
 
     make_sqs_thread_safe()
     # moto's server logs every request through werkzeug; the demo tells its own story.

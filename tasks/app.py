@@ -27,7 +27,7 @@ from tasks.health import HealthFile
 WAIT_TIME_SECONDS = 10
 # kombu's SQS transport, fixed so that one failed or timed-out receive does not stop a
 # worker consuming for good (see the module).
-SQS_TRANSPORT = "tasks.sqs_transport:Transport"
+SQS_TRANSPORT = "s3meta.compat.kombu:Transport"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -92,8 +92,8 @@ def _configuration() -> dict[str, Any]:
 def create_app() -> Celery:
     """A Celery app whose configuration is read from the environment on first use."""
     # One control queue per worker process, so that workers sharing a name never delete
-    # each other's (see tasks.control).
-    app = Celery("s3meta", include=["tasks.extract"], control="tasks.control:ProcessControl")
+    # each other's (see s3meta.compat.kombu.ProcessMailbox).
+    app = Celery("s3meta", include=["tasks.extract"], control="s3meta.compat.celery:ProcessControl")
     app.add_defaults(_configuration)
     app.steps["consumer"].add(HealthFile)
     return app

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import Celery
 
 from s3meta.aws.errors import describe
+from s3meta.compat.kombu import capture_puts, queue_url, send_message_fields
 from s3meta.errors import PublishError, QueueUnavailable
 from tasks.extract import extract_metadata
 
@@ -41,16 +42,12 @@ class EncodedTask:
 
 
 class KombuSqsEncoder:
-    """Builds SQS messages byte-for-byte as kombu's SQS transport sends them, without sending.
+    """Builds SQS messages exactly as kombu's SQS transport sends them, without sending.
 
-    Mirrors kombu 5.7 (pinned ``<5.8``): a task is published through Celery's normal path
-    (``Task.apply_async`` with our producer: ``app.amqp.create_task_message`` and
-    ``send_task_message``, kombu's ``Producer.publish``, ``Channel.prepare_message`` and
-    ``basic_publish``, which applies ``_inplace_augment_message`` and routes to ``_put``);
-    this class replaces the channel's ``_put`` with one that applies the same encoding as
-    ``kombu.transport.SQS.Channel._put`` (``dumps``, then base64 through
-    ``AsyncMessage().encode`` when ``sqs_base64_encoding``) and keeps the result instead of
-    calling SendMessage. Re-check ``_put`` when kombu is upgraded; FIFO queues are not
+    A task goes through Celery's normal publishing path (``Task.apply_async`` with our
+    producer, kombu's ``Producer.publish`` and the channel's ``basic_publish``) up to the
+    channel's ``_put``, which ``s3meta.compat.kombu.capture_puts`` replaces; the captured
+    message then gets ``_put``'s own encoding (``send_message_fields``). FIFO queues are not
     supported here.
     """
 
@@ -60,17 +57,10 @@ class KombuSqsEncoder:
             self._channel = self._connection.default_channel
         self._producer = app.amqp.Producer(self._channel, auto_declare=False)
         self._captured: list[tuple[str, dict[str, Any]]] = []
-        # An instance attribute shadows the transport's method for this channel only.
-        self._channel._put = self._capture
-
-    def _capture(self, queue: str, message: dict[str, Any], **_: Any) -> None:
-        self._captured.append((queue, message))
+        capture_puts(self._channel, lambda queue, message: self._captured.append((queue, message)))
 
     def encode(self, bucket: str, key: str, **task_kwargs: Any) -> EncodedTask:
         """The SQS message of ``extract_metadata(bucket, key, **task_kwargs)``."""
-        from kombu.asynchronous.aws.sqs.message import AsyncMessage
-        from kombu.utils.json import dumps
-
         self._captured.clear()
         result = extract_metadata.apply_async(
             args=(bucket, key), kwargs=task_kwargs, producer=self._producer, retry=False
@@ -82,19 +72,14 @@ class KombuSqsEncoder:
         queue, message = self._captured.pop()
         if queue.endswith(".fifo"):
             raise PublishError("batched publishing does not support FIFO task queues")
-        channel = self._channel
-        properties = message.get("properties", {})
-        attributes = properties.pop("message_attributes", None)
-        delay = channel._resolve_delay_seconds(properties)
-        if channel.sqs_base64_encoding:
-            body = AsyncMessage().encode(dumps(message))  # type: ignore[no-untyped-call]
-        else:
-            body = dumps(message)  # type: ignore[no-untyped-call]
+        body, delay, attributes = send_message_fields(self._channel, message)
+        with _broker_errors():
+            url = queue_url(self._channel, queue)
         return EncodedTask(
             task_id=str(result.id),
             queue=queue,
-            queue_url=_queue_url(channel, queue),
-            body=str(body),
+            queue_url=url,
+            body=body,
             delay_seconds=delay,
             message_attributes=attributes,
         )
@@ -112,11 +97,6 @@ def _broker_errors() -> Iterator[None]:
         yield
     except OperationalError as exc:
         raise QueueUnavailable(f"SQS unreachable: {exc}") from exc
-
-
-def _queue_url(channel: Any, queue: str) -> str:
-    with _broker_errors():
-        return str(channel._new_queue(queue))
 
 
 def decode_body(body: str) -> dict[str, Any]:

@@ -27,10 +27,6 @@ import click
 from s3meta.errors import ConfigError
 from s3meta.monitor.auth import basic_auth_from_env, checked_pairs
 
-# The Flower releases whose ``flower/command.py`` this module mirrors: the command's callback
-# sets tornado's global ``options`` from FLOWER_* variables, the --conf file and the command
-# line, in that order, then calls the module's ``extract_settings``. [lowest, first refused).
-FLOWER_VERSIONS = ((2, 2), (2, 3))
 DEFAULT_ADDRESS = "127.0.0.1"
 _GUARDED = "_s3meta_guarded"
 
@@ -65,61 +61,37 @@ def guarded(callback: Callable[..., Any]) -> Callable[..., Any]:
     return flower_on_s3meta_terms
 
 
-def check_flower_version(version: tuple[int, ...]) -> None:
-    """Raise ``ConfigError`` unless ``version`` is one this module mirrors."""
-    lowest, refused = FLOWER_VERSIONS
-    if not lowest <= tuple(version[:2]) < refused:
-        shown = ".".join(map(str, version))
-        raise ConfigError(
-            f"flower {shown} is installed; s3meta's Flower guard (s3meta/monitor/command.py) "
-            f"mirrors flower {lowest[0]}.{lowest[1]}.x only: install flower~="
-            f"{lowest[0]}.{lowest[1]}.0 or check the guard against this release"
-        )
-
-
 def prepare_flower(environ: Mapping[str, str]) -> None:
     """Check the credentials and set s3meta's defaults before Flower reads its options."""
-    import flower
-    import flower.command
+    from s3meta.compat import flower as upstream
 
-    check_flower_version(tuple(flower.VERSION))
     basic_auth_from_env(environ)
-    options = flower.command.options
+    options = upstream.options()
     options.address = DEFAULT_ADDRESS
     # State lives in memory; a shelve file in the working directory is litter on a node.
     options.persistent = False
     # Flower would tell every worker to send events every few seconds; on SQS each event costs
     # SNS publishes and SQS messages, so only workers started with -E send them.
     options.enable_events = False
-    if not getattr(flower.command.extract_settings, _GUARDED, False):
-        flower.command.extract_settings = requiring_credentials(
-            flower.command.extract_settings, options
-        )
+    upstream.check_settings_first(functools.partial(require_credentials, options))
 
     from s3meta.monitor.flower import install
 
     install()
 
 
-def requiring_credentials(extract_settings: Callable[[], None], options: Any) -> Callable[[], None]:
-    """Flower's ``extract_settings``, refusing options whose basic auth is empty or malformed.
+def require_credentials(options: Any) -> None:
+    """Stop Flower (one line, exit status 1) if its basic auth is empty or malformed.
 
-    It runs after every source of options was read, so neither a ``--conf`` file nor
-    ``--basic-auth=`` can turn authentication off.
+    Run on the options Flower is about to serve with, after every source was read, so
+    neither a ``--conf`` file nor ``--basic-auth=`` can turn authentication off.
     """
-
-    @functools.wraps(extract_settings)
-    def extract_settings_with_credentials() -> None:
-        try:
-            if not options.basic_auth:
-                raise ConfigError(
-                    "basic_auth is empty after the --conf file and the command line: "
-                    "Flower does not start without authentication"
-                )
-            checked_pairs(options.basic_auth, "basic_auth")
-        except ConfigError as error:
-            sys.exit(f"flower: {error}")
-        extract_settings()
-
-    setattr(extract_settings_with_credentials, _GUARDED, True)
-    return extract_settings_with_credentials
+    try:
+        if not options.basic_auth:
+            raise ConfigError(
+                "basic_auth is empty after the --conf file and the command line: "
+                "Flower does not start without authentication"
+            )
+        checked_pairs(options.basic_auth, "basic_auth")
+    except ConfigError as error:
+        sys.exit(f"flower: {error}")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -15,84 +12,25 @@ from s3meta.aws.sqs import Queue, pipeline_queues
 from s3meta.config import get_settings
 from s3meta.monitor.broker import SQSBroker
 
-logger = logging.getLogger(__name__)
-
 
 def install() -> None:
-    """Make Flower's broker page and ``/api/queues/length`` read SQS queue depths.
+    """Make Flower's broker page and ``/api/queues/length`` read SQS queue depths, and its
+    event capture end (deleting its queue) when Flower stops.
 
-    Replaces the ``Broker`` factory that ``flower.views`` calls; other brokers still get
-    Flower's own clients. Nothing happens on import: only Flower's process calls this.
+    Other brokers still get Flower's own clients. Nothing happens on import: only Flower's
+    process calls this.
     """
-    import flower.events
-    import flower.views
+    from s3meta.compat import flower as upstream
 
-    flower.views.Broker = broker_client
-    if not getattr(flower.events.Events, "_s3meta_stoppable", False):
-        flower.events.Events.run = _capture_until_stopped
-        flower.events.Events.stop = _stop_and_release(flower.events.Events.stop)
-        flower.events.Events._s3meta_stoppable = True
-
-
-# How long Flower's exit waits for the event capture to close its connection.
-_RELEASE_TIMEOUT = 10.0
-
-
-def _stopping(events: Any) -> threading.Event:
-    found: threading.Event | None = getattr(events, "_s3meta_stopping", None)
-    if found is None:
-        found = threading.Event()
-        events._s3meta_stopping = found
-    return found
-
-
-def _capture_until_stopped(events: Any) -> None:
-    """Flower's ``Events.run``, but ending when Flower stops.
-
-    Flower's own loop never returns, and its daemon thread dies with the process inside
-    ``with connection``: the monitor's event queue is never deleted, and SQS has no
-    auto-delete. Here the receiver stops (``should_stop``, checked every second) and the
-    connection closes, which deletes the queue and its SNS subscription.
-    """
-    from celery.events import EventReceiver
-
-    stopping = _stopping(events)
-    retry_in = 1.0
-    while not stopping.is_set():
-        try:
-            with events.capp.connection() as connection:
-                receiver = EventReceiver(
-                    connection, handlers={"*": events.on_event}, app=events.capp
-                )
-                events._s3meta_receiver = receiver
-                if stopping.is_set():
-                    return
-                retry_in = 1.0
-                receiver.capture(limit=None, timeout=None, wakeup=True)
-        except Exception as exc:  # noqa: BLE001 - as Flower does: log, back off, capture again
-            logger.error("failed to capture events: %r; trying again in %.0f s", exc, retry_in)
-            stopping.wait(retry_in)
-            retry_in = min(retry_in * 2, 60.0)
-
-
-def _stop_and_release(stop: Callable[[Any], None]) -> Callable[[Any], None]:
-    def stop_and_release(events: Any) -> None:
-        stop(events)
-        _stopping(events).set()
-        receiver = getattr(events, "_s3meta_receiver", None)
-        if receiver is not None:
-            receiver.should_stop = True
-        if events.is_alive() and threading.current_thread() is not events:
-            events.join(timeout=_RELEASE_TIMEOUT)
-
-    return stop_and_release
+    upstream.replace_broker_factory(broker_client)
+    upstream.make_event_capture_stoppable()
 
 
 def broker_client(broker_url: str, *args: Any, **kwargs: Any) -> Any:
     """The broker client for ``broker_url``: ours for SQS, else Flower's.
 
     Flower passes the URL Celery's connection prints, whose scheme is the transport class
-    when ``broker_transport`` names one (``tasks.sqs_transport:Transport://…``).
+    when ``broker_transport`` names one (``s3meta.compat.kombu:Transport://…``).
     """
     from flower.utils.broker import Broker
 

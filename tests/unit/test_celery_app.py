@@ -17,8 +17,8 @@ from celery.app.defaults import DEFAULTS
 from celery.concurrency import prefork, solo, thread
 from kombu.asynchronous.aws.connection import AsyncHTTPSConnection
 
+from s3meta.compat import kombu as sqs_transport
 from s3meta.config import Settings, load_settings
-from tasks import sqs_transport
 from tasks.app import (
     TRACE_LOGGER,
     WAIT_TIME_SECONDS,

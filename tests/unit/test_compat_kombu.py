@@ -1,0 +1,69 @@
+"""s3meta.compat.kombu: each patch still matches the kombu code it overrides or calls."""
+
+from __future__ import annotations
+
+import pytest
+from kombu.transport import SQS
+
+from s3meta.compat import Mirrored, drifted
+from s3meta.compat import kombu as compat
+
+PATCHES = [
+    compat.ShortQueueNames,
+    compat.SnsFanoutForTopics,
+    compat.FailedReceiveDeliversNothing,
+    compat.BlockingDeleteWithoutHub,
+    compat.RepliesByQueueName,
+    compat.QueueHeartbeat,
+    compat.AutoDeleteQueues,
+    compat.DeleteForgetsItsQueue,
+    compat.RecreateVanishedControlQueues,
+    compat.PurgeCountsOnce,
+    compat.ReturnReservedOnClose,
+    compat.ProcessMailbox,
+]
+
+
+@pytest.mark.parametrize("patch", PATCHES, ids=lambda patch: patch.__name__)
+def test_the_kombu_methods_a_patch_mirrors_are_unchanged(patch: type) -> None:
+    mirrors: tuple[Mirrored, ...] = patch.MIRRORS  # type: ignore[attr-defined]
+
+    assert mirrors, f"{patch.__name__} names no kombu method it mirrors"
+    assert drifted(mirrors) == []
+
+
+@pytest.mark.parametrize("patch", PATCHES[:-1], ids=lambda patch: patch.__name__)
+def test_a_channel_patch_overrides_only_methods_it_names_or_adds(patch: type) -> None:
+    named = {mirrored.name for mirrored in patch.MIRRORS}  # type: ignore[attr-defined]
+    overridden = {
+        name
+        for name, value in vars(patch).items()
+        if callable(value) or isinstance(value, property)
+        if hasattr(SQS.Channel, name) and not name.startswith("__")
+    }
+
+    assert overridden <= named, f"{patch.__name__} overrides {overridden - named} unnamed"
+
+
+def test_the_transport_channel_carries_every_channel_patch() -> None:
+    assert set(PATCHES[:-1]) <= set(compat.Channel.__mro__)
+    assert compat.Transport.Channel is compat.Channel
+
+
+def test_an_sns_subscription_still_caches_subscription_arns_per_queue() -> None:
+    import inspect
+
+    from kombu.transport.SQS.SNS import _SnsSubscription
+
+    assert "self._subscription_arn_cache" in inspect.getsource(_SnsSubscription.__init__)
+
+
+def test_the_batched_send_mirrors_kombus_put() -> None:
+    assert drifted(compat.PUT_MIRRORS) == []
+
+
+def test_the_running_kombu_is_the_series_the_patches_mirror() -> None:
+    from s3meta.compat import release
+
+    low, high = compat.SERIES
+    assert low <= release(compat.VERSION) < high
