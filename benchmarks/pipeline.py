@@ -4,7 +4,7 @@ Both index the same N pre-uploaded objects from S3 event notifications, against 
 server and a scratch MariaDB database:
 
 - seed: one process; receive one message, HeadObject, INSERT + COMMIT, delete (the design
-  s3meta replaces; SPEC measured 23 objects/s for it here);
+  s3meta replaces);
 - s3meta: ``s3meta bridge`` and ``celery -A tasks worker`` processes, as deployed.
 
 A feeder thread sends the notifications, keeping the events queue at most ``--depth`` deep:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3meta.aws.errors import describe, error_code
+from s3meta.domain.arns import queue_name_of
 from s3meta.domain.broker import (
     EVENTS_TOPIC,
     PIDBOX_TOPIC,
@@ -22,7 +23,6 @@ from s3meta.domain.broker import (
     kind_of,
     orphan_subscriptions,
     parse_heartbeat,
-    queue_name_of_arn,
     select_litter,
 )
 from s3meta.errors import PermanentError
@@ -119,7 +119,7 @@ def _orphans(sns: Any, live: set[str]) -> Iterator[tuple[str, str]]:
                     sub["SubscriptionArn"]: sub.get("Endpoint", "") for sub in subscriptions
                 }
                 for subscription_arn in orphan_subscriptions(subscriptions, live):
-                    yield subscription_arn, queue_name_of_arn(endpoints[subscription_arn])
+                    yield subscription_arn, queue_name_of(endpoints[subscription_arn])
 
 
 def _exists(sqs: SQSClient, name: str, gone: set[str]) -> bool:

@@ -23,21 +23,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 from s3meta.aws.errors import Failure, classify, describe, error_code, http_status
 from s3meta.aws.s3 import NoSuchBucket, check_bucket
 from s3meta.config import Settings
+from s3meta.domain.arns import bucket_arn, queue_arn, queue_name_of
 from s3meta.domain.notifications import (
-    POLICY_STATEMENT_ID,
     KeyFilter,
     NotificationPlan,
+    describe_notification_change,
+    plan_notification,
+)
+from s3meta.domain.queue_policy import (
+    POLICY_STATEMENT_ID,
     allowed_source_arns,
     attribute_changes,
-    bucket_arn,
     dead_letter_queue_attributes,
-    describe_notification_change,
     events_queue_attributes,
     events_queue_policy,
     parse_policy,
-    plan_notification,
-    queue_arn,
-    queue_name_of,
     task_queue_attributes,
 )
 from s3meta.errors import (

@@ -156,12 +156,8 @@ def _print_iam_policy(
     kms_keys: Sequence[str],
 ) -> None:
     from s3meta.config import load_settings
-    from s3meta.domain.notifications import (
-        bridge_iam_policy,
-        queue_arn,
-        secret_arn,
-        worker_iam_policy,
-    )
+    from s3meta.domain.arns import queue_arn, secret_arn
+    from s3meta.domain.iam import bridge_iam_policy, worker_iam_policy
 
     account = account_id or "*"
     if account != "*" and not _ACCOUNT_ID.fullmatch(account):

@@ -1,7 +1,7 @@
 """s3meta's Celery control and event names on SQS/SNS, and which of them are litter.
 
-Pure: no AWS calls. ``tasks.sqs_transport`` names queues with it; ``s3meta broker-cleanup``
-selects what to remove with it.
+Pure: no AWS calls. ``s3meta.compat.kombu`` names queues with it, ``s3meta broker-cleanup``
+selects what to remove with it, and ``s3meta.domain.iam`` scopes the policies to it.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from s3meta.domain.arns import queue_name_of
+
 # Celery's names, scoped to s3meta so that cleanup can never take another app's queues:
 # control_exchange "s3meta" gives the fanout exchange "s3meta.pidbox", worker queues
-# "<hostname>.<pid>.s3meta.pidbox" (tasks.control) and replies through "reply.s3meta.pidbox" to
-# "<uuid>.reply.s3meta.pidbox"; monitors read events from "s3meta.celeryev.<uuid>".
+# "<hostname>.<pid>.s3meta.pidbox" (s3meta.compat.kombu.ProcessMailbox) and replies through
+# "reply.s3meta.pidbox" to "<uuid>.reply.s3meta.pidbox"; monitors read events from
+# "s3meta.celeryev.<uuid>".
 CONTROL_EXCHANGE = "s3meta"
 EVENT_EXCHANGE = "s3meta.celeryev"
 EVENT_QUEUE_PREFIX = "s3meta.celeryev"
@@ -27,6 +30,9 @@ EVENTS_TOPIC = "s3meta-celeryev"
 _EVENT_QUEUE = re.compile(r"s3meta-celeryev-[0-9a-f-]{32,36}")
 _REPLY_QUEUE = re.compile(r"[0-9a-f-]{32,36}-reply-s3meta-pidbox")
 _PIDBOX_SUFFIX = "-s3meta-pidbox"
+# IAM resource patterns covering every control queue (worker, reply) and every event queue.
+CONTROL_QUEUE_PATTERN = f"*{_PIDBOX_SUFFIX}"
+EVENT_QUEUE_PATTERN = f"{EVENTS_TOPIC}-*"
 
 # A process that consumes one of these queues tags it at most this often (TagQueue), so
 # that cleanup can tell a live queue from one whose owner died: SQS records no last receive.
@@ -131,11 +137,6 @@ def select_litter(queues: Iterable[QueueSeen], now: datetime, idle: timedelta) -
     return sorted(found, key=lambda litter: litter.name)
 
 
-def queue_name_of_arn(arn: str) -> str:
-    """The queue name at the end of an SQS ARN (``arn:aws:sqs:region:account:name``)."""
-    return arn.rsplit(":", 1)[-1]
-
-
 def orphan_subscriptions(
     subscriptions: Iterable[Mapping[str, str]], live_queues: set[str]
 ) -> list[str]:
@@ -149,5 +150,5 @@ def orphan_subscriptions(
         for sub in subscriptions
         if sub.get("Protocol", "").lower() == "sqs"
         and sub.get("SubscriptionArn", "").startswith("arn:")
-        and queue_name_of_arn(sub.get("Endpoint", "")) not in live_queues
+        and queue_name_of(sub.get("Endpoint", "")) not in live_queues
     ]

@@ -1,9 +1,10 @@
 """Comparing a bucket listing with the rows of ``object_metadata``. Pure: no I/O.
 
-Both sides arrive sorted by key in S3's order, which is the order of the keys' UTF-8 bytes
-(not Python's order of ``str``, which compares code points: a key with a character beyond
-U+FFFF sorts differently). ``differences`` walks them together once, holding one entry of
-each side at a time, so memory stays constant for any bucket size.
+Both sides arrive sorted by key in S3's order, the order of the keys' UTF-8 bytes, which is
+also Python's order of ``str`` (UTF-8 preserves code point order); the database keeps keys
+as bytes (VARBINARY on MySQL) so that its ``ORDER BY`` agrees. ``differences`` walks both
+together once, holding one entry of each side at a time, so memory stays constant for any
+bucket size.
 """
 
 from __future__ import annotations

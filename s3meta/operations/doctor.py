@@ -18,13 +18,9 @@ from db.migrations import read_schema_revision
 from s3meta.aws.s3 import bucket_error, check_bucket
 from s3meta.aws.sqs import Queue, pipeline_queues, sqs_errors
 from s3meta.config import Settings, env_var_for
-from s3meta.domain.notifications import (
-    EVENTS,
-    POLICY_STATEMENT_ID,
-    allowed_source_arns,
-    bucket_arn,
-    parse_policy,
-)
+from s3meta.domain.arns import bucket_arn
+from s3meta.domain.notifications import EVENTS
+from s3meta.domain.queue_policy import POLICY_STATEMENT_ID, allowed_source_arns, parse_policy
 from s3meta.errors import S3MetaError
 from s3meta.logs import redact
 

@@ -20,7 +20,8 @@ from s3meta.aws.provision import Setup, sts_client
 from s3meta.cli import _Group
 from s3meta.cli.setup import setup
 from s3meta.config import get_settings, load_settings
-from s3meta.domain.notifications import POLICY_STATEMENT_ID, KeyFilter
+from s3meta.domain.notifications import KeyFilter
+from s3meta.domain.queue_policy import POLICY_STATEMENT_ID
 from s3meta.errors import PermanentError
 from tests.support.processes import MotoServer
 from tests.support.stack import AWS_TEST_ENV
