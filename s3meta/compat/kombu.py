@@ -161,6 +161,24 @@ class FailedReceiveDeliversNothing(_Channel):
         return delivered
 
 
+class NoPollAfterClose(_Channel):
+    """A receive that ends after its channel closed schedules no further receive.
+
+    kombu 5.7's ``_loop1`` reads ``self.connection.polling_interval`` when a receive returns;
+    on a channel closed meanwhile (a busy worker stopping) the connection is None, and the
+    event loop logs ``Error in timer: 'NoneType' object has no attribute 'polling_interval'``.
+    """
+
+    MIRRORS: ClassVar[tuple[Mirrored, ...]] = (
+        Mirrored(_Channel, "_loop1", ("self", "queue", "messages_fetched")),
+    )
+
+    def _loop1(self, queue: str, messages_fetched: Any = None) -> None:
+        if self.closed or self.connection is None:
+            return
+        super()._loop1(queue, messages_fetched)
+
+
 class BlockingDeleteWithoutHub(_Channel):
     """A message of a no-ack queue is deleted with the blocking client outside a worker.
 
@@ -576,6 +594,7 @@ class Channel(
     RepliesByQueueName,
     BlockingDeleteWithoutHub,
     FailedReceiveDeliversNothing,
+    NoPollAfterClose,
     PurgeCountsOnce,
     SnsFanoutForTopics,
     ShortQueueNames,

@@ -135,13 +135,6 @@ def test_an_sqs_broker_connects_through_s3metas_fixed_transport(
         assert connection.port == 5000
 
 
-def test_a_failed_receive_delivers_nothing_instead_of_breaking_the_poll_loop() -> None:
-    # kombu hands a timed-out or 5xx ReceiveMessage over as [] instead of a response dict.
-    channel = object.__new__(sqs_transport.Channel)
-
-    assert channel._on_messages_ready("queue-url", "queue", []) == 0
-
-
 def test_an_https_endpoint_makes_the_transport_secure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "https://sqs.example.test")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

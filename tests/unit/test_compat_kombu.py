@@ -12,6 +12,7 @@ PATCHES = [
     compat.ShortQueueNames,
     compat.SnsFanoutForTopics,
     compat.FailedReceiveDeliversNothing,
+    compat.NoPollAfterClose,
     compat.BlockingDeleteWithoutHub,
     compat.RepliesByQueueName,
     compat.QueueHeartbeat,
@@ -67,3 +68,18 @@ def test_the_running_kombu_is_the_series_the_patches_mirror() -> None:
 
     low, high = compat.SERIES
     assert low <= release(compat.VERSION) < high
+
+
+def test_a_receive_ending_after_its_channel_closed_schedules_nothing() -> None:
+    channel = object.__new__(compat.Channel)
+    channel.closed = True
+    channel.connection = None
+
+    channel._loop1("queue", messages_fetched=None)  # kombu's own raised AttributeError here
+
+
+def test_a_failed_receive_delivers_nothing_instead_of_breaking_the_poll_loop() -> None:
+    # kombu hands a timed-out or 5xx ReceiveMessage over as [] instead of a response dict.
+    channel = object.__new__(compat.Channel)
+
+    assert channel._on_messages_ready("queue-url", "queue", []) == 0
