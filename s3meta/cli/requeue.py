@@ -14,17 +14,13 @@ import click
 from db.engine import open_engine
 from db.reports import FailedKey
 from s3meta.aws.sqs import Queue
+from s3meta.cli.dead_letters import letter_summary_json
 from s3meta.cli.errors import one_line_errors
 from s3meta.cli.params import bucket_name, s3_uris, since_time
 from s3meta.config import Settings, get_settings
 from s3meta.domain.terminal import printable
 from s3meta.domain.wording import counted
-from s3meta.operations.dead_letters import (
-    DEAD_LETTER_CAP,
-    DeadLetter,
-    move_dead_letters,
-    preview_move,
-)
+from s3meta.operations.dead_letters import DEAD_LETTER_CAP, move_dead_letters, preview_move
 from s3meta.operations.requeue import KeyPublisher, requeue_failed, requeue_uris
 from s3meta.render import iso_utc
 
@@ -218,7 +214,7 @@ def _requeue_dead_letters(
             "to": events.name,
             "would_move": preview.would_move,
             "depth": asdict(preview.depth),
-            "sample": [_letter_json(letter) for letter in preview.sample],
+            "sample": [letter_summary_json(letter) for letter in preview.sample],
         }
     report = move_dead_letters(
         dead_letters, events, limit=limit, warn=lambda line: click.echo(f"s3meta: {line}", err=True)
@@ -252,14 +248,4 @@ def _requeue_dead_letters(
         "came_back": report.came_back,
         "stopped": report.stopped,
         "remaining": asdict(remaining),
-    }
-
-
-def _letter_json(letter: DeadLetter) -> dict[str, Any]:
-    return {
-        "message_id": letter.message.message_id,
-        "reason": letter.reason,
-        "source_queue": letter.source_queue,
-        "original_message_id": letter.original_id,
-        "receive_count": letter.receive_count,
     }

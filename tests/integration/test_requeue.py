@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from db.engine import create_engine
 from db.models import utcnow
 from db.reports import iter_failed_keys
 from db.store import Attempt
-from s3meta.aws.sqs import DeadLetters, Queue, QueueMessage
+from s3meta.aws.sqs import Attribute, DeadLetters, Queue, QueueMessage
 from s3meta.cli import requeue as requeue_command
 from s3meta.cli.requeue import requeue
 from s3meta.config import get_settings
@@ -374,7 +374,7 @@ def test_dead_letters_that_come_back_stop_the_move(
     class Redeadlettering(Queue):
         """The events queue with a bridge behind it that rejects everything at once."""
 
-        def send(self, body: str, attributes: dict[str, str] | None = None) -> str:
+        def send(self, body: str, attributes: Mapping[str, Attribute] | None = None) -> str:
             message_id = super().send(body, attributes)
             message = QueueMessage(message_id, "receipt", body, receive_count=1)
             DeadLetters(dlq).send(message, "still unusable", events.name)

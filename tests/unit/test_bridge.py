@@ -59,7 +59,7 @@ def test_an_event_for_a_bucket_name_s3_never_allows_is_dead_lettered_with_the_re
     assert events.in_flight == {}
     (letter,) = dlq.visible
     assert letter.body == notification("Bad_Bucket!!", "k")
-    assert letter.attributes[REASON_ATTRIBUTE].startswith(
+    assert str(letter.text(REASON_ATTRIBUTE)).startswith(
         "1 of 1 record unusable: record 1: s3.bucket.name: invalid bucket name 'Bad_Bucket!!'"
     )
 
@@ -70,7 +70,7 @@ def test_events_whose_decoded_key_is_empty_or_too_long_are_dead_lettered() -> No
     publisher, _, dlq = drain(notification("bucket-a", ""), notification("bucket-a", too_long))
 
     assert publisher.events == []
-    reasons = [letter.attributes[REASON_ATTRIBUTE] for letter in dlq.visible]
+    reasons = [letter.text(REASON_ATTRIBUTE) for letter in dlq.visible]
     assert reasons == [
         "1 of 1 record unusable: record 1: s3.object.key is empty",
         "1 of 1 record unusable: record 1: s3.object.key is 1025 bytes of UTF-8; "

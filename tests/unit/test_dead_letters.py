@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
-from s3meta.aws.sqs import DeadLetters, QueueMessage
+from s3meta.aws.sqs import Attribute, DeadLetters, QueueMessage
 from s3meta.errors import QueueNotFound, QueueUnavailable, S3MetaError
 from s3meta.operations import dead_letters
 from s3meta.operations.dead_letters import (
@@ -40,7 +40,7 @@ class RefusingQueue(MemoryQueue):
         super().__init__("events")
         self.accepted = accepted
 
-    def send(self, body: str, attributes: dict[str, str] | None = None) -> str:
+    def send(self, body: str, attributes: Mapping[str, Attribute] | None = None) -> str:
         if len(self.visible) >= self.accepted:
             raise QueueUnavailable("SQS send to 'events': throttled")
         return super().send(body, attributes)
@@ -53,7 +53,7 @@ class RejectingBridge(MemoryQueue):
         super().__init__("events")
         self.dlq = dlq
 
-    def send(self, body: str, attributes: dict[str, str] | None = None) -> str:
+    def send(self, body: str, attributes: Mapping[str, Attribute] | None = None) -> str:
         message_id = super().send(body, attributes)
         copy = QueueMessage(message_id, message_id, body, receive_count=1)
         dead_letter(self.dlq, copy, "still unusable", self.name)
@@ -166,9 +166,15 @@ def test_a_copy_is_recognised_by_its_own_id_or_as_the_original_of_a_new_dead_let
     batch = [
         QueueMessage("sent-1", "r", "moved but still here", 2),
         QueueMessage(
-            "new", "r", "dead-lettered again", 1, {"s3meta-original-message-id": "sent-2"}
+            "new",
+            "r",
+            "dead-lettered again",
+            1,
+            {"s3meta-original-message-id": Attribute("sent-2")},
         ),
-        QueueMessage("other", "r", "never moved", 1, {"s3meta-original-message-id": "x"}),
+        QueueMessage(
+            "other", "r", "never moved", 1, {"s3meta-original-message-id": Attribute("x")}
+        ),
     ]
 
     assert returned_copies(batch, {"sent-1", "sent-2"}) == {"sent-1", "new"}

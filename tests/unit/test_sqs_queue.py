@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from s3meta.aws.sqs import DeadLetters, Queue, QueueMessage
+from s3meta.aws.sqs import Attribute, DeadLetters, Queue, QueueMessage
 from s3meta.errors import QueueNotFound
 from tests.unit.conftest import QUEUE
 
@@ -26,10 +26,10 @@ def test_a_received_message_carries_its_attributes_and_when_it_was_sent(sqs: SQS
     assert message.body == "the body"
     assert message.receive_count == 1
     assert dict(message.attributes) == {
-        "s3meta-reason": "unusable: no Records",
-        "s3meta-source-queue": "events",
-        "s3meta-original-message-id": "original-id",
-        "s3meta-receive-count": "4",
+        "s3meta-reason": Attribute("unusable: no Records"),
+        "s3meta-source-queue": Attribute("events"),
+        "s3meta-original-message-id": Attribute("original-id"),
+        "s3meta-receive-count": Attribute("4"),
     }
     assert message.sent_at is not None
     assert before <= message.sent_at <= datetime.now(UTC)
