@@ -61,3 +61,22 @@ def test_released_messages_are_visible_again_at_once(sqs: SQSClient) -> None:
 def test_a_missing_queue_is_named_when_peeked_at(sqs: SQSClient) -> None:
     with pytest.raises(QueueNotFound, match="'no-such-queue': no such queue"):
         Queue(sqs, "no-such-queue").peek(wait_seconds=0)
+
+
+def test_attributes_of_every_data_type_are_sent_and_received_exactly(sqs: SQSClient) -> None:
+    queue = Queue(sqs, QUEUE)
+    attributes = {
+        "text": Attribute("ünï \t text"),
+        "count": Attribute("42", "Number"),
+        "ratio": Attribute("0.5", "Number.float"),
+        "blob": Attribute(b"\x00\xff binary", "Binary"),
+        "image": Attribute(b"GIF89a", "Binary.gif"),
+    }
+    queue.send("body", attributes)
+
+    (message,) = queue.receive(wait_seconds=0, visibility_timeout=30)
+
+    assert dict(message.attributes) == attributes
+    assert message.text("count") == "42"
+    assert message.text("blob") is None
+    assert message.text("missing") is None
