@@ -53,7 +53,7 @@ def dead_letters() -> None:
     s3meta dead-letters purge [--reason TEXT] [--dry-run] [--yes] [--json]
 
     The queue is S3META_DEAD_LETTER_QUEUE. Each command receives every message once,
-    holding it at most 30 s, and makes what it did not delete visible again when it ends.
+    holding it briefly, and makes what it did not delete visible again when it ends.
     `s3meta requeue --dead-letters` moves messages back to the events queue.
     """
 
@@ -69,7 +69,11 @@ def dead_letters() -> None:
 )
 @one_line_errors()
 def list_letters(reason: str | None, limit: int | None, as_json: bool) -> None:
-    """One line per message: id, sent time, receive count, source queue, reason, body."""
+    """List the messages, one line each.
+
+    Each line: the message id, when it was sent, the original's receive count, its source
+    queue, the reason it was dead-lettered, and the start of its body.
+    """
     queue = _dead_letter_queue()
 
     def show(letter: DeadLetter) -> None:
@@ -94,7 +98,11 @@ def list_letters(reason: str | None, limit: int | None, as_json: bool) -> None:
 @click.pass_context
 @one_line_errors()
 def show_letter(ctx: click.Context, message_id: str, as_json: bool) -> None:
-    """One message: what s3meta recorded, the original's attributes, the body (JSON indented)."""
+    """Show one message in full.
+
+    What s3meta recorded on it, the original message's attributes, and the body (indented
+    when it is JSON).
+    """
     queue = _dead_letter_queue()
     letter, report = find_dead_letter(queue, message_id, warn=_warn)
     if letter is None:
@@ -128,10 +136,10 @@ def show_letter(ctx: click.Context, message_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: the report.")
 @one_line_errors()
 def purge(reason: str | None, dry_run: bool, yes: bool, as_json: bool) -> None:
-    """Delete the messages whose reason contains TEXT (every message without --reason).
+    """Delete the messages whose reason matches, or every one.
 
-    The others are left in the queue, visible again as soon as the scan ends. Asks first,
-    unless --yes.
+    Without --reason, every message is deleted. The others are left in the queue, visible
+    again as soon as the scan ends. Asks first, unless --yes.
     """
     queue = _dead_letter_queue()
     which = "every message" if reason is None else f"the messages whose reason contains {reason!r}"
