@@ -93,7 +93,8 @@ def test_list_prints_one_line_per_message_and_leaves_them_all_visible(
     assert all("from s3meta-events" in line and "receives 2" in line for line in lines)
     assert sum("reason: " + BAD_BUCKET in line for line in lines) == 4
     assert all(
-        'body: {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"buck…' in line for line in lines
+        'body: {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"buck…' in line
+        for line in lines
     )
     assert f"listed 12 messages of 12 looked at in {dlq.name}" in result.stderr
     assert dlq.visible() == 12

@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from celery.result import AsyncResult
@@ -28,6 +28,9 @@ from tests.support.cli import invoke as cli_invoke
 from tests.support.cli import json_report as report
 from tests.support.faults import Fault
 from tests.support.stack import Stack
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 pytestmark = pytest.mark.mysql
 
@@ -389,3 +392,72 @@ def test_dead_letters_that_come_back_stop_the_move(
     assert moved.stopped == "came-back"
     # The returned message was released, not hidden: it is there for the next attempt.
     assert [body for body, _ in receive_all(stack, dlq.name)] == ["bad body"]
+
+
+# An event S3 could never send: the bridge dead-letters it.
+BAD_BUCKET_EVENT = json.dumps(
+    {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "Bad_Bucket!!"}, "object": {"key": "k"}},
+            }
+        ]
+    }
+)
+# Message attributes of every data type: as boto3 sends and receives them, and as JSON.
+ATTRIBUTE_KINDS: list[tuple[MessageAttributeValueTypeDef, dict[str, str]]] = [
+    ({"DataType": "String", "StringValue": "ünï"}, {"DataType": "String", "StringValue": "ünï"}),
+    ({"DataType": "Number", "StringValue": "42"}, {"DataType": "Number", "StringValue": "42"}),
+    (
+        {"DataType": "Binary", "BinaryValue": b"\x00\xff"},
+        {"DataType": "Binary", "BinaryValue": "AP8="},
+    ),
+    (
+        {"DataType": "String.id", "StringValue": "a-1"},
+        {"DataType": "String.id", "StringValue": "a-1"},
+    ),
+]
+
+
+@pytest.mark.parametrize("count", [3, 8])  # 8: more than fit beside s3meta's own four
+def test_a_message_the_bridge_dead_letters_keeps_its_attributes_there_and_when_moved_back(
+    stack: Stack, dead_letter_env: dict[str, str], count: int
+) -> None:
+    from s3meta.bridge import Bridge, BridgeOptions
+    from s3meta.cli.dead_letters import dead_letters
+    from tasks.publisher import CeleryPublisher
+
+    client = stack.sqs()
+    events = Queue(client, dead_letter_env["S3META_EVENTS_QUEUE"])
+    dlq = Queue(client, dead_letter_env["S3META_DEAD_LETTER_QUEUE"])
+    kinds = [ATTRIBUTE_KINDS[n % len(ATTRIBUTE_KINDS)] for n in range(count)]
+    attributes = {f"attribute-{n}": sent for n, (sent, _) in enumerate(kinds)}
+    client.send_message(
+        QueueUrl=events.url, MessageBody=BAD_BUCKET_EVENT, MessageAttributes=attributes
+    )
+    bridge = Bridge(
+        events,
+        DeadLetters(dlq),
+        CeleryPublisher(),
+        BridgeOptions(wait_seconds=1, visibility_timeout=30, drain=True),
+    )
+
+    assert bridge.run().dead_lettered == 1
+
+    listing = cli_invoke(dead_letters, "list", "--json", **dead_letter_env)
+    (shown,) = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert "invalid bucket name 'Bad_Bucket!!'" in shown["reason"]
+    assert shown["source_queue"] == events.name
+    assert shown["body"] == BAD_BUCKET_EVENT
+    assert shown["attributes"] == {
+        f"attribute-{n}": as_json for n, (_, as_json) in enumerate(kinds)
+    }
+
+    moved = report(run_requeue("--dead-letters", "--json", **dead_letter_env))
+
+    assert moved["moved"] == 1
+    ((moved_body, moved_attributes),) = receive_all(stack, events.name)
+    assert moved_body == BAD_BUCKET_EVENT
+    assert moved_attributes == attributes
