@@ -17,13 +17,16 @@ from db.models import utcnow
 from db.reports import iter_failed_keys
 from db.store import Attempt
 from s3meta.aws.sqs import Attribute, DeadLetters, Queue, QueueMessage
+from s3meta.bridge import Bridge, BridgeOptions
 from s3meta.cli import requeue as requeue_command
+from s3meta.cli.dead_letters import dead_letters
 from s3meta.cli.requeue import requeue
 from s3meta.config import get_settings
 from s3meta.domain.attempts import Outcome
 from s3meta.errors import PublishError
 from s3meta.processes import wait_for
 from tasks import extract_metadata
+from tasks.publisher import CeleryPublisher
 from tests.support.cli import invoke as cli_invoke
 from tests.support.cli import json_report as report
 from tests.support.faults import Fault
@@ -425,10 +428,6 @@ ATTRIBUTE_KINDS: list[tuple[MessageAttributeValueTypeDef, dict[str, str]]] = [
 def test_a_message_the_bridge_dead_letters_keeps_its_attributes_there_and_when_moved_back(
     stack: Stack, dead_letter_env: dict[str, str], count: int
 ) -> None:
-    from s3meta.bridge import Bridge, BridgeOptions
-    from s3meta.cli.dead_letters import dead_letters
-    from tasks.publisher import CeleryPublisher
-
     client = stack.sqs()
     events = Queue(client, dead_letter_env["S3META_EVENTS_QUEUE"])
     dlq = Queue(client, dead_letter_env["S3META_DEAD_LETTER_QUEUE"])
