@@ -21,7 +21,7 @@ from s3meta.config import Settings, get_settings
 from s3meta.domain.terminal import printable
 from s3meta.domain.wording import counted
 from s3meta.operations.dead_letters import DEAD_LETTER_CAP, move_dead_letters, preview_move
-from s3meta.operations.requeue import KeyPublisher, requeue_failed, requeue_uris
+from s3meta.operations.requeue import FailedRequeue, KeyPublisher, requeue_failed, requeue_uris
 from s3meta.render import iso_utc
 
 # Human output of a long --failed run says how far it got this often.
@@ -179,6 +179,8 @@ def _requeue_failed(
         what = " ".join(["keys whose last attempt failed", *scope])
         verb = "would queue" if dry_run else "queued"
         click.echo(f"s3meta: {verb} {counted(report.matched, 'task')} for {what}", err=dry_run)
+    if report.skipped:
+        _say_skipped(report)
     return {
         "source": "failed",
         "dry_run": dry_run,
@@ -186,7 +188,25 @@ def _requeue_failed(
         "since": iso_utc(since),
         "matched": report.matched,
         "queued": report.queued,
+        "skipped": report.skipped,
+        "skipped_examples": [
+            {"uri": unusable.key.uri, "why": unusable.why} for unusable in report.skipped_examples
+        ],
     }
+
+
+def _say_skipped(report: FailedRequeue) -> None:
+    """One line: how many unusable attempts were skipped, naming the first few."""
+    examples = "; ".join(
+        f"{unusable.key.uri} ({unusable.why})" for unusable in report.skipped_examples
+    )
+    more = report.skipped - len(report.skipped_examples)
+    if more:
+        examples += f"; and {more} more"
+    click.echo(
+        printable(f"s3meta: skipped {counted(report.skipped, 'unusable attempt')}: {examples}"),
+        err=True,
+    )
 
 
 def _requeue_dead_letters(

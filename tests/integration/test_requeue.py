@@ -12,10 +12,10 @@ import pytest
 from celery.result import AsyncResult
 from click.testing import Result
 
-from db.engine import create_engine
+from db.engine import create_engine, session_factory
 from db.models import utcnow
 from db.reports import iter_failed_keys
-from db.store import Attempt
+from db.store import Attempt, MetadataStore
 from s3meta.aws.sqs import Attribute, DeadLetters, Queue, QueueMessage
 from s3meta.bridge import Bridge, BridgeOptions
 from s3meta.cli import requeue as requeue_command
@@ -120,6 +120,8 @@ def test_failed_keys_are_requeued_and_succeed_once_the_cause_is_fixed(stack: Sta
         "since": None,
         "matched": 2,
         "queued": 2,
+        "skipped": 0,
+        "skipped_examples": [],
     }
     for key in broken:
         wait_for(
@@ -194,6 +196,98 @@ def test_a_publish_failure_midway_says_how_far_it_got(
         f"(after queueing 1 task, the last for s3://{bucket}/a.txt; "
         "running the command again is safe)"
     )
+
+
+# What a refused call records (tasks.extract._refuse): reprs where it was given no bucket or key.
+REFUSED = (
+    "extract_metadata: bucket must be a string, got int 123; key must be a string, got "
+    "NoneType None"
+)
+
+
+def record_unusable_attempts(store: MetadataStore, bucket: str) -> None:
+    """Failed attempts no task can repeat, around one that can (``bucket``/``healed.txt``)."""
+    now = utcnow()
+    store.record_attempt(
+        Attempt(
+            "t-refused", "123", "None", 1, Outcome.FAILED, now, now, "InvalidTaskArguments", REFUSED
+        )
+    )
+    # As recorded before the bridge dead-lettered bucket names S3 does not allow.
+    store.record_attempt(
+        Attempt("t-bad", "Bad_Bucket!!", "k", 1, Outcome.FAILED, now, now, "PermanentError", "x")
+    )
+    store.record_attempt(
+        Attempt(
+            "t-healed",
+            bucket,
+            "healed.txt",
+            1,
+            Outcome.FAILED,
+            now,
+            now,
+            "PermanentError",
+            "denied",
+        )
+    )
+
+
+SKIPPED_LINE = (
+    "s3meta: skipped 2 unusable attempts: s3://123/None (refused call: " + REFUSED + "); "
+    "s3://Bad_Bucket!!/k (invalid bucket name 'Bad_Bucket!!': a bucket name is 3-63 lowercase "
+    "letters, digits, '.' or '-', and starts and ends with a letter or digit)"
+)
+
+
+def test_requeue_failed_skips_unusable_attempts_in_one_counted_line(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        record_unusable_attempts(MetadataStore(session_factory(engine)), "bucket-a")
+    finally:
+        engine.dispose()
+
+    dry = run_requeue("--failed", "--dry-run", S3META_DATABASE_URL=database_url)
+    as_json = report(
+        run_requeue("--failed", "--dry-run", "--json", S3META_DATABASE_URL=database_url)
+    )
+
+    assert dry.exit_code == 0, dry.output
+    assert dry.stdout == "s3://bucket-a/healed.txt\n"
+    assert dry.stderr.splitlines() == [
+        "s3meta: would queue 1 task for keys whose last attempt failed",
+        SKIPPED_LINE,
+    ]
+    assert (as_json["matched"], as_json["skipped"]) == (1, 2)
+    assert [example["uri"] for example in as_json["skipped_examples"]] == [
+        "s3://123/None",
+        "s3://Bad_Bucket!!/k",
+    ]
+
+
+def test_requeue_failed_runs_the_usable_keys_and_never_the_unusable_ones(
+    stack: Stack, mysql_url: str
+) -> None:
+    """The keys come from a database of their own; the session's worker runs the tasks."""
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="healed.txt", Body=b"healed")
+    engine = create_engine(mysql_url)
+    try:
+        record_unusable_attempts(MetadataStore(session_factory(engine)), bucket)
+    finally:
+        engine.dispose()
+
+    result = run_requeue("--failed", S3META_DATABASE_URL=mysql_url)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "s3meta: queued 1 task for keys whose last attempt failed\n"
+    assert result.stderr.splitlines() == [SKIPPED_LINE]
+    wait_for(
+        functools.partial(last_outcome_is, stack, bucket, "healed.txt", Outcome.SUCCEEDED),
+        RESULT_TIMEOUT,
+        "the usable key to be requeued",
+    )
+    assert stack.store.attempts("123", "None") == []
+    assert stack.store.attempts("Bad_Bucket!!", "k") == []
 
 
 @pytest.mark.parametrize("page_size", [1, 2, 500])
