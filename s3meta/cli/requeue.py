@@ -34,7 +34,7 @@ _PROGRESS_EVERY = 5000
     "--failed",
     is_flag=True,
     help="Requeue every key whose last attempt failed (a key that failed and later "
-    "succeeded is left alone).",
+    "succeeded is left alone; attempts no task could repeat are skipped, and counted).",
 )
 @click.option(
     "--since",
@@ -88,7 +88,8 @@ def requeue(
 
     A requeued key is read from S3 now, as a manual requeue: its row ends up matching the
     object (or marked deleted if it is gone). Dead letters are sent back to the events
-    queue with their original body, and deleted from the dead-letter queue only after that.
+    queue with their original body and attributes, and deleted from the dead-letter queue
+    only after that.
     """
     modes = [name for name, chosen in (("URIs", bool(uris)), ("--failed", failed)) if chosen]
     if dead_letters:
