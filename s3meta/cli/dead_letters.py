@@ -13,6 +13,7 @@ from s3meta.cli.errors import one_line_errors
 from s3meta.config import get_settings
 from s3meta.domain.terminal import printable
 from s3meta.domain.wording import counted
+from s3meta.errors import PermanentError
 from s3meta.operations.dead_letters import (
     SCAN_VISIBILITY_TIMEOUT,
     DeadLetter,
@@ -119,7 +120,7 @@ def show_letter(ctx: click.Context, message_id: str, as_json: bool) -> None:
     for name, value in letter_summary_json(letter).items():
         click.echo(f"{name:<20} {_NONE if value is None else printable(value)}")
     click.echo(f"{'sent_at':<20} {iso_utc(letter.message.sent_at) or _NONE}")
-    attributes = letter.original_attributes
+    attributes = _attributes(letter)
     click.echo(f"{'attributes':<20} {'' if attributes else '(none)'}".rstrip())
     for name, attribute in sorted(attributes.items()):
         click.echo(f"  {printable(name)} ({printable(attribute.data_type)}): {_value(attribute)}")
@@ -181,7 +182,7 @@ def purge(reason: str | None, dry_run: bool, yes: bool, as_json: bool) -> None:
     else:
         click.echo(
             f"s3meta: deleted {counted(report.deleted, 'message')} from {queue.name}; "
-            f"{report.looked_at - report.matched} others left in place"
+            f"{counted(report.looked_at - report.matched, 'other')} left in place"
         )
     if report.not_deleted:
         click.echo(
@@ -210,11 +211,20 @@ def letter_json(letter: DeadLetter) -> dict[str, Any]:
         **letter_summary_json(letter),
         "sent_at": iso_utc(letter.message.sent_at),
         "attributes": {
-            name: attribute.to_json()
-            for name, attribute in sorted(letter.original_attributes.items())
+            name: attribute.to_json() for name, attribute in sorted(_attributes(letter).items())
         },
         "body": letter.message.body,
     }
+
+
+def _attributes(letter: DeadLetter) -> dict[str, Attribute]:
+    """The original message's attributes; all the message has, if s3meta cannot read them."""
+    try:
+        return letter.original_attributes
+    except PermanentError:
+        # A packed attribute s3meta did not write: shown as it is rather than hiding the
+        # message (requeue --dead-letters refuses to move it).
+        return dict(letter.message.attributes)
 
 
 def _dead_letter_queue() -> Queue:

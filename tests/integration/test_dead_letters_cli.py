@@ -10,7 +10,7 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
-from s3meta.aws.sqs import Attribute, DeadLetters, Queue, QueueMessage
+from s3meta.aws.sqs import PACKED_ATTRIBUTE, Attribute, DeadLetters, Queue, QueueMessage
 from s3meta.cli.dead_letters import dead_letters
 from s3meta.config import get_settings
 from tests.support.cli import json_report
@@ -211,3 +211,15 @@ def test_an_empty_reason_is_refused(dlq: DeadLetterQueue) -> None:
     assert result.exit_code == 2
     assert "give some text the reason must contain" in result.stderr
     assert dlq.visible() == 12
+
+
+def test_a_message_whose_packed_attributes_are_unreadable_is_still_shown(
+    moto_server: MotoServer,
+) -> None:
+    dlq = DeadLetterQueue(moto_server)
+    message_id = dlq.queue.send("body", {PACKED_ATTRIBUTE: Attribute("{not json")})
+
+    shown = json_report(dlq.run("show", message_id, "--json"))
+
+    assert shown["attributes"] == {PACKED_ATTRIBUTE: Attribute("{not json").to_json()}
+    assert shown["body"] == "body"
