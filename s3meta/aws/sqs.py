@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,13 +18,19 @@ from s3meta.errors import PermanentError, QueueNotFound, QueueUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef, MessageTypeDef
+    from mypy_boto3_sqs.type_defs import (
+        MessageAttributeValueOutputTypeDef,
+        MessageAttributeValueTypeDef,
+        MessageTypeDef,
+    )
 
     from s3meta.config import Settings
 
 _NO_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 # SQS takes at most 10 messages per receive and per batch call.
 BATCH_LIMIT = 10
+# SQS refuses a message with more message attributes than this.
+ATTRIBUTE_LIMIT = 10
 # A message attribute is limited only by the 256 KiB message; keep reasons readable.
 _REASON_LIMIT = 1000
 # The message attributes a dead-lettered message carries (``DeadLetters.send``).
@@ -29,6 +38,51 @@ REASON_ATTRIBUTE = "s3meta-reason"
 SOURCE_QUEUE_ATTRIBUTE = "s3meta-source-queue"
 ORIGINAL_ID_ATTRIBUTE = "s3meta-original-message-id"
 RECEIVE_COUNT_ATTRIBUTE = "s3meta-receive-count"
+# The original's own attributes, as JSON, when they and the four above exceed ATTRIBUTE_LIMIT.
+PACKED_ATTRIBUTE = "s3meta-original-attributes"
+_OWN_ATTRIBUTES = frozenset(
+    {
+        REASON_ATTRIBUTE,
+        SOURCE_QUEUE_ATTRIBUTE,
+        ORIGINAL_ID_ATTRIBUTE,
+        RECEIVE_COUNT_ATTRIBUTE,
+        PACKED_ATTRIBUTE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """One message attribute as SQS holds it: text (String, Number) or bytes (Binary).
+
+    ``data_type`` is kept exactly, custom suffix included (``Number.int``, ``Binary.gif``).
+    """
+
+    value: str | bytes
+    data_type: str = "String"
+
+    def to_json(self) -> dict[str, str]:
+        """SQS's own form of the attribute, bytes in base64: ``{"DataType", "StringValue"}``."""
+        if isinstance(self.value, bytes):
+            return {
+                "DataType": self.data_type,
+                "BinaryValue": base64.b64encode(self.value).decode("ascii"),
+            }
+        return {"DataType": self.data_type, "StringValue": self.value}
+
+    @classmethod
+    def from_json(cls, value: object) -> Attribute:
+        """The attribute ``to_json`` gave; ``ValueError`` if ``value`` is not of that form."""
+        if isinstance(value, dict) and isinstance(value.get("DataType"), str):
+            if isinstance(value.get("StringValue"), str):
+                return cls(value["StringValue"], value["DataType"])
+            if isinstance(value.get("BinaryValue"), str):
+                try:
+                    binary = base64.b64decode(value["BinaryValue"], validate=True)
+                except binascii.Error as exc:
+                    raise ValueError(f"BinaryValue is not base64: {exc}") from None
+                return cls(binary, value["DataType"])
+        raise ValueError(f"not a message attribute: {value!r:.80}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +93,14 @@ class QueueMessage:
     receipt_handle: str
     body: str
     receive_count: int
-    # Message attributes with a string value; compare=False keeps a message hashable.
-    attributes: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # Its message attributes, exactly; compare=False keeps a message hashable.
+    attributes: Mapping[str, Attribute] = field(default_factory=dict, compare=False)
     sent_at: datetime | None = None
+
+    def text(self, name: str) -> str | None:
+        """The text of attribute ``name``; ``None`` if it is missing or binary."""
+        attribute = self.attributes.get(name)
+        return attribute.value if attribute and isinstance(attribute.value, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +201,10 @@ class Queue:
             failed += [batch[int(entry["Id"])].message_id for entry in response.get("Failed", [])]
         return failed
 
-    def send(self, body: str, attributes: dict[str, str] | None = None) -> str:
-        """Send one message; returns its id."""
-        message_attributes: dict[str, MessageAttributeValueTypeDef] = {
-            name: {"DataType": "String", "StringValue": value}
-            for name, value in (attributes or {}).items()
+    def send(self, body: str, attributes: Mapping[str, Attribute] | None = None) -> str:
+        """Send one message with ``attributes``, their data types kept; returns its id."""
+        message_attributes = {
+            name: _sqs_attribute(attribute) for name, attribute in (attributes or {}).items()
         }
         with sqs_errors(f"send to {self.name!r}"):
             response = self._client.send_message(
@@ -181,37 +239,91 @@ def pipeline_queues(client: SQSClient, settings: Settings) -> list[tuple[str, Qu
 
 
 class DeadLetters:
-    """Where unusable event messages go: the original body, with why and from where."""
+    """Where unusable event messages go: the original body and attributes, with why and whence."""
 
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
 
     def send(self, message: QueueMessage, reason: str, source_queue: str) -> str:
-        reason_line = " ".join(reason.split())
-        return self.queue.send(
-            message.body,
-            {
-                REASON_ATTRIBUTE: reason_line[:_REASON_LIMIT],
-                SOURCE_QUEUE_ATTRIBUTE: source_queue,
-                ORIGINAL_ID_ATTRIBUTE: message.message_id,
-                RECEIVE_COUNT_ATTRIBUTE: str(message.receive_count),
-            },
-        )
+        return self.queue.send(message.body, dead_letter_attributes(message, reason, source_queue))
+
+
+def dead_letter_attributes(
+    message: QueueMessage, reason: str, source_queue: str
+) -> dict[str, Attribute]:
+    """The attributes of ``message``'s dead letter: its own, and why and whence it came.
+
+    The original's attributes keep their names while they and s3meta's four fit SQS's
+    limit of 10; past it (more than six) all of them go, as JSON, into the one attribute
+    ``s3meta-original-attributes``, which ``original_attributes`` reads back. Either way
+    none is lost. Attributes s3meta wrote on an earlier dead-lettering are replaced.
+    """
+    own = {
+        REASON_ATTRIBUTE: Attribute(" ".join(reason.split())[:_REASON_LIMIT]),
+        SOURCE_QUEUE_ATTRIBUTE: Attribute(source_queue),
+        ORIGINAL_ID_ATTRIBUTE: Attribute(message.message_id),
+        RECEIVE_COUNT_ATTRIBUTE: Attribute(str(message.receive_count)),
+    }
+    original = original_attributes(message)
+    if len(original) + len(own) <= ATTRIBUTE_LIMIT:
+        return {**original, **own}
+    packed = {name: attribute.to_json() for name, attribute in sorted(original.items())}
+    return {**own, PACKED_ATTRIBUTE: Attribute(json.dumps(packed, ensure_ascii=False))}
+
+
+def original_attributes(message: QueueMessage) -> dict[str, Attribute]:
+    """The attributes ``message`` had before s3meta dead-lettered it: all but s3meta's own,
+    and those it packed into ``s3meta-original-attributes``.
+
+    Raise ``PermanentError`` if that attribute is not what ``dead_letter_attributes`` writes.
+    """
+    kept = {
+        name: value for name, value in message.attributes.items() if name not in _OWN_ATTRIBUTES
+    }
+    packed = message.attributes.get(PACKED_ATTRIBUTE)
+    if packed is None:
+        return kept
+    try:
+        if not isinstance(packed.value, str):
+            raise ValueError("it is binary")
+        entries = json.loads(packed.value)
+        if not isinstance(entries, dict):
+            raise ValueError("it is not a JSON object")
+        unpacked = {str(name): Attribute.from_json(value) for name, value in entries.items()}
+    except ValueError as exc:  # json.JSONDecodeError is one
+        raise PermanentError(
+            f"message {message.message_id}: its {PACKED_ATTRIBUTE} attribute is not the JSON "
+            f"s3meta writes ({exc}); the message was left where it is"
+        ) from None
+    return {**unpacked, **kept}
+
+
+def _sqs_attribute(attribute: Attribute) -> MessageAttributeValueTypeDef:
+    if isinstance(attribute.value, bytes):
+        return {"DataType": attribute.data_type, "BinaryValue": attribute.value}
+    return {"DataType": attribute.data_type, "StringValue": attribute.value}
+
+
+def _attribute(value: MessageAttributeValueOutputTypeDef) -> Attribute | None:
+    if "BinaryValue" in value:
+        return Attribute(value["BinaryValue"], value["DataType"])
+    if "StringValue" in value:
+        return Attribute(value["StringValue"], value["DataType"])
+    return None  # list values: reserved by SQS, which accepts none
 
 
 def _queue_message(message: MessageTypeDef) -> QueueMessage:
     system = message.get("Attributes", {})
     sent = system.get("SentTimestamp")  # milliseconds since the epoch
+    attributes = {
+        name: _attribute(value) for name, value in message.get("MessageAttributes", {}).items()
+    }
     return QueueMessage(
         message_id=message["MessageId"],
         receipt_handle=message["ReceiptHandle"],
         body=message.get("Body", ""),
         receive_count=int(system.get("ApproximateReceiveCount", 1)),
-        attributes={
-            name: value["StringValue"]
-            for name, value in message.get("MessageAttributes", {}).items()
-            if "StringValue" in value
-        },
+        attributes={name: value for name, value in attributes.items() if value is not None},
         sent_at=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
     )
 

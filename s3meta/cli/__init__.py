@@ -29,6 +29,7 @@ def _register() -> None:
         backfill,
         bridge,
         broker,
+        dead_letters,
         demo,
         doctor,
         health,
@@ -42,6 +43,7 @@ def _register() -> None:
     main.add_command(backfill.backfill)
     main.add_command(bridge.bridge)
     main.add_command(broker.broker_cleanup)
+    main.add_command(dead_letters.dead_letters)
     main.add_command(demo.demo)
     main.add_command(doctor.doctor)
     main.add_command(health.health)

@@ -14,18 +14,14 @@ import click
 from db.engine import open_engine
 from db.reports import FailedKey
 from s3meta.aws.sqs import Queue
+from s3meta.cli.dead_letters import letter_summary_json
 from s3meta.cli.errors import one_line_errors
 from s3meta.cli.params import bucket_name, s3_uris, since_time
 from s3meta.config import Settings, get_settings
 from s3meta.domain.terminal import printable
 from s3meta.domain.wording import counted
-from s3meta.operations.dead_letters import (
-    DEAD_LETTER_CAP,
-    DeadLetter,
-    move_dead_letters,
-    preview_move,
-)
-from s3meta.operations.requeue import KeyPublisher, requeue_failed, requeue_uris
+from s3meta.operations.dead_letters import DEAD_LETTER_CAP, move_dead_letters, preview_move
+from s3meta.operations.requeue import FailedRequeue, KeyPublisher, requeue_failed, requeue_uris
 from s3meta.render import iso_utc
 
 # Human output of a long --failed run says how far it got this often.
@@ -38,7 +34,7 @@ _PROGRESS_EVERY = 5000
     "--failed",
     is_flag=True,
     help="Requeue every key whose last attempt failed (a key that failed and later "
-    "succeeded is left alone).",
+    "succeeded is left alone; attempts no task could repeat are skipped, and counted).",
 )
 @click.option(
     "--since",
@@ -92,7 +88,8 @@ def requeue(
 
     A requeued key is read from S3 now, as a manual requeue: its row ends up matching the
     object (or marked deleted if it is gone). Dead letters are sent back to the events
-    queue with their original body, and deleted from the dead-letter queue only after that.
+    queue with their original body and attributes, and deleted from the dead-letter queue
+    only after that.
     """
     modes = [name for name, chosen in (("URIs", bool(uris)), ("--failed", failed)) if chosen]
     if dead_letters:
@@ -183,6 +180,8 @@ def _requeue_failed(
         what = " ".join(["keys whose last attempt failed", *scope])
         verb = "would queue" if dry_run else "queued"
         click.echo(f"s3meta: {verb} {counted(report.matched, 'task')} for {what}", err=dry_run)
+    if report.skipped:
+        _say_skipped(report)
     return {
         "source": "failed",
         "dry_run": dry_run,
@@ -190,7 +189,25 @@ def _requeue_failed(
         "since": iso_utc(since),
         "matched": report.matched,
         "queued": report.queued,
+        "skipped": report.skipped,
+        "skipped_examples": [
+            {"uri": unusable.key.uri, "why": unusable.why} for unusable in report.skipped_examples
+        ],
     }
+
+
+def _say_skipped(report: FailedRequeue) -> None:
+    """One line: how many unusable attempts were skipped, naming the first few."""
+    examples = "; ".join(
+        f"{unusable.key.uri} ({unusable.why})" for unusable in report.skipped_examples
+    )
+    more = report.skipped - len(report.skipped_examples)
+    if more:
+        examples += f"; and {more} more"
+    click.echo(
+        printable(f"s3meta: skipped {counted(report.skipped, 'unusable attempt')}: {examples}"),
+        err=True,
+    )
 
 
 def _requeue_dead_letters(
@@ -218,7 +235,7 @@ def _requeue_dead_letters(
             "to": events.name,
             "would_move": preview.would_move,
             "depth": asdict(preview.depth),
-            "sample": [_letter_json(letter) for letter in preview.sample],
+            "sample": [letter_summary_json(letter) for letter in preview.sample],
         }
     report = move_dead_letters(
         dead_letters, events, limit=limit, warn=lambda line: click.echo(f"s3meta: {line}", err=True)
@@ -252,14 +269,4 @@ def _requeue_dead_letters(
         "came_back": report.came_back,
         "stopped": report.stopped,
         "remaining": asdict(remaining),
-    }
-
-
-def _letter_json(letter: DeadLetter) -> dict[str, Any]:
-    return {
-        "message_id": letter.message.message_id,
-        "reason": letter.reason,
-        "source_queue": letter.source_queue,
-        "original_message_id": letter.original_id,
-        "receive_count": letter.receive_count,
     }

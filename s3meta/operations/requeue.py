@@ -1,7 +1,8 @@
 """Running ``extract_metadata`` again for chosen keys: explicit ones, or those that failed.
 
 A requeued task carries no event fields, so the worker reads the object from S3 as it is
-now: its row ends up matching the object, or marked deleted if it is gone.
+now: its row ends up matching the object, or marked deleted if it is gone. A failed attempt
+no task could ever repeat (a refused call, a bucket name S3 does not allow) is skipped.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from db.reports import FailedKey, iter_failed_keys
+from s3meta.domain.names import bucket_name_problem, key_problem
 from s3meta.domain.wording import counted
-from s3meta.errors import PublishError, S3MetaError
+from s3meta.errors import InvalidTaskArguments, PublishError, S3MetaError
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -38,6 +40,18 @@ class UriRequeue:
     task_ids: Sequence[str]  # empty in a dry run
 
 
+# A report names this many of the attempts it skipped; it counts them all.
+SKIPPED_EXAMPLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Unusable:
+    """A failed attempt that requeueing skipped, and why no task could repeat it."""
+
+    key: FailedKey
+    why: str
+
+
 @dataclass(frozen=True, slots=True)
 class FailedRequeue:
     """What requeueing the keys whose last attempt failed did (or would do)."""
@@ -46,6 +60,8 @@ class FailedRequeue:
     bucket: str | None
     dry_run: bool
     matched: int
+    skipped: int = 0
+    skipped_examples: Sequence[Unusable] = ()
 
     @property
     def queued(self) -> int:
@@ -91,17 +107,37 @@ def requeue_failed(
 
     Keys are streamed in ``iter_failed_keys``' order, at most ``limit`` of them; ``on_key``
     is called after each one is published (in a dry run, instead) with the count so far.
-    An error after some were published says how far it got, in an error of the same type.
+    Attempts ``unusable_attempt`` rejects, or whose task the publisher refuses as
+    ``InvalidTaskArguments``, are counted as skipped, not published, and do not count
+    toward ``limit``. An error after some were published says how far it got, in an error of
+    the same type.
     """
     matched = 0
+    skipped: list[Unusable] = []
+    skipped_count = 0
     last: FailedKey | None = None
+
+    def skip(failed_key: FailedKey, why: str) -> None:
+        nonlocal skipped_count
+        skipped_count += 1
+        if len(skipped) < SKIPPED_EXAMPLES:
+            skipped.append(Unusable(failed_key, why))
+
     try:
         with closing(iter_failed_keys(engine, since=since, bucket=bucket)) as keys:
             for failed_key in keys:
                 if limit is not None and matched >= limit:
                     break
+                why = unusable_attempt(failed_key)
+                if why is not None:
+                    skip(failed_key, why)
+                    continue
                 if not dry_run:
-                    publisher.requeue(failed_key.bucket, failed_key.key)
+                    try:
+                        publisher.requeue(failed_key.bucket, failed_key.key)
+                    except InvalidTaskArguments as exc:  # nothing was sent
+                        skip(failed_key, str(exc))
+                        continue
                 matched += 1
                 last = failed_key
                 if on_key is not None:
@@ -114,4 +150,23 @@ def requeue_failed(
             f"{exc} (after queueing {counted(matched, 'task')}, the last for {last.uri}; "
             "running the command again is safe)"
         ) from exc
-    return FailedRequeue(since=since, bucket=bucket, dry_run=dry_run, matched=matched)
+    return FailedRequeue(
+        since=since,
+        bucket=bucket,
+        dry_run=dry_run,
+        matched=matched,
+        skipped=skipped_count,
+        skipped_examples=tuple(skipped),
+    )
+
+
+def unusable_attempt(failed_key: FailedKey) -> str | None:
+    """Why no task could repeat ``failed_key``'s attempt, or ``None`` if one can.
+
+    A refused call (``InvalidTaskArguments``) recorded what it was given, as a repr where that
+    was no bucket or key (``123``, ``None``), so its names say nothing about an object. A
+    stored bucket or key S3 does not allow would be refused again.
+    """
+    if failed_key.error_type == InvalidTaskArguments.__name__:
+        return f"refused call: {failed_key.error}" if failed_key.error else "refused call"
+    return bucket_name_problem(failed_key.bucket) or key_problem(failed_key.key)

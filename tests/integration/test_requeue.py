@@ -4,30 +4,36 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from celery.result import AsyncResult
 from click.testing import Result
 
-from db.engine import create_engine
+from db.engine import create_engine, session_factory
 from db.models import utcnow
 from db.reports import iter_failed_keys
-from db.store import Attempt
-from s3meta.aws.sqs import DeadLetters, Queue, QueueMessage
+from db.store import Attempt, MetadataStore
+from s3meta.aws.sqs import Attribute, DeadLetters, Queue, QueueMessage
+from s3meta.bridge import Bridge, BridgeOptions
 from s3meta.cli import requeue as requeue_command
+from s3meta.cli.dead_letters import dead_letters
 from s3meta.cli.requeue import requeue
 from s3meta.config import get_settings
 from s3meta.domain.attempts import Outcome
 from s3meta.errors import PublishError
 from s3meta.processes import wait_for
 from tasks import extract_metadata
+from tasks.publisher import CeleryPublisher
 from tests.support.cli import invoke as cli_invoke
 from tests.support.cli import json_report as report
 from tests.support.faults import Fault
 from tests.support.stack import Stack
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 pytestmark = pytest.mark.mysql
 
@@ -114,6 +120,8 @@ def test_failed_keys_are_requeued_and_succeed_once_the_cause_is_fixed(stack: Sta
         "since": None,
         "matched": 2,
         "queued": 2,
+        "skipped": 0,
+        "skipped_examples": [],
     }
     for key in broken:
         wait_for(
@@ -188,6 +196,98 @@ def test_a_publish_failure_midway_says_how_far_it_got(
         f"(after queueing 1 task, the last for s3://{bucket}/a.txt; "
         "running the command again is safe)"
     )
+
+
+# What a refused call records (tasks.extract._refuse): reprs where it was given no bucket or key.
+REFUSED = (
+    "extract_metadata: bucket must be a string, got int 123; key must be a string, got "
+    "NoneType None"
+)
+
+
+def record_unusable_attempts(store: MetadataStore, bucket: str) -> None:
+    """Failed attempts no task can repeat, around one that can (``bucket``/``healed.txt``)."""
+    now = utcnow()
+    store.record_attempt(
+        Attempt(
+            "t-refused", "123", "None", 1, Outcome.FAILED, now, now, "InvalidTaskArguments", REFUSED
+        )
+    )
+    # As recorded before the bridge dead-lettered bucket names S3 does not allow.
+    store.record_attempt(
+        Attempt("t-bad", "Bad_Bucket!!", "k", 1, Outcome.FAILED, now, now, "PermanentError", "x")
+    )
+    store.record_attempt(
+        Attempt(
+            "t-healed",
+            bucket,
+            "healed.txt",
+            1,
+            Outcome.FAILED,
+            now,
+            now,
+            "PermanentError",
+            "denied",
+        )
+    )
+
+
+SKIPPED_LINE = (
+    "s3meta: skipped 2 unusable attempts: s3://123/None (refused call: " + REFUSED + "); "
+    "s3://Bad_Bucket!!/k (invalid bucket name 'Bad_Bucket!!': a bucket name is 3-63 lowercase "
+    "letters, digits, '.' or '-', and starts and ends with a letter or digit)"
+)
+
+
+def test_requeue_failed_skips_unusable_attempts_in_one_counted_line(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        record_unusable_attempts(MetadataStore(session_factory(engine)), "bucket-a")
+    finally:
+        engine.dispose()
+
+    dry = run_requeue("--failed", "--dry-run", S3META_DATABASE_URL=database_url)
+    as_json = report(
+        run_requeue("--failed", "--dry-run", "--json", S3META_DATABASE_URL=database_url)
+    )
+
+    assert dry.exit_code == 0, dry.output
+    assert dry.stdout == "s3://bucket-a/healed.txt\n"
+    assert dry.stderr.splitlines() == [
+        "s3meta: would queue 1 task for keys whose last attempt failed",
+        SKIPPED_LINE,
+    ]
+    assert (as_json["matched"], as_json["skipped"]) == (1, 2)
+    assert [example["uri"] for example in as_json["skipped_examples"]] == [
+        "s3://123/None",
+        "s3://Bad_Bucket!!/k",
+    ]
+
+
+def test_requeue_failed_runs_the_usable_keys_and_never_the_unusable_ones(
+    stack: Stack, mysql_url: str
+) -> None:
+    """The keys come from a database of their own; the session's worker runs the tasks."""
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="healed.txt", Body=b"healed")
+    engine = create_engine(mysql_url)
+    try:
+        record_unusable_attempts(MetadataStore(session_factory(engine)), bucket)
+    finally:
+        engine.dispose()
+
+    result = run_requeue("--failed", S3META_DATABASE_URL=mysql_url)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "s3meta: queued 1 task for keys whose last attempt failed\n"
+    assert result.stderr.splitlines() == [SKIPPED_LINE]
+    wait_for(
+        functools.partial(last_outcome_is, stack, bucket, "healed.txt", Outcome.SUCCEEDED),
+        RESULT_TIMEOUT,
+        "the usable key to be requeued",
+    )
+    assert stack.store.attempts("123", "None") == []
+    assert stack.store.attempts("Bad_Bucket!!", "k") == []
 
 
 @pytest.mark.parametrize("page_size", [1, 2, 500])
@@ -374,7 +474,7 @@ def test_dead_letters_that_come_back_stop_the_move(
     class Redeadlettering(Queue):
         """The events queue with a bridge behind it that rejects everything at once."""
 
-        def send(self, body: str, attributes: dict[str, str] | None = None) -> str:
+        def send(self, body: str, attributes: Mapping[str, Attribute] | None = None) -> str:
             message_id = super().send(body, attributes)
             message = QueueMessage(message_id, "receipt", body, receive_count=1)
             DeadLetters(dlq).send(message, "still unusable", events.name)
@@ -389,3 +489,68 @@ def test_dead_letters_that_come_back_stop_the_move(
     assert moved.stopped == "came-back"
     # The returned message was released, not hidden: it is there for the next attempt.
     assert [body for body, _ in receive_all(stack, dlq.name)] == ["bad body"]
+
+
+# An event S3 could never send: the bridge dead-letters it.
+BAD_BUCKET_EVENT = json.dumps(
+    {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "Bad_Bucket!!"}, "object": {"key": "k"}},
+            }
+        ]
+    }
+)
+# Message attributes of every data type: as boto3 sends and receives them, and as JSON.
+ATTRIBUTE_KINDS: list[tuple[MessageAttributeValueTypeDef, dict[str, str]]] = [
+    ({"DataType": "String", "StringValue": "ünï"}, {"DataType": "String", "StringValue": "ünï"}),
+    ({"DataType": "Number", "StringValue": "42"}, {"DataType": "Number", "StringValue": "42"}),
+    (
+        {"DataType": "Binary", "BinaryValue": b"\x00\xff"},
+        {"DataType": "Binary", "BinaryValue": "AP8="},
+    ),
+    (
+        {"DataType": "String.id", "StringValue": "a-1"},
+        {"DataType": "String.id", "StringValue": "a-1"},
+    ),
+]
+
+
+@pytest.mark.parametrize("count", [3, 8])  # 8: more than fit beside s3meta's own four
+def test_a_message_the_bridge_dead_letters_keeps_its_attributes_there_and_when_moved_back(
+    stack: Stack, dead_letter_env: dict[str, str], count: int
+) -> None:
+    client = stack.sqs()
+    events = Queue(client, dead_letter_env["S3META_EVENTS_QUEUE"])
+    dlq = Queue(client, dead_letter_env["S3META_DEAD_LETTER_QUEUE"])
+    kinds = [ATTRIBUTE_KINDS[n % len(ATTRIBUTE_KINDS)] for n in range(count)]
+    attributes = {f"attribute-{n}": sent for n, (sent, _) in enumerate(kinds)}
+    client.send_message(
+        QueueUrl=events.url, MessageBody=BAD_BUCKET_EVENT, MessageAttributes=attributes
+    )
+    bridge = Bridge(
+        events,
+        DeadLetters(dlq),
+        CeleryPublisher(),
+        BridgeOptions(wait_seconds=1, visibility_timeout=30, drain=True),
+    )
+
+    assert bridge.run().dead_lettered == 1
+
+    listing = cli_invoke(dead_letters, "list", "--json", **dead_letter_env)
+    (shown,) = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert "invalid bucket name 'Bad_Bucket!!'" in shown["reason"]
+    assert shown["source_queue"] == events.name
+    assert shown["body"] == BAD_BUCKET_EVENT
+    assert shown["attributes"] == {
+        f"attribute-{n}": as_json for n, (_, as_json) in enumerate(kinds)
+    }
+
+    moved = report(run_requeue("--dead-letters", "--json", **dead_letter_env))
+
+    assert moved["moved"] == 1
+    ((moved_body, moved_attributes),) = receive_all(stack, events.name)
+    assert moved_body == BAD_BUCKET_EVENT
+    assert moved_attributes == attributes

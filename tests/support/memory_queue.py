@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from s3meta.aws.sqs import BATCH_LIMIT, QueueDepth, QueueMessage
-from s3meta.errors import QueueNotFound
+from s3meta.aws.sqs import ATTRIBUTE_LIMIT, BATCH_LIMIT, Attribute, QueueDepth, QueueMessage
+from s3meta.errors import PermanentError, QueueNotFound
 
 SENT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -17,7 +17,7 @@ class MemoryQueue:
 
     Message ids are ``NAME-N``, the receipt handle is the id, and the N-th message was
     sent N seconds after ``SENT``. ``missing`` makes every call fail as for a queue that
-    does not exist.
+    does not exist; a send of more than 10 attributes fails as SQS refuses it.
     """
 
     def __init__(self, name: str, *, missing: bool = False) -> None:
@@ -35,8 +35,14 @@ class MemoryQueue:
             raise QueueNotFound(f"SQS queue {self.name!r}: no such queue (run `s3meta setup`)")
         return f"memory://{self.name}"
 
-    def send(self, body: str, attributes: dict[str, str] | None = None) -> str:
+    def send(self, body: str, attributes: Mapping[str, Attribute] | None = None) -> str:
         _ = self.url
+        if len(attributes or {}) > ATTRIBUTE_LIMIT:
+            raise PermanentError(
+                f"SQS send to {self.name!r}: InvalidParameterValue: Number of message "
+                f"attributes [{len(attributes or {})}] exceeds the allowed maximum "
+                f"[{ATTRIBUTE_LIMIT}]."
+            )
         number = next(self._numbers)
         message_id = f"{self.name}-{number}"
         self.visible.append(

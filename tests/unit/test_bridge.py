@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from s3meta.aws.sqs import REASON_ATTRIBUTE, DeadLetters
+from s3meta.aws.sqs import REASON_ATTRIBUTE, SOURCE_QUEUE_ATTRIBUTE, Attribute, DeadLetters
 from s3meta.bridge import Bridge, BridgeOptions
 from s3meta.domain.events import ObjectEvent
 from tests.support.memory_queue import MemoryQueue
@@ -59,7 +59,7 @@ def test_an_event_for_a_bucket_name_s3_never_allows_is_dead_lettered_with_the_re
     assert events.in_flight == {}
     (letter,) = dlq.visible
     assert letter.body == notification("Bad_Bucket!!", "k")
-    assert letter.attributes[REASON_ATTRIBUTE].startswith(
+    assert str(letter.text(REASON_ATTRIBUTE)).startswith(
         "1 of 1 record unusable: record 1: s3.bucket.name: invalid bucket name 'Bad_Bucket!!'"
     )
 
@@ -70,9 +70,32 @@ def test_events_whose_decoded_key_is_empty_or_too_long_are_dead_lettered() -> No
     publisher, _, dlq = drain(notification("bucket-a", ""), notification("bucket-a", too_long))
 
     assert publisher.events == []
-    reasons = [letter.attributes[REASON_ATTRIBUTE] for letter in dlq.visible]
+    reasons = [letter.text(REASON_ATTRIBUTE) for letter in dlq.visible]
     assert reasons == [
         "1 of 1 record unusable: record 1: s3.object.key is empty",
         "1 of 1 record unusable: record 1: s3.object.key is 1025 bytes of UTF-8; "
         "S3 allows at most 1024",
     ]
+
+
+def test_a_dead_lettered_message_keeps_its_own_attributes() -> None:
+    events, dlq = MemoryQueue("events"), MemoryQueue("events-dlq")
+    attributes = {
+        "trace-id": Attribute("abc-123"),
+        "hops": Attribute("3", "Number"),
+        "signature": Attribute(b"\x00\xfe", "Binary"),
+    }
+    events.send(notification("Bad_Bucket!!", "k"), attributes)
+    bridge = Bridge(
+        events,  # type: ignore[arg-type]
+        DeadLetters(dlq),  # type: ignore[arg-type]
+        RecordingPublisher(),
+        BridgeOptions(wait_seconds=0, visibility_timeout=30, drain=True),
+    )
+
+    bridge.run()
+
+    (letter,) = dlq.visible
+    assert {name: letter.attributes[name] for name in attributes} == attributes
+    assert letter.text(SOURCE_QUEUE_ATTRIBUTE) == "events"
+    assert str(letter.text(REASON_ATTRIBUTE)).startswith("1 of 1 record unusable")

@@ -11,8 +11,8 @@ from db.engine import session_factory
 from db.reports import FailedKey
 from db.store import Attempt, MetadataStore
 from s3meta.domain.attempts import Outcome
-from s3meta.errors import PermanentError, PublishError, QueueUnavailable
-from s3meta.operations.requeue import requeue_failed, requeue_uris
+from s3meta.errors import InvalidTaskArguments, PermanentError, PublishError, QueueUnavailable
+from s3meta.operations.requeue import SKIPPED_EXAMPLES, requeue_failed, requeue_uris
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -181,3 +181,108 @@ def test_an_error_on_the_first_failed_key_is_raised_as_it_is(engine: sa.Engine) 
         requeue_failed(engine, Publisher(refuse_from=0), bucket="bucket-b")
 
     assert str(raised.value) == "could not publish the task for s3://bucket-b/other: refused"
+
+
+REFUSED = (
+    "extract_metadata: bucket must be a string, got int 123; "
+    "key must be a string, got NoneType None"
+)
+
+
+def refused(store: MetadataStore, bucket: str, key: str, error: str = REFUSED) -> None:
+    """The failed attempt a refused call records (``tasks.extract._refuse``)."""
+    store.record_attempt(
+        Attempt(
+            f"refused-{bucket}/{key}",
+            bucket,
+            key,
+            1,
+            Outcome.FAILED,
+            NOW,
+            NOW,
+            error_type=InvalidTaskArguments.__name__,
+            error=error,
+        )
+    )
+
+
+@pytest.fixture
+def unusable_failures(store: MetadataStore) -> None:
+    refused(store, "123", "None")
+    fail(store, "Bad_Bucket!!", "k")
+    fail(store, "bucket-a", "k1")
+    refused(store, "bucket-a", "k2", "extract_metadata: unreadable event fields {'size': 'x'}")
+    fail(store, "bucket-a", "k3")
+    fail(store, "bucket-b", "k4")
+
+
+@pytest.mark.usefixtures("unusable_failures")
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_unusable_attempts_are_skipped_and_counted_and_the_rest_published(
+    engine: sa.Engine, dry_run: bool
+) -> None:
+    publisher = Publisher()
+    seen: list[str] = []
+
+    report = requeue_failed(
+        engine, publisher, dry_run=dry_run, on_key=lambda failed_key, _: seen.append(failed_key.uri)
+    )
+
+    usable = [("bucket-a", "k1"), ("bucket-a", "k3"), ("bucket-b", "k4")]
+    assert publisher.published == ([] if dry_run else usable)
+    assert seen == [f"s3://{bucket}/{key}" for bucket, key in usable]
+    assert (report.matched, report.skipped) == (3, 3)
+    assert [(unusable.key.uri, unusable.why) for unusable in report.skipped_examples] == [
+        ("s3://123/None", f"refused call: {REFUSED}"),
+        (
+            "s3://Bad_Bucket!!/k",
+            "invalid bucket name 'Bad_Bucket!!': a bucket name is 3-63 lowercase letters, "
+            "digits, '.' or '-', and starts and ends with a letter or digit",
+        ),
+        (
+            "s3://bucket-a/k2",
+            "refused call: extract_metadata: unreadable event fields {'size': 'x'}",
+        ),
+    ]
+
+
+@pytest.mark.usefixtures("unusable_failures")
+def test_skipped_attempts_do_not_count_toward_the_limit(engine: sa.Engine) -> None:
+    publisher = Publisher()
+
+    report = requeue_failed(engine, publisher, limit=2)
+
+    assert publisher.published == [("bucket-a", "k1"), ("bucket-a", "k3")]
+    assert (report.matched, report.skipped) == (2, 3)
+
+
+def test_only_the_first_few_skipped_attempts_are_named(
+    engine: sa.Engine, store: MetadataStore
+) -> None:
+    for n in range(SKIPPED_EXAMPLES + 4):
+        refused(store, f"{n}", "None")
+
+    report = requeue_failed(engine, Publisher())
+
+    assert (report.matched, report.skipped) == (0, SKIPPED_EXAMPLES + 4)
+    assert len(report.skipped_examples) == SKIPPED_EXAMPLES
+
+
+def test_a_task_the_publisher_refuses_as_unusable_is_skipped_not_fatal(
+    engine: sa.Engine, store: MetadataStore
+) -> None:
+    class Refusing(Publisher):
+        def requeue(self, bucket: str, key: str) -> str:
+            if key == "refused":
+                raise InvalidTaskArguments("extract_metadata: key is refused")
+            return super().requeue(bucket, key)
+
+    for key in ("a", "refused", "z"):
+        fail(store, "bucket-a", key)
+    publisher = Refusing()
+
+    report = requeue_failed(engine, publisher)
+
+    assert publisher.published == [("bucket-a", "a"), ("bucket-a", "z")]
+    assert (report.matched, report.skipped) == (2, 1)
+    assert report.skipped_examples[0].why == "extract_metadata: key is refused"
