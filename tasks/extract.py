@@ -11,8 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 
 from db.models import utcnow
-from db.store import Attempt, Change
-from s3meta.domain.attempts import Outcome
+from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.names import (
     InvalidTaskCall,
     TaskCall,
@@ -22,6 +21,7 @@ from s3meta.domain.names import (
     recordable_key,
 )
 from s3meta.domain.objects import ObjectState
+from s3meta.domain.transitions import Change
 from s3meta.errors import (
     InvalidTaskArguments,
     ObjectNotFound,

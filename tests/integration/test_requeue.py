@@ -15,12 +15,11 @@ from click.testing import Result
 from db.engine import create_engine
 from db.models import utcnow
 from db.reports import iter_failed_keys
-from db.store import Attempt
 from s3meta.aws.sqs import DeadLetters, Queue, QueueMessage
 from s3meta.cli import requeue as requeue_command
 from s3meta.cli.requeue import requeue
 from s3meta.config import get_settings
-from s3meta.domain.attempts import Outcome
+from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.errors import PublishError
 from s3meta.processes import wait_for
 from tasks import extract_metadata
