@@ -7,7 +7,7 @@ import json
 from s3meta.aws.sqs import REASON_ATTRIBUTE, DeadLetters
 from s3meta.bridge import Bridge, BridgeOptions
 from s3meta.domain.events import ObjectEvent
-from tests.support.memory_queue import MemoryQueue
+from s3meta.memory import MemoryQueue
 
 
 class RecordingPublisher:

@@ -8,6 +8,7 @@ import pytest
 
 from s3meta.aws.sqs import DeadLetters, QueueMessage
 from s3meta.errors import QueueNotFound, QueueUnavailable, S3MetaError
+from s3meta.memory import MemoryQueue
 from s3meta.operations import dead_letters
 from s3meta.operations.dead_letters import (
     DeadLetter,
@@ -15,7 +16,6 @@ from s3meta.operations.dead_letters import (
     preview_move,
     returned_copies,
 )
-from tests.support.memory_queue import MemoryQueue
 
 
 def dead_letter(queue: MemoryQueue, message: QueueMessage, reason: str, source: str) -> None:
