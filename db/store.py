@@ -45,7 +45,7 @@ class MetadataStore:
     def apply(self, change: Change, attempt: Attempt | None = None) -> Applied:
         """Write ``change`` unless the row holds newer knowledge, atomically.
 
-        The row is locked while the ordering rule (``s3meta.domain.ordering``) is applied,
+        The row is locked while the write rule (``s3meta.domain.transitions``) decides,
         so concurrent workers on one key cannot interleave. The journal entry and
         ``attempt`` (its outcome and end time filled in here) are written in the same
         transaction.

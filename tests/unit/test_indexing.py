@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -377,3 +379,19 @@ def test_tags_are_read_only_when_asked_for(fetch_tags: bool) -> None:
     record = parts.store.get(BUCKET, "a.txt")
     assert record is not None
     assert record.tags == ({"team": "a"} if fetch_tags else None)
+
+
+def test_the_indexer_imports_neither_celery_nor_the_database_nor_aws_clients() -> None:
+    code = (
+        "import sys, s3meta.indexing\n"
+        "loaded = sorted({name.split('.')[0] for name in sys.modules})\n"
+        "print(' '.join(loaded))\n"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    loaded = set(done.stdout.split())
+    assert "s3meta" in loaded
+    assert loaded.isdisjoint({"celery", "kombu", "sqlalchemy", "db", "tasks", "boto3", "botocore"})
