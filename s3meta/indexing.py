@@ -28,6 +28,7 @@ from s3meta.domain.names import (
     recordable_key,
 )
 from s3meta.domain.objects import ObjectState
+from s3meta.domain.ordering import RecordType
 from s3meta.domain.retries import Draw, RetryPolicy
 from s3meta.domain.transitions import Applied, Change
 from s3meta.errors import (
@@ -79,7 +80,7 @@ class Indexed:
     attempt: int
     version_id: str | None = None
     etag: str | None = None
-    record_type: str | None = None  # the journal entry written, if any
+    record_type: RecordType | None = None  # the journal entry written, if any
 
     def result(self) -> dict[str, Any]:
         """The task's result, as JSON."""
@@ -90,7 +91,7 @@ class Indexed:
             "attempt": self.attempt,
             "version_id": self.version_id,
             "etag": self.etag,
-            "record_type": self.record_type,
+            "record_type": str(self.record_type) if self.record_type else None,
         }
 
 
@@ -206,7 +207,7 @@ class Indexer:
             run.number,
             state.version_id if state else None,
             state.etag if state else None,
-            str(applied.record_type) if applied.record_type else None,
+            applied.record_type,
         )
 
     def _transient_failure(self, run: _Run, call: TaskCall, exc: Exception) -> Retry | Failed:

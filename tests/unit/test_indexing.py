@@ -14,6 +14,7 @@ import pytest
 from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.metrics import Counter
 from s3meta.domain.objects import ObjectState
+from s3meta.domain.ordering import RecordType
 from s3meta.domain.retries import RetryPolicy
 from s3meta.errors import (
     DatabaseUnavailable,
@@ -99,7 +100,8 @@ def test_an_object_found_is_applied_with_its_result_attempt_and_lag() -> None:
 
     outcome = index(parts, "a.txt", **created("0A"))
 
-    assert outcome == Indexed(BUCKET, "a.txt", Outcome.SUCCEEDED, 1, "v1", "etag-5", "CREATE")
+    expected = Indexed(BUCKET, "a.txt", Outcome.SUCCEEDED, 1, "v1", "etag-5", RecordType.CREATE)
+    assert outcome == expected
     assert isinstance(outcome, Indexed)
     assert outcome.result() == {
         "bucket": BUCKET,
@@ -145,7 +147,7 @@ def test_an_object_not_found_is_gone_and_its_record_marked_deleted() -> None:
         sequencer="0B",
     )
 
-    assert outcome == Indexed(BUCKET, "a.txt", Outcome.GONE, 1, None, None, "DELETE")
+    assert outcome == Indexed(BUCKET, "a.txt", Outcome.GONE, 1, None, None, RecordType.DELETE)
     record = parts.store.get(BUCKET, "a.txt")
     assert record is not None
     assert (record.is_deleted, record.deleted_by, record.size) == (True, "ObjectRemoved:Delete", 3)
