@@ -227,12 +227,9 @@ def _apply_locked(session: Session, change: Change, attempt: Attempt | None) -> 
 
 
 def _record(row: ObjectMetadata) -> ObjectRecord:
-    values = {f.name: getattr(row, f.name) for f in fields(ObjectRecord) if f.name != "key"}
-    return ObjectRecord(key=row.object_key, **values)
+    return ObjectRecord(**{f.name: getattr(row, f.name) for f in fields(ObjectRecord)})
 
 
 def _columns(record: ObjectRecord | JournalRecord) -> dict[str, Any]:
-    """``record``'s fields by column: each is the column of its name, but ``key``."""
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
-    values["object_key"] = values.pop("key")
-    return values
+    """``record``'s values by column: each field is the column of its name."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}

@@ -42,8 +42,8 @@ from s3meta.errors import (
 logger = logging.getLogger(__name__)
 
 
-class ObjectReader(Protocol):
-    """Where objects are read (``s3meta.aws.s3.S3Storage``)."""
+class ObjectStorage(Protocol):
+    """Where objects are looked at (``s3meta.aws.s3.S3Storage``)."""
 
     def head(self, bucket: str, key: str, *, with_tags: bool = False) -> ObjectState:
         """The object's current state; raise ``ObjectNotFound`` if it does not exist."""
@@ -129,7 +129,7 @@ def _now() -> datetime:
 class Indexer:
     """Brings one key's record in line with S3, recording every attempt."""
 
-    reader: ObjectReader
+    storage: ObjectStorage
     store: IndexStore
     metrics: IndexMetrics
     retries: RetryPolicy
@@ -179,7 +179,7 @@ class Indexer:
             observed_at = self.clock()
             state: ObjectState | None
             try:
-                state = self.reader.head(bucket, key, with_tags=self.fetch_tags)
+                state = self.storage.head(bucket, key, with_tags=self.fetch_tags)
             except ObjectNotFound:
                 state = None
             # The outcome is decided under the row lock: succeeded, gone, or skipped if newer.

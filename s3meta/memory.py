@@ -1,6 +1,6 @@
 """In-memory twins of s3meta's ports, for unit tests: the same rules, no AWS, no database.
 
-- ``MemoryObjects``: an S3 bucket's objects, for ``s3meta.indexing.ObjectReader``.
+- ``MemoryObjects``: S3's objects, for ``s3meta.indexing.ObjectStorage``.
 - ``MemoryStore``: records, journal and attempts, for ``s3meta.indexing.IndexStore``; it
   applies ``s3meta.domain.transitions`` as ``db.store.MetadataStore`` does.
 - ``MemoryMetrics``: counts, for ``s3meta.indexing.IndexMetrics``.
@@ -96,7 +96,7 @@ class MemoryStore:
 
     def history(self, bucket: str, key: str) -> list[JournalRecord]:
         """The journal of ``bucket``/``key``, oldest first."""
-        return [entry for entry in self.journal if (entry.bucket, entry.key) == (bucket, key)]
+        return [e for e in self.journal if (e.bucket, e.object_key) == (bucket, key)]
 
     def attempts_of(self, bucket: str, key: str) -> list[Attempt]:
         """Every recorded run for ``bucket``/``key``, oldest first."""

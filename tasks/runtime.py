@@ -21,7 +21,7 @@ def indexer() -> Indexer:
     settings = get_settings()
     engine = create_engine(settings.database_url)
     return Indexer(
-        reader=S3Storage(s3_client(settings)),
+        storage=S3Storage(s3_client(settings)),
         store=MetadataStore(session_factory(engine)),
         metrics=metrics(),
         retries=RetryPolicy(

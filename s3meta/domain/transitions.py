@@ -78,14 +78,14 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class ObjectRecord:
-    """What s3meta holds about one key: the fields of its ``object_metadata`` row.
+    """What s3meta holds about one key: its ``object_metadata`` row, a field per column.
 
     The object's last known state (kept when it is deleted; none if never found), the last
     event's fields, whether and how it was removed, and when s3meta wrote it.
     """
 
     bucket: str
-    key: str
+    object_key: str
     created_at: datetime  # when s3meta first knew of the key
     updated_at: datetime  # when s3meta last wrote the record
     version_id: str | None = None
@@ -118,10 +118,10 @@ class ObjectRecord:
 
 @dataclass(frozen=True, slots=True)
 class JournalRecord:
-    """One entry of the journal: what a change did to a key, as ``object_journal`` holds it."""
+    """One entry of the journal: its ``object_journal`` row, a field per column."""
 
     bucket: str
-    key: str
+    object_key: str
     record_type: RecordType
     version_id: str | None
     etag: str | None
@@ -168,7 +168,7 @@ def transition(stored: ObjectRecord | None, change: Change, now: datetime) -> Tr
     if stored is None:
         stored = ObjectRecord(
             bucket=change.bucket,
-            key=change.key,
+            object_key=change.key,
             created_at=change.first_known_at(now),
             updated_at=now,
             never_seen=True,  # until the change says otherwise
@@ -237,7 +237,7 @@ def _journal(
 ) -> JournalRecord:
     return JournalRecord(
         bucket=record.bucket,
-        key=record.key,
+        object_key=record.object_key,
         record_type=kind,
         version_id=record.version_id,
         etag=record.etag,

@@ -32,7 +32,7 @@ def store(monkeypatch: pytest.MonkeyPatch, objects: MemoryObjects) -> MemoryStor
     """The store of the indexer the task gets, on ``objects``, with two retries allowed."""
     memory = MemoryStore()
     indexer = Indexer(
-        reader=objects,
+        storage=objects,
         store=memory,
         metrics=MemoryMetrics(),
         retries=RetryPolicy(max_retries=2, backoff=1, backoff_max=1),

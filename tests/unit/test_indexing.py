@@ -59,7 +59,7 @@ class Parts:
 
     def indexer(self, max_retries: int = 3, fetch_tags: bool = True) -> Indexer:
         return Indexer(
-            reader=self.objects,
+            storage=self.objects,
             store=self.store,
             metrics=self.metrics,
             retries=RetryPolicy(max_retries=max_retries, backoff=2, backoff_max=600),

@@ -327,17 +327,13 @@ def test_whatever_the_order_of_a_keys_events_its_record_ends_as_the_newest_says(
 def test_every_column_of_object_metadata_but_its_id_is_a_field_of_object_record() -> None:
     columns = {column.name for column in ObjectMetadata.__table__.columns} - {"id"}
 
-    assert {_column(f.name) for f in fields(ObjectRecord)} == columns
+    assert {f.name for f in fields(ObjectRecord)} == columns
 
 
 def test_every_column_of_object_journal_but_its_id_is_a_field_of_journal_record() -> None:
     columns = {column.name for column in JournalEntry.__table__.columns} - {"id"}
 
-    assert {_column(f.name) for f in fields(JournalRecord)} == columns
-
-
-def _column(field_name: str) -> str:
-    return "object_key" if field_name == "key" else field_name
+    assert {f.name for f in fields(JournalRecord)} == columns
 
 
 def test_a_transition_leaves_the_record_it_was_given_unchanged() -> None:
