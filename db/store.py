@@ -4,25 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
-from datetime import datetime
+from dataclasses import fields
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import JournalEntry, ObjectMetadata, TaskAttempt, utcnow
-from s3meta.domain.attempts import Outcome
+from s3meta.domain.attempts import Attempt
 from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.domain.ordering import (
-    FOUND_GONE,
-    Knowledge,
-    RecordType,
-    Snapshot,
-    Stamp,
-    is_newer,
-    record_type,
-)
+from s3meta.domain.transitions import Applied, Change, JournalRecord, ObjectRecord, transition
 from s3meta.errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -38,88 +30,10 @@ _NO_SUCH_TABLE_MYSQL = 1146
 _DEADLOCK_MYSQL = 1213
 _TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database table is locked")
 _INSERT_RACES = 3
-_REMOVAL_PREFIXES = ("ObjectRemoved:", "LifecycleExpiration:")
 
 
 class _InsertRace(Exception):
     """Two workers inserted the same new key; the loser starts its transaction again."""
-
-
-def is_removal(event_name: str | None) -> bool:
-    return bool(event_name) and str(event_name).startswith(_REMOVAL_PREFIXES)
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One run of the task, for the attempts table."""
-
-    task_id: str
-    bucket: str
-    key: str
-    attempt: int
-    outcome: str
-    started_at: datetime
-    finished_at: datetime
-    error_type: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What one task learned about one key: its state now, or that it is gone."""
-
-    bucket: str
-    key: str
-    state: ObjectState | None  # None: HeadObject said the object does not exist
-    event: EventInfo  # empty for a manual requeue
-    observed_at: datetime  # when HeadObject was made
-    task_id: str | None = None
-
-    def stamp(self) -> Stamp:
-        if self.state is not None:
-            return Stamp(self.event.sequencer, self.state.last_modified)
-        return Stamp(self.event.sequencer, self.removed_at(), self.removal_knowledge())
-
-    def removal_knowledge(self) -> Knowledge:
-        """Whether a removal event says when the object went, or only HeadObject's 404."""
-        if self.event.event_time is not None and is_removal(self.event.event_name):
-            return Knowledge.REMOVED
-        return Knowledge.FOUND_GONE
-
-    def removed_at(self) -> datetime:
-        """When the object went: its removal event's time, else when we found it gone."""
-        if self.event.event_time is not None and is_removal(self.event.event_name):
-            return self.event.event_time
-        return self.observed_at
-
-    def removed_by(self) -> str:
-        """The removal event's name, else ``FOUND_GONE``."""
-        if is_removal(self.event.event_name):
-            return str(self.event.event_name)
-        return FOUND_GONE
-
-    def shows_existence(self) -> bool:
-        """Whether this change shows the object existed: HeadObject found it, or S3 sent an
-        event only an existing object has. A removal event does not: S3 sends one for a
-        DELETE of a key that does not exist (a versioned bucket adds a delete marker)."""
-        if self.state is not None:
-            return True
-        return self.event.event_name is not None and not is_removal(self.event.event_name)
-
-    def first_known_at(self, now: datetime) -> datetime:
-        """When s3meta first knew of the key, for a new row: the event, else the look."""
-        times = [now, self.observed_at]
-        if self.event.event_time is not None:
-            times.append(self.event.event_time)
-        return min(times)
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """What ``MetadataStore.apply`` did."""
-
-    outcome: Outcome  # succeeded, gone, or skipped: the row held newer knowledge
-    record_type: RecordType | None = None  # the journal entry written, if any
 
 
 class MetadataStore:
@@ -131,7 +45,7 @@ class MetadataStore:
     def apply(self, change: Change, attempt: Attempt | None = None) -> Applied:
         """Write ``change`` unless the row holds newer knowledge, atomically.
 
-        The row is locked while the ordering rule (``s3meta.domain.ordering``) is applied,
+        The row is locked while the write rule (``s3meta.domain.transitions``) decides,
         so concurrent workers on one key cannot interleave. The journal entry and
         ``attempt`` (its outcome and end time filled in here) are written in the same
         transaction.
@@ -289,115 +203,33 @@ def _apply_locked(session: Session, change: Change, attempt: Attempt | None) -> 
         .with_for_update()
     ).one_or_none()
     now = utcnow()
-    # A key never seen holds no knowledge that could be newer than anything.
-    seen = row if row is not None and not row.never_seen else None
-    stored = _stored_stamp(seen) if seen is not None else None
-    if row is not None and not is_newer(change.stamp(), stored):
-        if attempt is not None:
-            session.add(_attempt_row(replace(attempt, outcome=Outcome.SKIPPED, finished_at=now)))
-        return Applied(Outcome.SKIPPED)
-    before = _snapshot(seen) if seen is not None else None
-    if row is None:
-        row = ObjectMetadata(
-            bucket=change.bucket,
-            object_key=change.key,
-            is_deleted=False,
-            never_seen=True,  # until _fill hears otherwise
-            created_at=change.first_known_at(now),
-        )
-        _fill(row, change, now)
-        session.add(row)
-        try:
-            session.flush()
-        except sa_exc.IntegrityError as exc:
-            raise _InsertRace from exc
-        except sa_exc.OperationalError as exc:
-            # InnoDB ends a deadlocked transaction whole: start it again.
-            if _error_code(exc) == _DEADLOCK_MYSQL:
+    decided = transition(_record(row) if row is not None else None, change, now)
+    if decided.record is not None:
+        if row is None:
+            session.add(ObjectMetadata(**_columns(decided.record)))
+            try:
+                session.flush()
+            except sa_exc.IntegrityError as exc:
                 raise _InsertRace from exc
-            raise
-    else:
-        _fill(row, change, now)
-    # Nothing happened to an object s3meta knows of: no journal entry for a key never seen.
-    kind = None if row.never_seen else record_type(before, _snapshot(row))
-    if kind is not None:
-        session.add(_journal_entry(row, kind, change, now))
-    outcome = Outcome.GONE if change.state is None else Outcome.SUCCEEDED
+            except sa_exc.OperationalError as exc:
+                # InnoDB ends a deadlocked transaction whole: start it again.
+                if _error_code(exc) == _DEADLOCK_MYSQL:
+                    raise _InsertRace from exc
+                raise
+        else:
+            for column, value in _columns(decided.record).items():
+                setattr(row, column, value)
+    if decided.journal is not None:
+        session.add(JournalEntry(**_columns(decided.journal)))
     if attempt is not None:
-        session.add(_attempt_row(replace(attempt, outcome=outcome, finished_at=now)))
-    return Applied(outcome, kind)
+        session.add(_attempt_row(attempt.ended(decided.outcome, now)))
+    return decided.applied()
 
 
-def _fill(row: ObjectMetadata, change: Change, now: datetime) -> None:
-    """Write ``change`` into ``row``: the whole state if live, the removal if gone."""
-    state, event = change.state, change.event
-    if state is None:
-        # The removal event itself, when it comes, says best when and how the object went.
-        if not row.is_deleted or row.never_seen or is_removal(event.event_name):
-            row.deleted_at = change.removed_at()
-            row.deleted_by = change.removed_by()
-        row.is_deleted = True
-        # Once seen, a key stays seen: its row now says the object was deleted.
-        row.never_seen = bool(row.never_seen) and not change.shows_existence()
-    else:
-        row.is_deleted = False
-        row.never_seen = False
-        row.deleted_at = None
-        row.deleted_by = None
-        same_content = (row.etag, row.version_id) == (state.etag, state.version_id)
-        for name in _STATE_COLUMNS:
-            # Tags are fetched only when asked for: unfetched ones of the same content stay.
-            if name == "tags" and state.tags is None and same_content:
-                continue
-            setattr(row, name, getattr(state, name))
-    # A manual requeue carries no event: the last event's fields stay.
-    if event.event_name is not None:
-        row.event_name = event.event_name
-    if event.event_time is not None:
-        row.event_time = event.event_time
-    if event.sequencer is not None:
-        row.sequencer = event.sequencer
-    row.updated_at = now
-    row.last_task_id = change.task_id
+def _record(row: ObjectMetadata) -> ObjectRecord:
+    return ObjectRecord(**{f.name: getattr(row, f.name) for f in fields(ObjectRecord)})
 
 
-# Every field of ObjectState but its identity is a column of the same name.
-_STATE_COLUMNS = tuple(f.name for f in fields(ObjectState) if f.name not in {"bucket", "key"})
-_DETAIL_COLUMNS = tuple(name for name in _STATE_COLUMNS if name not in {"etag", "version_id"})
-
-
-def _stored_stamp(row: ObjectMetadata) -> Stamp:
-    if not row.is_deleted:
-        return Stamp(row.sequencer, row.last_modified)
-    # Rows written before FOUND_GONE existed name the upload whose task found the object gone.
-    knowledge = Knowledge.REMOVED if is_removal(row.deleted_by) else Knowledge.FOUND_GONE
-    return Stamp(row.sequencer, row.deleted_at, knowledge)
-
-
-def _snapshot(row: ObjectMetadata) -> Snapshot:
-    details = tuple(_comparable(getattr(row, name)) for name in _DETAIL_COLUMNS)
-    return Snapshot(row.is_deleted, row.etag, row.version_id, details)
-
-
-def _comparable(value: object) -> object:
-    if isinstance(value, dict):
-        return tuple(sorted(value.items()))
-    return value
-
-
-def _journal_entry(
-    row: ObjectMetadata, kind: RecordType, change: Change, now: datetime
-) -> JournalEntry:
-    return JournalEntry(
-        bucket=row.bucket,
-        object_key=row.object_key,
-        record_type=kind,
-        version_id=row.version_id,
-        etag=row.etag,
-        size=row.size,
-        sequencer=change.event.sequencer,
-        event_name=change.event.event_name,
-        event_time=change.event.event_time,
-        applied_at=now,
-        task_id=change.task_id,
-    )
+def _columns(record: ObjectRecord | JournalRecord) -> dict[str, Any]:
+    """``record``'s values by column: each field is the column of its name."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}

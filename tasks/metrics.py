@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
 from typing import Any, Protocol
 
 from celery.signals import worker_process_shutdown, worker_shutdown
 
-from db.models import utcnow
 from s3meta.aws.metrics import MetricsPublisher
 from s3meta.config import get_settings
-from s3meta.domain.attempts import Outcome
-from s3meta.domain.metrics import event_to_row_lag
+from s3meta.indexing import IndexMetrics
 
 
-class Metrics(Protocol):
-    def record_indexed(self, lag_seconds: float | None = None) -> None: ...
-    def record_skipped(self) -> None: ...
-    def record_failure(self) -> None: ...
-    def record_retry(self) -> None: ...
+class Metrics(IndexMetrics, Protocol):
+    """What the indexer counts, and a way to send what is left before the process ends."""
+
     def flush(self) -> bool: ...
 
 
@@ -53,17 +48,6 @@ def metrics() -> Metrics:
     if not settings.cloudwatch_namespace:
         return NoMetrics()
     return MetricsPublisher.from_settings(settings)
-
-
-def record_applied(outcome: Outcome, event_time: datetime | None) -> None:
-    """Count a task whose change was applied (or skipped) just now, with its event's lag."""
-    sink = metrics()
-    if outcome is Outcome.SKIPPED:
-        sink.record_skipped()
-    elif event_time is None:
-        sink.record_indexed()
-    else:
-        sink.record_indexed(event_to_row_lag(event_time, utcnow()))
 
 
 @worker_process_shutdown.connect  # type: ignore[untyped-decorator]

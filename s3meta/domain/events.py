@@ -29,6 +29,8 @@ KNOWN_EVENT_PREFIXES = (
     "ObjectAcl:",
     "Replication:",
 )
+# The families that say the object went: it, or its current version, no longer exists.
+REMOVAL_PREFIXES = ("ObjectRemoved:", "LifecycleExpiration:")
 # EventBridge detail types with no S3 event name of their own; they become "EventBridge:<Type>".
 EVENTBRIDGE_OTHER_DETAIL_TYPES = (
     "Object Restore Initiated",
@@ -121,6 +123,11 @@ def is_known_event_name(name: str) -> bool:
     return any(
         name.startswith(prefix) and len(name) > len(prefix) for prefix in KNOWN_EVENT_PREFIXES
     )
+
+
+def is_removal(event_name: str | None) -> bool:
+    """True for a name of the removal families (``ObjectRemoved:*``, ``LifecycleExpiration:*``)."""
+    return bool(event_name) and str(event_name).startswith(REMOVAL_PREFIXES)
 
 
 def parse_body(body: str) -> ParsedMessage:

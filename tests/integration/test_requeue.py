@@ -15,14 +15,14 @@ from click.testing import Result
 from db.engine import create_engine, session_factory
 from db.models import utcnow
 from db.reports import iter_failed_keys
-from db.store import Attempt, MetadataStore
+from db.store import MetadataStore
 from s3meta.aws.sqs import Attribute, DeadLetters, Queue, QueueMessage
 from s3meta.bridge import Bridge, BridgeOptions
 from s3meta.cli import requeue as requeue_command
 from s3meta.cli.dead_letters import dead_letters
 from s3meta.cli.requeue import requeue
 from s3meta.config import get_settings
-from s3meta.domain.attempts import Outcome
+from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.errors import PublishError
 from s3meta.processes import wait_for
 from tasks import extract_metadata

@@ -12,10 +12,9 @@ import pytest
 from click.testing import Result
 
 from db.models import utcnow
-from db.store import Attempt
 from s3meta.cli.stats import stats
 from s3meta.config import get_settings
-from s3meta.domain.attempts import Outcome
+from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.objects import EventInfo, ObjectState
 from tasks import extract_metadata
 from tests.support.cli import invoke as cli_invoke

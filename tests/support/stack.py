@@ -15,7 +15,7 @@ from db.engine import create_engine, session_factory
 from db.store import MetadataStore
 from s3meta.config import get_settings
 from tasks.app import app, celery_config
-from tasks.runtime import runtime
+from tasks.runtime import indexer
 from tests.support.database import ROOT, migrate, scratch_mysql_database
 from tests.support.faults import FaultProxy
 from tests.support.processes import MotoServer, WorkerProcess
@@ -98,7 +98,7 @@ def stack(
         for name, value in env.items():
             patch.setenv(name, value)
         get_settings.cache_clear()
-        runtime.cache_clear()
+        indexer.cache_clear()
         # This process sends tasks and reads results exactly as an operator's shell would.
         app.conf.update(celery_config(get_settings()))
         engine = create_engine(database_url)
@@ -118,7 +118,7 @@ def stack(
             worker.stop()
             engine.dispose()
             get_settings.cache_clear()
-            runtime.cache_clear()
+            indexer.cache_clear()
 
 
 @pytest.fixture

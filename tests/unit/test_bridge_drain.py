@@ -10,7 +10,7 @@ import pytest
 from s3meta.aws.sqs import DeadLetters, Queue
 from s3meta.bridge import Bridge, BridgeOptions
 from s3meta.domain.events import ObjectEvent
-from tests.support.memory_queue import MemoryQueue
+from s3meta.memory import MemoryQueue
 
 
 class NoPublisher:

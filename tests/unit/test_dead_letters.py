@@ -19,6 +19,7 @@ from s3meta.aws.sqs import (
     QueueMessage,
 )
 from s3meta.errors import PermanentError, QueueNotFound, QueueUnavailable, S3MetaError
+from s3meta.memory import MemoryQueue
 from s3meta.operations import dead_letters
 from s3meta.operations.dead_letters import (
     DeadLetter,
@@ -30,7 +31,6 @@ from s3meta.operations.dead_letters import (
     purge_dead_letters,
     returned_copies,
 )
-from tests.support.memory_queue import MemoryQueue
 
 OWN_ATTRIBUTES = {
     REASON_ATTRIBUTE,

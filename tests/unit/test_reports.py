@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from db.engine import create_engine, session_factory
 from db.reports import attempt_counts, iter_failed_keys, rows_per_bucket
-from db.store import Attempt, MetadataStore
-from s3meta.domain.attempts import Outcome
+from db.store import MetadataStore
+from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.errors import SchemaNotMigrated
 

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from db.engine import session_factory
 from db.reports import FailedKey
-from db.store import Attempt, MetadataStore
-from s3meta.domain.attempts import Outcome
+from db.store import MetadataStore
+from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.errors import InvalidTaskArguments, PermanentError, PublishError, QueueUnavailable
 from s3meta.operations.requeue import SKIPPED_EXAMPLES, requeue_failed, requeue_uris
 

@@ -9,12 +9,12 @@ import sqlalchemy as sa
 
 from db.engine import session_factory
 from db.reports import BucketRows
-from db.store import Attempt, MetadataStore
+from db.store import MetadataStore
 from s3meta.aws.sqs import QueueDepth, QueueMessage
-from s3meta.domain.attempts import Outcome
+from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.errors import PermanentError
+from s3meta.memory import SENT, MemoryQueue
 from s3meta.operations.stats import QueueReport, Stats, collect_stats, oldest, queue_report
-from tests.support.memory_queue import SENT, MemoryQueue
 
 NO_OUTCOMES = dict.fromkeys((str(outcome) for outcome in Outcome), 0)
 

@@ -1,0 +1,266 @@
+"""Index one key: read it from S3, apply what was found under the ordering rule, record it all.
+
+``Indexer.index`` is what every entry point runs for one ``extract_metadata(bucket, key,
+**event)`` call (the worker's task, ``tasks.extract``, today). It decides everything: the
+outcome, whether and when to try again, the attempt row, the metrics, the log lines. It
+returns the decision as a value and its caller maps that onto its runtime: a result, a
+scheduled retry, a raised error.
+
+Its parts come in as the ports below; ``s3meta.memory`` has in-memory twins of each.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from s3meta.domain.attempts import Attempt, Outcome
+from s3meta.domain.metrics import event_to_row_lag
+from s3meta.domain.names import (
+    InvalidTaskCall,
+    TaskCall,
+    check_task_call,
+    recordable_bucket,
+    recordable_key,
+)
+from s3meta.domain.objects import ObjectState
+from s3meta.domain.ordering import RecordType
+from s3meta.domain.retries import Draw, RetryPolicy
+from s3meta.domain.transitions import Applied, Change
+from s3meta.errors import (
+    InvalidTaskArguments,
+    ObjectNotFound,
+    PermanentError,
+    S3MetaError,
+    TransientError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ObjectStorage(Protocol):
+    """Where objects are looked at (``s3meta.aws.s3.S3Storage``)."""
+
+    def head(self, bucket: str, key: str, *, with_tags: bool = False) -> ObjectState:
+        """The object's current state; raise ``ObjectNotFound`` if it does not exist."""
+        ...
+
+
+class IndexStore(Protocol):
+    """Where records and attempts are kept (``db.store.MetadataStore``)."""
+
+    def apply(self, change: Change, attempt: Attempt | None = None) -> Applied:
+        """Apply ``change`` by ``s3meta.domain.transitions``, with ``attempt`` ended by its
+        outcome, atomically, under a lock on the key."""
+        ...
+
+    def record_attempt(self, attempt: Attempt) -> None: ...
+
+
+class IndexMetrics(Protocol):
+    """What the indexer counts (``tasks.metrics``)."""
+
+    def record_indexed(self, lag_seconds: float | None = None) -> None: ...
+    def record_skipped(self) -> None: ...
+    def record_failure(self) -> None: ...
+    def record_retry(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """The change was applied (succeeded), applied as a removal (gone), or skipped."""
+
+    bucket: str
+    key: str
+    outcome: Outcome
+    attempt: int
+    version_id: str | None = None
+    etag: str | None = None
+    record_type: RecordType | None = None  # the journal entry written, if any
+
+    def result(self) -> dict[str, Any]:
+        """The task's result, as JSON."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "outcome": str(self.outcome),
+            "attempt": self.attempt,
+            "version_id": self.version_id,
+            "etag": self.etag,
+            "record_type": str(self.record_type) if self.record_type else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A transient failure: run again in ``after_seconds``."""
+
+    after_seconds: int
+    error: Exception
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Done for good: a permanent error (one log line said so), retries spent, or a bug."""
+
+    error: Exception
+    permanent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Arguments no run can use: not run at all, and never to be retried."""
+
+    error: InvalidTaskArguments
+
+
+IndexOutcome = Indexed | Retry | Failed | Refused
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Indexer:
+    """Brings one key's record in line with S3, recording every attempt."""
+
+    storage: ObjectStorage
+    store: IndexStore
+    metrics: IndexMetrics
+    retries: RetryPolicy
+    fetch_tags: bool = True
+    clock: Callable[[], datetime] = _now
+    draw: Draw = random.randrange  # the backoff's jitter
+
+    def index(
+        self,
+        bucket: object,
+        key: object,
+        event_kwargs: Mapping[str, Any],
+        *,
+        attempt: int,
+        task_id: str,
+        transient: tuple[type[Exception], ...] = (),
+    ) -> IndexOutcome:
+        """Run attempt number ``attempt`` (1 for the first) of task ``task_id``.
+
+        ``transient`` adds the caller's own errors worth retrying (a time limit) to
+        ``TransientError``.
+        """
+        run = _Run(task_id, attempt, self.clock(), self.clock)
+        try:
+            call = check_task_call(bucket, key, event_kwargs)
+        except InvalidTaskCall as exc:
+            return self._refuse(run, bucket, key, InvalidTaskArguments(str(exc)))
+        return self._run(run, call, (TransientError, *transient))
+
+    def _refuse(self, run: _Run, bucket: object, key: object, exc: InvalidTaskArguments) -> Refused:
+        """One line, and a failed attempt that says what it was given."""
+        logger.error("%s; not run", exc)
+        try:
+            self.store.record_attempt(
+                run.attempt(recordable_bucket(bucket), recordable_key(key), Outcome.FAILED, exc)
+            )
+        except S3MetaError as record_exc:
+            logger.error("could not record the refused call: %s", record_exc)
+        self.metrics.record_failure()
+        return Refused(exc)
+
+    def _run(
+        self, run: _Run, call: TaskCall, transient: tuple[type[Exception], ...]
+    ) -> IndexOutcome:
+        bucket, key, event = call.bucket, call.key, call.event
+        try:
+            observed_at = self.clock()
+            state: ObjectState | None
+            try:
+                state = self.storage.head(bucket, key, with_tags=self.fetch_tags)
+            except ObjectNotFound:
+                state = None
+            # The outcome is decided under the row lock: succeeded, gone, or skipped if newer.
+            change = Change(bucket, key, state, event, observed_at, run.task_id)
+            applied = self.store.apply(change, run.attempt(bucket, key, Outcome.SUCCEEDED))
+        except transient as exc:
+            return self._transient_failure(run, call, exc)
+        except Exception as exc:  # noqa: BLE001 - handed back in Failed, with its traceback
+            # Permanent errors and bugs alike: retrying would fail the same way. A bug keeps
+            # its traceback for the caller to log; a permanent error is this one line.
+            permanent = isinstance(exc, PermanentError)
+            if permanent:
+                logger.error("s3://%s/%s failed, not retried: %s", bucket, key, exc)
+            self._record(run, call, Outcome.FAILED, exc)
+            self.metrics.record_failure()
+            return Failed(exc, permanent)
+        if applied.outcome is Outcome.SKIPPED:
+            self.metrics.record_skipped()
+        else:
+            self.metrics.record_indexed(event_to_row_lag(event.event_time, self.clock()))
+        return Indexed(
+            bucket,
+            key,
+            applied.outcome,
+            run.number,
+            state.version_id if state else None,
+            state.etag if state else None,
+            applied.record_type,
+        )
+
+    def _transient_failure(self, run: _Run, call: TaskCall, exc: Exception) -> Retry | Failed:
+        bucket, key = call.bucket, call.key
+        countdown = self.retries.delay(run.number, self.draw)
+        if countdown is None:
+            logger.error("s3://%s/%s failed after %d attempts: %s", bucket, key, run.number, exc)
+            self._record(run, call, Outcome.FAILED, exc)
+            self.metrics.record_failure()
+            return Failed(exc, permanent=False)
+        logger.warning(
+            "s3://%s/%s attempt %d failed (%s); retrying in %d s",
+            bucket,
+            key,
+            run.number,
+            exc,
+            countdown,
+        )
+        self._record(run, call, Outcome.RETRYING, exc)
+        self.metrics.record_retry()
+        return Retry(countdown, exc)
+
+    def _record(self, run: _Run, call: TaskCall, outcome: Outcome, exc: Exception) -> None:
+        """Record a failed attempt; a store that cannot is logged, not raised."""
+        try:
+            self.store.record_attempt(run.attempt(call.bucket, call.key, outcome, exc))
+        except Exception:
+            logger.exception(
+                "could not record %s attempt for s3://%s/%s", outcome, call.bucket, call.key
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One run of the task: who, which attempt, since when."""
+
+    task_id: str
+    number: int
+    started_at: datetime
+    clock: Callable[[], datetime]
+
+    def attempt(
+        self, bucket: str, key: str, outcome: Outcome, exc: Exception | None = None
+    ) -> Attempt:
+        """This run's attempt row, ending now with ``outcome``."""
+        return Attempt(
+            task_id=self.task_id,
+            bucket=bucket,
+            key=key,
+            attempt=self.number,
+            outcome=outcome,
+            started_at=self.started_at,
+            finished_at=self.clock(),
+            error_type=type(exc).__name__ if exc else None,
+            error=str(exc) if exc else None,
+        )

@@ -1,0 +1,223 @@
+"""In-memory twins of s3meta's ports, for unit tests: the same rules, no AWS, no database.
+
+- ``MemoryObjects``: S3's objects, for ``s3meta.indexing.ObjectStorage``.
+- ``MemoryStore``: records, journal and attempts, for ``s3meta.indexing.IndexStore``; it
+  applies ``s3meta.domain.transitions`` as ``db.store.MetadataStore`` does.
+- ``MemoryMetrics``: counts, for ``s3meta.indexing.IndexMetrics``.
+- ``MemoryQueue``: an SQS queue, for ``s3meta.aws.sqs.Queue``.
+- ``MemoryPublisher``: a broker, for ``s3meta.bridge.TaskPublisher``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter as Tally
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from s3meta.aws.sqs import ATTRIBUTE_LIMIT, BATCH_LIMIT, Attribute, QueueDepth, QueueMessage
+from s3meta.domain.attempts import Attempt
+from s3meta.domain.events import ObjectEvent
+from s3meta.domain.metrics import Counter
+from s3meta.domain.objects import ObjectState
+from s3meta.domain.transitions import Applied, Change, JournalRecord, ObjectRecord, transition
+from s3meta.errors import ObjectNotFound, PermanentError, PublishError, QueueNotFound
+
+# When MemoryQueue's first message was sent; the N-th was sent N seconds later.
+SENT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+Key = tuple[str, str]  # (bucket, key)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MemoryObjects:
+    """Objects by bucket and key; ``fail`` makes the next looks at a key raise."""
+
+    def __init__(self) -> None:
+        self.objects: dict[Key, ObjectState] = {}
+        self.looks: list[Key] = []  # every head, in order
+        self._failures: dict[Key, list[Exception]] = {}
+
+    def put(self, state: ObjectState) -> None:
+        self.objects[state.bucket, state.key] = state
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.objects.pop((bucket, key), None)
+
+    def fail(self, bucket: str, key: str, *errors: Exception) -> None:
+        """The next heads of ``bucket``/``key`` raise ``errors``, one each, in order."""
+        self._failures.setdefault((bucket, key), []).extend(errors)
+
+    def head(self, bucket: str, key: str, *, with_tags: bool = False) -> ObjectState:
+        """The object's state (its tags only ``with_tags``); ``ObjectNotFound`` if none."""
+        self.looks.append((bucket, key))
+        pending = self._failures.get((bucket, key))
+        if pending:
+            raise pending.pop(0)
+        state = self.objects.get((bucket, key))
+        if state is None:
+            raise ObjectNotFound(f"s3://{bucket}/{key} does not exist")
+        return state if with_tags else replace(state, tags=None)
+
+
+class MemoryStore:
+    """Records, journal and attempts in memory; ``apply`` holds a lock as a row lock would."""
+
+    def __init__(self, clock: Callable[[], datetime] = _now) -> None:
+        self.records: dict[Key, ObjectRecord] = {}
+        self.journal: list[JournalRecord] = []
+        self.attempts: list[Attempt] = []
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def apply(self, change: Change, attempt: Attempt | None = None) -> Applied:
+        with self._lock:
+            now = self._clock()
+            decided = transition(self.records.get((change.bucket, change.key)), change, now)
+            if decided.record is not None:
+                self.records[change.bucket, change.key] = decided.record
+            if decided.journal is not None:
+                self.journal.append(decided.journal)
+            if attempt is not None:
+                self.attempts.append(attempt.ended(decided.outcome, now))
+            return decided.applied()
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        with self._lock:
+            self.attempts.append(attempt)
+
+    def get(self, bucket: str, key: str) -> ObjectRecord | None:
+        return self.records.get((bucket, key))
+
+    def history(self, bucket: str, key: str) -> list[JournalRecord]:
+        """The journal of ``bucket``/``key``, oldest first."""
+        return [e for e in self.journal if (e.bucket, e.object_key) == (bucket, key)]
+
+    def attempts_of(self, bucket: str, key: str) -> list[Attempt]:
+        """Every recorded run for ``bucket``/``key``, oldest first."""
+        return [each for each in self.attempts if (each.bucket, each.key) == (bucket, key)]
+
+
+class MemoryMetrics:
+    """What was counted, and each event-to-row lag."""
+
+    def __init__(self) -> None:
+        self.counts: Tally[Counter] = Tally()
+        self.lags: list[float] = []
+
+    def record_indexed(self, lag_seconds: float | None = None) -> None:
+        self.counts[Counter.INDEXED] += 1
+        if lag_seconds is not None:
+            self.lags.append(lag_seconds)
+
+    def record_skipped(self) -> None:
+        self.counts[Counter.SKIPPED] += 1
+
+    def record_failure(self) -> None:
+        self.counts[Counter.FAILURES] += 1
+
+    def record_retry(self) -> None:
+        self.counts[Counter.RETRIES] += 1
+
+    def flush(self) -> bool:
+        return True
+
+
+class MemoryQueue:
+    """Visible messages in order; a receive with a visibility timeout takes them in flight.
+
+    Message ids are ``NAME-N``, the receipt handle is the id, and the N-th message was
+    sent N seconds after ``SENT``. ``missing`` makes every call fail as for a queue that
+    does not exist; a send of more than 10 attributes fails as SQS refuses it. ``release``
+    stands in for a visibility timeout running out.
+    """
+
+    def __init__(self, name: str, *, missing: bool = False) -> None:
+        self.name = name
+        self.missing = missing
+        self.visible: list[QueueMessage] = []
+        self.in_flight: dict[str, QueueMessage] = {}
+        self.deleted: list[QueueMessage] = []
+        self.received = 0  # receive and peek calls
+        self._numbers = itertools.count()
+
+    @property
+    def url(self) -> str:
+        if self.missing:
+            raise QueueNotFound(f"SQS queue {self.name!r}: no such queue (run `s3meta setup`)")
+        return f"memory://{self.name}"
+
+    def send(self, body: str, attributes: Mapping[str, Attribute] | None = None) -> str:
+        _ = self.url
+        if len(attributes or {}) > ATTRIBUTE_LIMIT:
+            raise PermanentError(
+                f"SQS send to {self.name!r}: InvalidParameterValue: Number of message "
+                f"attributes [{len(attributes or {})}] exceeds the allowed maximum "
+                f"[{ATTRIBUTE_LIMIT}]."
+            )
+        number = next(self._numbers)
+        message_id = f"{self.name}-{number}"
+        self.visible.append(
+            QueueMessage(
+                message_id,
+                message_id,
+                body,
+                receive_count=0,
+                attributes=dict(attributes or {}),
+                sent_at=SENT + timedelta(seconds=number),
+            )
+        )
+        return message_id
+
+    def receive(
+        self, *, wait_seconds: int, visibility_timeout: int, max_messages: int = BATCH_LIMIT
+    ) -> list[QueueMessage]:
+        _ = self.url
+        self.received += 1
+        batch = self.visible[: min(max_messages, BATCH_LIMIT)]
+        if visibility_timeout > 0:
+            del self.visible[: len(batch)]
+            self.in_flight.update((message.message_id, message) for message in batch)
+        return batch
+
+    def peek(self, *, wait_seconds: int) -> list[QueueMessage]:
+        return self.receive(wait_seconds=wait_seconds, visibility_timeout=0)
+
+    def delete(self, messages: Sequence[QueueMessage]) -> list[str]:
+        for message in messages:
+            self.deleted.append(self.in_flight.pop(message.message_id))
+        return []
+
+    def release(self, messages: Sequence[QueueMessage]) -> None:
+        self.visible[:0] = [self.in_flight.pop(message.message_id) for message in messages]
+
+    def depth(self) -> QueueDepth:
+        _ = self.url
+        return QueueDepth(visible=len(self.visible), in_flight=len(self.in_flight), delayed=0)
+
+    def bodies(self) -> list[str]:
+        """The bodies of the visible messages, in order."""
+        return [message.body for message in self.visible]
+
+
+class MemoryPublisher:
+    """Accepts every task, keeping its event, but for keys it was told to ``refuse``."""
+
+    def __init__(self) -> None:
+        self.events: list[ObjectEvent] = []
+        self.refused: set[Key] = set()
+
+    def refuse(self, bucket: str, key: str) -> None:
+        """Fail the tasks for ``bucket``/``key`` as a broker that is away would."""
+        self.refused.add((bucket, key))
+
+    def publish(self, event: ObjectEvent) -> str:
+        if (event.bucket, event.key) in self.refused:
+            raise PublishError(f"could not publish the task for s3://{event.bucket}/{event.key}")
+        self.events.append(event)
+        return f"task-{len(self.events)}"
