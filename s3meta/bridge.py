@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, fields
 from typing import Protocol
 
 from s3meta.aws.sqs import DeadLetters, Queue, QueueDepth, QueueMessage
-from s3meta.domain.events import ObjectEvent, ParsedMessage, is_known_event_name, parse_body
+from s3meta.domain.event_names import is_known_event_name
+from s3meta.domain.events import ObjectEvent, ParsedMessage, parse_body
 from s3meta.errors import PublishError, S3MetaError
 from s3meta.health import Heartbeat
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Console
 
@@ -28,12 +28,14 @@ from db.store import MetadataStore
 from s3meta.aws.sqs import DeadLetters, Queue
 from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
 from s3meta.config import DEFAULT_DATABASE_URL, Settings, get_settings, mask_url
+from s3meta.domain.event_names import CREATED, REMOVED
 from s3meta.errors import S3MetaError
 from s3meta.processes import WorkerProcess, free_port
 from s3meta.render import rows_table
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import EventType
     from mypy_boto3_sqs import SQSClient
 
 BUCKET = "s3meta-demo"
@@ -136,7 +138,7 @@ def _wire_notifications(s3: S3Client, sqs: SQSClient, settings: Settings) -> Non
             "QueueConfigurations": [
                 {
                     "QueueArn": arn["QueueArn"],
-                    "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                    "Events": cast("list[EventType]", [f"s3:{CREATED}:*", f"s3:{REMOVED}:*"]),
                 }
             ]
         },

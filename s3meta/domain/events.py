@@ -13,40 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
+from s3meta.domain.event_names import CREATED, LIFECYCLE_EXPIRATION, REMOVED
 from s3meta.domain.names import bucket_name_problem, key_problem
 from s3meta.domain.objects import parse_timestamp
 
 # The only S3 event message major version this code understands (2.1, 2.2, 2.3 ... all fit).
 SUPPORTED_MAJOR_VERSION = 2
-
-# Event families S3 documents; other names still yield a task, but are logged as unfamiliar.
-KNOWN_EVENT_PREFIXES = (
-    "ObjectCreated:",
-    "ObjectRemoved:",
-    "LifecycleExpiration:",
-    "ObjectRestore:",
-    "ObjectTagging:",
-    "ObjectAcl:",
-    "Replication:",
-)
-# The families that say the object went: it, or its current version, no longer exists.
-REMOVAL_PREFIXES = ("ObjectRemoved:", "LifecycleExpiration:")
-# EventBridge detail types with no S3 event name of their own; they become "EventBridge:<Type>".
-EVENTBRIDGE_OTHER_DETAIL_TYPES = (
-    "Object Restore Initiated",
-    "Object Restore Completed",
-    "Object Restore Expired",
-    "Object Tags Added",
-    "Object Tags Deleted",
-    "Object ACL Updated",
-    "Object Storage Class Changed",
-    "Object Access Tier Changed",
-)
-# Known names that are not "Family:Suffix".
-KNOWN_EVENT_NAMES = frozenset(
-    {"LifecycleTransition", "IntelligentTiering"}
-    | {"EventBridge:" + kind.replace(" ", "") for kind in EVENTBRIDGE_OTHER_DETAIL_TYPES}
-)
 
 # An SQS message attribute is capped in size, and a reason should be readable in a log line.
 MAX_REASON_CHARS = 300
@@ -114,20 +86,6 @@ class ParsedMessage:
     test_event: bool = False
     source: str = "unknown"  # "s3", "sns", "eventbridge": for logs
     details: tuple[str, ...] = field(default=())  # one line per rejected record
-
-
-def is_known_event_name(name: str) -> bool:
-    """True for the event names S3 documents (and the ones given to EventBridge events)."""
-    if name in KNOWN_EVENT_NAMES:
-        return True
-    return any(
-        name.startswith(prefix) and len(name) > len(prefix) for prefix in KNOWN_EVENT_PREFIXES
-    )
-
-
-def is_removal(event_name: str | None) -> bool:
-    """True for a name of the removal families (``ObjectRemoved:*``, ``LifecycleExpiration:*``)."""
-    return bool(event_name) and str(event_name).startswith(REMOVAL_PREFIXES)
 
 
 def parse_body(body: str) -> ParsedMessage:
@@ -283,11 +241,11 @@ def _eventbridge_event_name(detail_type: str, detail: dict[str, Any]) -> str:
     reason = _optional_str(detail, "reason", "detail.reason")
     if detail_type == "Object Created":
         if not reason:
-            return "ObjectCreated:*"
-        return "ObjectCreated:" + _EVENTBRIDGE_CREATED_REASONS.get(reason, reason)
+            return f"{CREATED}:*"
+        return f"{CREATED}:" + _EVENTBRIDGE_CREATED_REASONS.get(reason, reason)
     if detail_type == "Object Deleted":
         deletion = _optional_str(detail, "deletion-type", "detail.deletion-type")
-        family = "LifecycleExpiration" if reason == "Lifecycle Expiration" else "ObjectRemoved"
+        family = LIFECYCLE_EXPIRATION if reason == "Lifecycle Expiration" else REMOVED
         suffix = "DeleteMarkerCreated" if deletion == "Delete Marker Created" else "Delete"
         return f"{family}:{suffix}"
     compact = detail_type.replace(" ", "")

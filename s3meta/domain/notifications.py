@@ -12,15 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from s3meta.domain.arns import queue_name_of
-
-# What s3meta indexes: uploads, deletes, lifecycle expirations (which fire no ObjectRemoved),
-# and tag changes (PutObjectTagging and DeleteObjectTagging fire no other event).
-EVENTS: tuple[str, ...] = (
-    "s3:ObjectCreated:*",
-    "s3:ObjectRemoved:*",
-    "s3:LifecycleExpiration:*",
-    "s3:ObjectTagging:*",
-)
+from s3meta.domain.event_names import SUBSCRIBED
 
 _DESTINATIONS = {
     "TopicConfigurations": ("TopicArn", "topic"),
@@ -78,7 +70,7 @@ def configuration_id(events_queue: str) -> str:
 
 def queue_configuration(arn: str, config_id: str, key_filter: KeyFilter) -> dict[str, Any]:
     """s3meta's QueueConfiguration: the events queue, our events, the key filter if any."""
-    configuration: dict[str, Any] = {"Id": config_id, "QueueArn": arn, "Events": list(EVENTS)}
+    configuration: dict[str, Any] = {"Id": config_id, "QueueArn": arn, "Events": list(SUBSCRIBED)}
     rules = key_filter.rules()
     if rules:
         configuration["Filter"] = {"Key": {"FilterRules": rules}}
@@ -222,7 +214,7 @@ def _free_id(wanted: str, taken: set[str]) -> str:
 
 def _conflict(kind: str, other: Mapping[str, Any], key_filter: KeyFilter) -> Conflict | None:
     events = tuple(str(event) for event in other.get("Events", []))
-    if not any(events_overlap(ours, theirs) for ours in EVENTS for theirs in events):
+    if not any(events_overlap(ours, theirs) for ours in SUBSCRIBED for theirs in events):
         return None
     theirs = KeyFilter.of(other)
     if not key_filter.overlaps(theirs):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from s3meta.domain.attempts import Outcome
-from s3meta.domain.events import is_removal
+from s3meta.domain.event_names import is_removal
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.ordering import (
     FOUND_GONE,

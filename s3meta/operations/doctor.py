@@ -19,7 +19,7 @@ from s3meta.aws.s3 import bucket_error, check_bucket
 from s3meta.aws.sqs import Queue, pipeline_queues, sqs_errors
 from s3meta.config import Settings, env_var_for
 from s3meta.domain.arns import bucket_arn
-from s3meta.domain.notifications import EVENTS
+from s3meta.domain.event_names import SUBSCRIBED
 from s3meta.domain.queue_policy import POLICY_STATEMENT_ID, allowed_source_arns, parse_policy
 from s3meta.errors import S3MetaError
 from s3meta.logs import redact
@@ -157,7 +157,7 @@ def _wiring(
         if each.get("QueueArn") == events_arn
     ]
     covered = {event for each in ours for event in each.get("Events", [])}
-    missing = [event for event in EVENTS if event not in covered]
+    missing = [event for event in SUBSCRIBED if event not in covered]
     if missing:
         what = "no notification to the events queue" if not ours else "no " + ", ".join(missing)
         return Check(name, Verdict.FAILED, f"readable; {what}: {SETUP_HINT} --bucket {bucket}")

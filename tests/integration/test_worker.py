@@ -397,9 +397,11 @@ def test_a_call_no_run_can_use_fails_at_once_with_an_attempt_row_and_one_line(
     stats = invoke(stats_command, "--bucket", "123", "--no-peek", "--json")
     assert stats.exit_code == 0, stats.output
     assert '"failed": 1' in stats.stdout
+    # No run could use it again: requeue --failed skips it, saying so, rather than offering it.
     failed = invoke(requeue_command, "--failed", "--bucket", "123", "--dry-run")
     assert failed.exit_code == 0, failed.output
-    assert "s3://123/None" in failed.stdout
+    assert "s3://123/None" not in failed.stdout
+    assert "skipped 1 unusable attempt" in failed.output
 
 
 @pytest.mark.parametrize(

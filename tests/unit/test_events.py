@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from s3meta.domain.event_names import is_known_event_name
 from s3meta.domain.events import (
     SUPPORTED_MAJOR_VERSION,
     ObjectEvent,
     ParsedMessage,
-    is_known_event_name,
     parse_body,
 )
 from tests.support.samples import SAMPLE_EVENTS, SHARED_EVENTS
@@ -683,30 +683,6 @@ def test_an_eventbridge_event_that_cannot_be_used_is_rejected(
 
 
 # Event names
-
-
-@pytest.mark.parametrize(
-    ("name", "known"),
-    [
-        ("ObjectCreated:Put", True),
-        ("ObjectRemoved:DeleteMarkerCreated", True),
-        ("LifecycleExpiration:Delete", True),
-        ("ObjectRestore:Completed", True),
-        ("ObjectTagging:Delete", True),
-        ("ObjectAcl:Put", True),
-        ("LifecycleTransition", True),
-        ("IntelligentTiering", True),
-        ("Replication:OperationFailedReplication", True),
-        ("EventBridge:ObjectTagsAdded", True),
-        ("ObjectCreated:", False),
-        ("LifecycleTransitionLater", False),
-        ("EventBridge:ObjectTeleported", False),
-        ("Brand:NewThing", False),
-        ("", False),
-    ],
-)
-def test_is_known_event_name_recognises_the_documented_families(name: str, known: bool) -> None:
-    assert is_known_event_name(name) is known
 
 
 # Properties

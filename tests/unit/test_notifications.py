@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from s3meta.domain.arns import queue_arn
+from s3meta.domain.event_names import SUBSCRIBED
 from s3meta.domain.notifications import (
-    EVENTS,
     KeyFilter,
     configuration_id,
     describe_notification_change,
@@ -120,7 +120,7 @@ def test_an_empty_bucket_gets_our_configuration() -> None:
     assert result.change == "add"
     assert result.configuration == {
         "QueueConfigurations": [
-            {"Id": configuration_id(EVENTS_QUEUE), "QueueArn": OURS, "Events": list(EVENTS)}
+            {"Id": configuration_id(EVENTS_QUEUE), "QueueArn": OURS, "Events": list(SUBSCRIBED)}
         ]
     }
     assert result.kept == 0
@@ -167,7 +167,7 @@ def test_our_configuration_as_s3_returns_it_is_no_change() -> None:
             {
                 "Id": configuration_id(EVENTS_QUEUE),
                 "QueueArn": OURS,
-                "Events": list(reversed(EVENTS)),
+                "Events": list(reversed(SUBSCRIBED)),
                 "Filter": rules(Suffix=".csv", Prefix="data/"),
             },
         ],
@@ -180,7 +180,7 @@ def test_our_configuration_as_s3_returns_it_is_no_change() -> None:
 
 
 def test_our_configuration_with_another_filter_is_replaced() -> None:
-    old = {"Id": configuration_id(EVENTS_QUEUE), "QueueArn": OURS, "Events": list(EVENTS)}
+    old = {"Id": configuration_id(EVENTS_QUEUE), "QueueArn": OURS, "Events": list(SUBSCRIBED)}
     current = {"QueueConfigurations": [old, *OTHER_CONSUMERS["QueueConfigurations"]]}
 
     result = plan(current, KeyFilter("data/"))
@@ -300,7 +300,7 @@ def test_no_conflict_for_other_event_types_or_disjoint_keys() -> None:
 
 def test_a_configuration_s3_already_holds_is_never_a_conflict() -> None:
     theirs = {"Id": "theirs", "QueueArn": OTHER_QUEUE, "Events": ["s3:ObjectCreated:Put"]}
-    ours = {"Id": configuration_id(EVENTS_QUEUE), "QueueArn": OURS, "Events": list(EVENTS)}
+    ours = {"Id": configuration_id(EVENTS_QUEUE), "QueueArn": OURS, "Events": list(SUBSCRIBED)}
 
     result = plan({"QueueConfigurations": [theirs, ours]})
 
