@@ -4,42 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from celery.signals import worker_process_shutdown, worker_shutdown
 
 from db.models import utcnow
-from s3meta.aws.metrics import MetricsPublisher
+from s3meta import composition
 from s3meta.config import get_settings
 from s3meta.domain.attempts import Outcome
-from s3meta.domain.metrics import event_to_row_lag
-
-
-class Metrics(Protocol):
-    def record_indexed(self, lag_seconds: float | None = None) -> None: ...
-    def record_skipped(self) -> None: ...
-    def record_failure(self) -> None: ...
-    def record_retry(self) -> None: ...
-    def flush(self) -> bool: ...
-
-
-class NoMetrics:
-    """What a worker without a CloudWatch namespace records: nothing."""
-
-    def record_indexed(self, lag_seconds: float | None = None) -> None:
-        pass
-
-    def record_skipped(self) -> None:
-        pass
-
-    def record_failure(self) -> None:
-        pass
-
-    def record_retry(self) -> None:
-        pass
-
-    def flush(self) -> bool:
-        return True
+from s3meta.domain.metrics import Metrics, event_to_row_lag
 
 
 @cache
@@ -49,10 +22,7 @@ def metrics() -> Metrics:
     A forked pool child may keep the parent's publisher: it forgets the parent's data and
     thread at fork (``s3meta.aws.metrics``).
     """
-    settings = get_settings()
-    if not settings.cloudwatch_namespace:
-        return NoMetrics()
-    return MetricsPublisher.from_settings(settings)
+    return composition.metrics(get_settings())
 
 
 def record_applied(outcome: Outcome, event_time: datetime | None) -> None:

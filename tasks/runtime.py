@@ -1,4 +1,4 @@
-"""What a worker process builds once and reuses across tasks: settings, S3, the database."""
+"""What a worker process keeps across tasks, built by ``s3meta.composition`` on first use."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
-from db.engine import create_engine, session_factory
 from db.store import MetadataStore
-from s3meta.aws.clients import s3_client
+from s3meta import composition
 from s3meta.aws.s3 import S3Storage
 from s3meta.config import Settings, get_settings
 
@@ -20,15 +19,24 @@ class Runtime:
     store: MetadataStore
 
 
+def database_url() -> str:
+    """This worker's database URL, its secret read once: forked pool children inherit it."""
+    return _database_url(get_settings())
+
+
+@cache
+def _database_url(settings: Settings) -> str:
+    return composition.database_url(settings)
+
+
 @cache
 def runtime() -> Runtime:
     """This process's runtime, built on first use (never at import)."""
     settings = get_settings()
-    engine = create_engine(settings.database_url)
     return Runtime(
         settings=settings,
-        storage=S3Storage(s3_client(settings)),
-        store=MetadataStore(session_factory(engine)),
+        storage=composition.storage(settings),
+        store=composition.store(database_url()),
     )
 
 
