@@ -8,16 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from s3meta import masking
 from s3meta.aws.clients import broker_url, region
 from s3meta.config import (
     DEFAULT_DATABASE_URL,
     Settings,
     get_settings,
+    health_file,
     known_variables,
     load_settings,
     unknown_variable_warnings,
 )
 from s3meta.errors import ConfigError
+from s3meta.processes import free_port
 
 pytestmark = pytest.mark.usefixtures("isolated_environment")
 
@@ -387,6 +390,34 @@ def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch, tmp_
     assert settings.task_queue == "s3meta-tasks"
     assert settings.database_secret_arn is None
     assert settings.aws_endpoint_url is None
+
+
+# Parsing only -------------------------------------------------------------------------------
+
+
+def test_reading_the_settings_reads_no_secret_and_masks_nothing_new(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    saved = masking._secrets
+    # Nothing answers there: a call to Secrets Manager would fail.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("S3META_DATABASE_URL", "mysql+pymysql://app:hunter2pw@db.internal/meta")
+    monkeypatch.setenv("S3META_DATABASE_SECRET_ARN", "s3meta/database")
+
+    settings = get_settings()
+
+    assert settings.database_url == "mysql+pymysql://app:hunter2pw@db.internal/meta"
+    assert settings.database_secret_arn == "s3meta/database"
+    assert masking._secrets == saved
+
+
+def test_the_health_file_is_read_alone_even_beside_a_bad_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("S3META_HEALTH_FILE", str(tmp_path / "alive"))
+    monkeypatch.setenv("S3META_MAX_RETRIES", "lots")
+
+    assert health_file() == tmp_path / "alive"
 
 
 # Unknown S3META_ variables ------------------------------------------------------------------
