@@ -277,7 +277,8 @@ def env_var_for(field: str) -> str:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read the settings; validation errors become one ``ConfigError`` naming each variable."""
+    """Parse the settings afresh (``overrides`` win); validation errors become one
+    ``ConfigError`` naming each variable. Processes take theirs from ``get_settings``."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:

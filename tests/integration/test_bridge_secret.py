@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 
 import boto3
 
 from s3meta.processes import free_port
-from tests.support.database import ROOT
+from tests.support.cli import run_console
 from tests.support.processes import MotoServer
 from tests.support.stack import AWS_TEST_ENV
 
@@ -53,15 +51,7 @@ def test_the_bridge_publishes_with_the_secret_set_and_secrets_manager_unreachabl
         "S3META_TASK_QUEUE": tasks,
     }
 
-    done = subprocess.run(
-        [sys.executable, "-m", "s3meta.cli", "bridge", "--drain"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_console("bridge", "--drain", env=env)
 
     assert done.returncode == 0, done.stderr
     assert "S3META_DATABASE_SECRET_ARN" not in done.stderr

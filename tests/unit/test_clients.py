@@ -156,6 +156,7 @@ def test_without_any_region_the_region_is_us_east_1(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty_config))
 
     assert region(load_settings()) == "us-east-1"
+    assert sns_client(load_settings()).meta.region_name == "us-east-1"
 
 
 def test_the_region_of_the_aws_config_file_is_honoured(
@@ -228,16 +229,6 @@ def test_aws_region_reaches_every_client_although_botocore_reads_only_the_defaul
 
     assert sqs_client(settings).meta.region_name == "eu-central-1"
     assert s3_client(settings).meta.region_name == "eu-central-1"
-
-
-def test_without_any_region_the_clients_use_us_east_1(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    empty_config = tmp_path / "aws-config"
-    empty_config.write_text("", encoding="utf-8")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty_config))
-
-    assert sns_client(load_settings()).meta.region_name == "us-east-1"
 
 
 def test_without_the_users_retry_settings_each_client_has_its_own_budget() -> None:

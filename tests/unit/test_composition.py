@@ -108,4 +108,3 @@ def test_the_storage_reads_s3_with_the_settings_client(s3: Any) -> None:
 
     assert isinstance(state, ObjectState)
     assert state.size == 3
-
