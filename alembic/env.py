@@ -10,9 +10,10 @@ from sqlalchemy.engine import Connection, Engine
 from alembic import context
 from db.engine import create_engine
 from db.models import Base
+from s3meta import composition
 from s3meta.config import check_database_url, get_settings
 from s3meta.errors import ConfigError
-from s3meta.logs import redact
+from s3meta.masking import redact
 
 # MySQL's ER_BAD_DB_ERROR: "Unknown database".
 _MYSQL_UNKNOWN_DATABASE = 1049
@@ -30,7 +31,7 @@ def _database_url() -> str:
         if url:
             check_database_url(url)
             return url
-        return get_settings().database_url
+        return composition.database_url(get_settings())
     except (ConfigError, ValueError) as exc:
         # A configuration mistake (a bad URL, an unreadable secret) is one line, not a traceback.
         raise SystemExit(f"alembic: {redact(str(exc))}") from None

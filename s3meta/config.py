@@ -1,6 +1,9 @@
 """Settings: every knob s3meta has, read from the environment (and an optional ``.env``).
 
-Other tools rely on the variable names (see SPEC): they are a contract.
+Parsing only: nothing here calls AWS or fills the log masking. What needs I/O to complete a
+setting (the database secret, boto3's region and credentials) is done by the processes that
+need it (``s3meta.composition``, ``s3meta.aws.clients``). Other tools rely on the variable
+names: they are a contract.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import (
@@ -25,10 +28,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from s3meta.errors import ConfigError
+from s3meta.masking import mask_url
 
 ENV_PREFIX = "S3META_"
 ENV_FILE = ".env"
@@ -49,7 +51,6 @@ DEFAULT_DATABASE_URL = "sqlite:///s3meta.db"
 
 # SQS: 1-80 characters of alphanumerics, hyphens and underscores; FIFO names end in ".fifo".
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo|[A-Za-z0-9_-]{1,80}")
-_URL_PASSWORD = re.compile(r"(?P<keep>://[^:/@\s]*:)[^@\s]*@")
 _BROKER_SCHEMES = frozenset({"sqs", "memory", "amqp", "pyamqp", "redis", "rediss", "filesystem"})
 _DATABASE_BACKENDS = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
 # Python module of a database driver -> the package that provides it.
@@ -67,8 +68,9 @@ _SESSION_TOKEN = AliasChoices("AWS_SESSION_TOKEN", "aws_session_token")
 Seconds = Annotated[int, Field(gt=0)]
 
 
-class Settings(BaseSettings):
-    """s3meta's configuration; field ``x`` comes from ``S3META_X`` unless noted."""
+class HealthSettings(BaseSettings):
+    """What ``s3meta health`` reads, alone: it runs every few seconds, and checking the other
+    settings would import SQLAlchemy and the database driver each time."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -80,6 +82,14 @@ class Settings(BaseSettings):
         frozen=True,
         populate_by_name=True,
     )
+
+    # Long-running processes (worker, bridge) touch this file while they work; `s3meta
+    # health` reads its age (container and systemd health checks). Unset: no file.
+    health_file: Path | None = None
+
+
+class Settings(HealthSettings):
+    """s3meta's configuration; field ``x`` comes from ``S3META_X`` unless noted."""
 
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str | None = None
@@ -130,9 +140,6 @@ class Settings(BaseSettings):
     # namespace, sent in batches every metrics_interval seconds; unset: none are sent.
     cloudwatch_namespace: str | None = Field(default=None, min_length=1, max_length=255)
     metrics_interval: float = Field(default=60, gt=0, le=3600)
-    # Long-running processes (worker, bridge) touch this file while they work; `s3meta
-    # health` reads its age (container and systemd health checks). Unset: no file.
-    health_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -199,31 +206,10 @@ class Settings(BaseSettings):
                 yield name, value
 
     @property
-    def region(self) -> str:
-        """The AWS region: the environment's, else boto3's configured one, else us-east-1."""
-        if self.aws_region:
-            return self.aws_region
-        import boto3.session
-
-        return boto3.session.Session().region_name or "us-east-1"
-
-    @property
     def celery_result_backend(self) -> str:
+        """The result backend as configured; a worker completes the database URL's credentials
+        from the secret (``s3meta.composition.result_backend``)."""
         return self.result_backend or f"db+{self.database_url}"
-
-    def celery_broker_url(self) -> str:
-        """The broker URL, derived from ``AWS_ENDPOINT_URL`` when not given (SPEC)."""
-        if self.broker_url:
-            return self.broker_url
-        if not self.aws_endpoint_url:
-            return "sqs://"
-        endpoint = urlsplit(self.aws_endpoint_url)
-        key, secret = self.credentials()
-        host = endpoint.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"  # an IPv6 literal
-        port = f":{endpoint.port}" if endpoint.port else ""
-        return f"sqs://{quote(key, safe='')}:{quote(secret, safe='')}@{host}{port}"
 
     def boto3_credentials(self) -> dict[str, str]:
         """Explicit credentials for boto3 clients when the settings hold them, else none."""
@@ -237,13 +223,6 @@ class Settings(BaseSettings):
             found["aws_session_token"] = self.aws_session_token.get_secret_value()
         return found
 
-    def credentials(self) -> tuple[str, str]:
-        """Access key and secret: from the settings, else from boto3's credential chain."""
-        explicit = self.boto3_credentials()
-        if explicit:
-            return explicit["aws_access_key_id"], explicit["aws_secret_access_key"]
-        return _credential_chain()
-
     def broker_is_secure(self) -> bool:
         if self.aws_endpoint_url:
             return urlsplit(self.aws_endpoint_url).scheme == "https"
@@ -252,6 +231,11 @@ class Settings(BaseSettings):
 
 def check_database_url(value: str) -> None:
     """Raise ``ValueError`` unless ``value`` is a SQLAlchemy URL of a supported database."""
+    # Here rather than at the top: `s3meta health` and the other light commands import this
+    # module and need no SQLAlchemy.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
     try:
         url = make_url(value)
     except ArgumentError as exc:
@@ -280,21 +264,6 @@ def _missing_driver(backend: str, module: str) -> str:
     return f"the {module} driver is not installed: pip install '{package}'"
 
 
-def _credential_chain() -> tuple[str, str]:
-    import boto3.session
-
-    found = boto3.session.Session().get_credentials()
-    if found is None:
-        raise ConfigError(
-            "AWS_ENDPOINT_URL is set but no AWS credentials were found for the broker URL; "
-            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or S3META_BROKER_URL"
-        )
-    frozen = found.get_frozen_credentials()
-    if not frozen.access_key or not frozen.secret_key:
-        raise ConfigError("the AWS credentials found have no access key or secret key")
-    return frozen.access_key, frozen.secret_key
-
-
 def env_var_for(field: str) -> str:
     """The environment variable that sets ``field`` (a field name, or an alias pydantic used)."""
     for name, info in Settings.model_fields.items():
@@ -308,7 +277,8 @@ def env_var_for(field: str) -> str:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read the settings; validation errors become one ``ConfigError`` naming each variable."""
+    """Parse the settings afresh (``overrides`` win); validation errors become one
+    ``ConfigError`` naming each variable. Processes take theirs from ``get_settings``."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -355,24 +325,18 @@ def _warn_about_unknown_variables() -> None:
         logging.getLogger(__name__).warning("%s", line)
 
 
-def mask_url(value: str) -> str:
-    """``value`` with the password of any URL in it replaced by ``***``; never raises."""
-    return _URL_PASSWORD.sub(r"\g<keep>***@", value)
-
-
 @cache
 def get_settings() -> Settings:
-    """The process's settings, read once; with ``S3META_DATABASE_SECRET_ARN`` set, the
-    database URL holds the credentials of that secret (``s3meta.aws.secrets``).
-    A misspelt S3META_ variable would be silently ignored: each gets a warning."""
+    """The process's settings, read once; each misspelt S3META_ variable gets a warning.
+
+    The settings as written: with ``S3META_DATABASE_SECRET_ARN`` set, processes that open the
+    database complete the URL with ``s3meta.composition.database_url``.
+    """
     settings = load_settings()
     _warn_about_unknown_variables()
-    if settings.database_secret_arn:
-        from s3meta.aws.secrets import resolve_database_url
-
-        settings = settings.model_copy(update={"database_url": resolve_database_url(settings)})
-    # The log masking must know the secrets before anything logs or prints an error.
-    from s3meta.logs import register_settings_secrets
-
-    register_settings_secrets(settings)
     return settings
+
+
+def health_file() -> Path | None:
+    """``S3META_HEALTH_FILE``, read as ``get_settings`` reads it, without the other settings."""
+    return HealthSettings().health_file

@@ -13,7 +13,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Console
 
-from db.engine import create_engine, session_factory
 from db.migrations import upgrade
 from db.models import ObjectMetadata
-from db.store import MetadataStore
+from s3meta import composition
 from s3meta.aws.sqs import DeadLetters, Queue
 from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
-from s3meta.config import DEFAULT_DATABASE_URL, Settings, get_settings, mask_url
+from s3meta.config import DEFAULT_DATABASE_URL, Settings, get_settings
 from s3meta.domain.event_names import CREATED, REMOVED
 from s3meta.errors import S3MetaError
+from s3meta.masking import mask_url
 from s3meta.processes import WorkerProcess, free_port
 from s3meta.render import rows_table
 
@@ -77,15 +77,16 @@ def run_demo(console: Console, database_url: str | None = None) -> list[ObjectMe
     configured = os.environ.get("S3META_DATABASE_URL")
     with _moto_server() as endpoint, tempfile.TemporaryDirectory(prefix="s3meta-demo-") as tmp:
         env = _demo_environment(endpoint, database_url or DEFAULT_DATABASE_URL)
-        for name in _NOT_FOR_THE_DEMO:
+        for name in [*_NOT_FOR_THE_DEMO, *_service_endpoints(os.environ)]:
             os.environ.pop(name, None)
         os.environ.update(env)
         get_settings.cache_clear()
         settings = get_settings()
+        demo_database = composition.database_url(settings)
         console.print(f"[bold]1.[/] moto (S3 + SQS) listening on {endpoint}")
 
-        upgrade(settings.database_url)
-        console.print(f"[bold]2.[/] database {mask_url(settings.database_url)} migrated to head")
+        upgrade(demo_database)
+        console.print(f"[bold]2.[/] database {mask_url(demo_database)} migrated to head")
         if configured and database_url is None:
             console.print(
                 "   (S3META_DATABASE_URL is not used by the demo; "
@@ -114,8 +115,7 @@ def run_demo(console: Console, database_url: str | None = None) -> list[ObjectMe
             _wait_for_tasks(console, worker, stats)
         finally:
             worker.stop()
-    store = MetadataStore(session_factory(create_engine(settings.database_url)))
-    rows = list(store.iter_bucket(BUCKET))
+    rows = list(composition.store(demo_database).iter_bucket(BUCKET))
     console.print(
         f"[bold]7.[/] done in {time.monotonic() - started:.1f} s; object_metadata now holds:"
     )
@@ -197,6 +197,12 @@ _NOT_FOR_THE_DEMO = (
     "AWS_PROFILE",
     "AWS_SESSION_TOKEN",
 )
+
+
+def _service_endpoints(environ: Mapping[str, str]) -> list[str]:
+    """boto3's per-service endpoint variables (AWS_ENDPOINT_URL_SQS…): each would win over
+    the demo's AWS_ENDPOINT_URL for its service."""
+    return [name for name in environ if name.startswith("AWS_ENDPOINT_URL_")]
 
 
 @contextmanager

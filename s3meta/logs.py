@@ -1,7 +1,7 @@
 """Logging for s3meta's long-running commands and workers: text or JSON, secrets masked.
 
-Every line goes through ``redact``: URL passwords become ``***`` and so does every value
-registered with ``register_secret`` (AWS secret keys, database passwords). While a Celery task
+Every line goes through ``s3meta.masking.redact``: URL passwords become ``***`` and so does
+every value registered as a secret (AWS secret keys, database passwords). While a Celery task
 runs, each line also carries its task id and name and, for ``extract_metadata``, the bucket
 and key (``enter_task`` / ``leave_task``, called from Celery's task signals).
 """
@@ -12,71 +12,33 @@ import ast
 import contextvars
 import logging
 import sys
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, TextIO
-from urllib.parse import quote
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from s3meta.config import Settings, get_settings, mask_url
+from s3meta.config import Settings, get_settings
 from s3meta.domain.terminal import printable
+from s3meta.masking import redact, register_secret, url_password
 
 EXTRACT_TASK = "s3meta.extract_metadata"
-# Shorter values are too likely to be ordinary words or numbers: masking them would mangle
-# lines and hide nothing.
-MIN_SECRET_LENGTH = 4
 HANDLER_NAME = "s3meta"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s"
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "kombu")
 TASK_FIELDS = ("task_id", "task_name", "bucket", "key")
 
-_secrets: tuple[str, ...] = ()
-_secrets_lock = threading.Lock()
-
-
-def register_secret(value: str | None) -> None:
-    """Mask ``value`` (and its URL-quoted form) in every log line and error message from now on."""
-    global _secrets
-    if not value or len(value) < MIN_SECRET_LENGTH:
-        return
-    with _secrets_lock:
-        found = {*_secrets, value, quote(value, safe="")}
-        # Longest first, so that a secret containing another is masked whole.
-        _secrets = tuple(sorted(found, key=len, reverse=True))
-
 
 def register_settings_secrets(settings: Settings) -> None:
-    """Register the AWS secret key, session token and the passwords in the settings' URLs."""
+    """Mask the AWS secret key, session token and the passwords in the settings' URLs."""
     for secret in (settings.aws_secret_access_key, settings.aws_session_token):
         if secret is not None:
             register_secret(secret.get_secret_value())
     for url in (settings.database_url, settings.result_backend, settings.broker_url):
-        register_secret(_url_password(url))
-
-
-def redact(text: str) -> str:
-    """``text`` with URL passwords and registered secrets replaced by ``***``."""
-    text = mask_url(text)
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _url_password(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        return make_url(url.removeprefix("db+")).password
-    except (ArgumentError, ValueError):
-        return None
+        register_secret(url_password(url))
 
 
 @dataclass(frozen=True)

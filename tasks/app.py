@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
 from typing import Any
 
 import click
 from celery import Celery
-from celery.app import trace
 from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 
 from s3meta import logs
+from s3meta.aws.clients import broker_url, region
 from s3meta.config import Settings, get_settings
 from s3meta.domain.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
+from s3meta.masking import redact
 from s3meta.monitor.command import guard_flower_command
 from tasks import log_filters, startup  # noqa: F401 - startup connects the start-up check
 from tasks.control import warn_on_duplicate_name
@@ -31,19 +30,23 @@ SQS_TRANSPORT = "s3meta.compat.kombu:Transport"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
-    """Celery settings for s3meta: SQS broker, database results, JSON only, late acks."""
+    """Celery settings for s3meta: SQS broker, database results, JSON only, late acks.
+
+    The result backend is the database as configured: a worker completes its URL from the
+    secret at start (``tasks.startup``); processes that only send tasks never read it.
+    """
     transport_options: dict[str, Any] = {
-        "region": settings.region,
+        "region": region(settings),
         "visibility_timeout": settings.visibility_timeout,
         "wait_time_seconds": WAIT_TIME_SECONDS,
         "polling_interval": settings.broker_polling_interval,
     }
-    broker_url = settings.celery_broker_url()
-    sqs = broker_url.startswith("sqs://")
+    broker = broker_url(settings)
+    sqs = broker.startswith("sqs://")
     if sqs:
         transport_options["is_secure"] = settings.broker_is_secure()
     return {
-        "broker_url": broker_url,
+        "broker_url": broker,
         "broker_transport": SQS_TRANSPORT if sqs else None,
         "broker_transport_options": transport_options,
         "broker_connection_retry_on_startup": True,
@@ -85,7 +88,7 @@ def _configuration() -> dict[str, Any]:
         # The celery command line reads the config while parsing its options: a usage error
         # there prints one clear line instead of a traceback.
         if click.get_current_context(silent=True) is not None:
-            raise click.UsageError(logs.redact(str(exc))) from None
+            raise click.UsageError(redact(str(exc))) from None
         raise
 
 
@@ -127,26 +130,6 @@ def _check_node_name(sender: Any, **_: Any) -> None:
         warn_on_duplicate_name(sender.app, sender.hostname)
 
 
-class ExpectedFailureFilter(logging.Filter):
-    """Drops Celery's line for a task failure the task declared expected (``Task.throws``).
-
-    Such a task logs its own one line about the failure first, with the key and the reason;
-    Celery's "raised expected" line would only repeat it. The record is recognised by the
-    ``data`` Celery 5.x attaches to it (celery/app/trace.py ``TraceInfo._log_error``) and its
-    policy's description; any other record, or one shaped differently, is kept.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        data = getattr(record, "data", None)
-        return not (
-            isinstance(data, Mapping)
-            and data.get("description") == trace.log_policy_expected.description
-        )
-
-
-TRACE_LOGGER = trace.logger.name
-
-
 @setup_logging.connect  # type: ignore[untyped-decorator]
 def _configure_worker_logging(
     loglevel: int | str | None = None, logfile: str | None = None, **_: Any
@@ -154,9 +137,6 @@ def _configure_worker_logging(
     """s3meta's logging (format, masking, task fields) in place of Celery's own."""
     logs.configure_logging(loglevel or "INFO", logfile=logfile or None, worker=True)
     log_filters.install()
-    trace_logger = logging.getLogger(TRACE_LOGGER)
-    if not any(isinstance(each, ExpectedFailureFilter) for each in trace_logger.filters):
-        trace_logger.addFilter(ExpectedFailureFilter())
 
 
 @task_prerun.connect  # type: ignore[untyped-decorator]

@@ -21,7 +21,7 @@ class ExtractTask(Task):  # type: ignore[misc]
     """The task class of ``extract_metadata``: its arguments are checked before sending."""
 
     # A permanent failure is an outcome, not a bug: the task logs one line about it and
-    # Celery keeps the traceback in the result only (see tasks.app.ExpectedFailureFilter).
+    # Celery keeps the traceback in the result only (see tasks.log_filters.ExpectedFailureFilter).
     throws = (PermanentError,)
 
     def apply_async(

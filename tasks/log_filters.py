@@ -1,15 +1,18 @@
-"""One log line, not a traceback, for each failed attempt to reach the database.
+"""The worker's log filters: each failure one line, said once.
 
 With the database away, every task attempt, every result write and each of Celery's own
 result-store retries (``celery.backends.base``: "Failed operation … Retrying") logged a full
 chained traceback, some 200 lines each and thousands a minute. The traceback says nothing the
 driver's message does not, so these records keep their message and gain the reason instead.
+A failure the task declared expected is logged by the task itself; Celery's line about it goes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
+from celery.app import trace
 from sqlalchemy import exc as sa_exc
 
 from db.store import translate_database_error
@@ -23,6 +26,7 @@ BILLIARD_LOGGER = "multiprocessing"
 # lines already gave the reason.
 _RESULT_NOT_STORED = "Exception raised outside body: BackendStoreError("
 _MAX_CHAIN = 20
+TRACE_LOGGER = trace.logger.name
 
 
 def unavailable_reason(error: BaseException) -> str | None:
@@ -58,8 +62,29 @@ class OneLineDatabaseErrors(logging.Filter):
         return True
 
 
+class ExpectedFailureFilter(logging.Filter):
+    """Drops Celery's line for a task failure the task declared expected (``Task.throws``).
+
+    Such a task logs its own one line about the failure first, with the key and the reason;
+    Celery's "raised expected" line would only repeat it. The record is recognised by the
+    ``data`` Celery 5.x attaches to it (celery/app/trace.py ``TraceInfo._log_error``) and its
+    policy's description; any other record, or one shaped differently, is kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)
+        return not (
+            isinstance(data, Mapping)
+            and data.get("description") == trace.log_policy_expected.description
+        )
+
+
 def install() -> None:
-    """Filter the lines of s3meta's log handler, and send billiard's lines through it too."""
+    """Filter the lines of s3meta's log handler, send billiard's lines through it too, and
+    drop Celery's repeat of expected failures."""
+    trace_logger = logging.getLogger(TRACE_LOGGER)
+    if not any(isinstance(each, ExpectedFailureFilter) for each in trace_logger.filters):
+        trace_logger.addFilter(ExpectedFailureFilter())
     handlers = [each for each in logging.getLogger().handlers if each.get_name() == HANDLER_NAME]
     for handler in handlers:
         if not any(isinstance(each, OneLineDatabaseErrors) for each in handler.filters):

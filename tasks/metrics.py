@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from celery.signals import worker_process_shutdown, worker_shutdown
 
-from s3meta.aws.metrics import MetricsPublisher
+from s3meta import composition
 from s3meta.config import get_settings
-from s3meta.indexing import IndexMetrics
-
-
-class Metrics(IndexMetrics, Protocol):
-    """What the indexer counts, and a way to send what is left before the process ends."""
-
-    def flush(self) -> bool: ...
-
-
-class NoMetrics:
-    """What a worker without a CloudWatch namespace records: nothing."""
-
-    def record_indexed(self, lag_seconds: float | None = None) -> None:
-        pass
-
-    def record_skipped(self) -> None:
-        pass
-
-    def record_failure(self) -> None:
-        pass
-
-    def record_retry(self) -> None:
-        pass
-
-    def flush(self) -> bool:
-        return True
+from s3meta.domain.metrics import Metrics
 
 
 @cache
@@ -44,10 +19,7 @@ def metrics() -> Metrics:
     A forked pool child may keep the parent's publisher: it forgets the parent's data and
     thread at fork (``s3meta.aws.metrics``).
     """
-    settings = get_settings()
-    if not settings.cloudwatch_namespace:
-        return NoMetrics()
-    return MetricsPublisher.from_settings(settings)
+    return composition.metrics(get_settings())
 
 
 @worker_process_shutdown.connect  # type: ignore[untyped-decorator]

@@ -1,8 +1,12 @@
-"""The worker's start-up check of its database: reachable, and its schema at Alembic's head.
+"""The worker's database at start: its URL completed from the secret, then checked.
 
-A schema behind head would fail every task (``Unknown column …``), so the worker refuses to
-start. An unreachable database only warns: RDS fails over or restarts and comes back, and
-the tasks retry until it does, so a worker that exited would only need restarting by hand.
+The worker is the Celery process that opens the database, so it alone reads
+``S3META_DATABASE_SECRET_ARN`` (before anything else is set up, so that Celery's result
+backend gets the completed URL too); a secret it cannot read stops it with one line. Then
+the check: a schema behind head would fail every task (``Unknown column …``), so the worker
+refuses to start. An unreachable database only warns: RDS fails over or restarts and comes
+back, and the tasks retry until it does, so a worker that exited would only need
+restarting by hand.
 """
 
 from __future__ import annotations
@@ -10,11 +14,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery.signals import celeryd_after_setup
+from celery.signals import celeryd_after_setup, celeryd_init
 
 from db.migrations import SchemaRevision, read_schema_revision
-from s3meta.config import get_settings, mask_url
+from s3meta import composition
+from s3meta.config import get_settings
 from s3meta.errors import ConfigError, DatabaseUnavailable
+from s3meta.masking import mask_url, redact
+from tasks import runtime
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +43,22 @@ def check_database(url: str) -> SchemaRevision | None:
         return None
 
 
+@celeryd_init.connect  # type: ignore[untyped-decorator]
+def _complete_database_url(conf: Any, **_: Any) -> None:
+    """Runs first in a worker, before its result backend exists."""
+    try:
+        url = runtime.database_url()
+    except ConfigError as exc:
+        # Logging is not set up yet; SystemExit, as Celery's signal dispatch swallows errors.
+        raise SystemExit(f"celery worker: {redact(str(exc))}") from None
+    conf.result_backend = composition.result_backend(get_settings(), url)
+
+
 @celeryd_after_setup.connect  # type: ignore[untyped-decorator]
 def _check_database_at_start(**_: Any) -> None:
     """Runs after logging is set up and before the worker consumes anything."""
-    try:
-        url = get_settings().database_url
-        revision = check_database(url)
-    except ConfigError as exc:
-        logger.error("%s", exc)
-        raise SystemExit(1) from None
+    url = runtime.database_url()
+    revision = check_database(url)
     if revision is None:
         return
     if not revision.at_head:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from s3meta.aws.clients import cloudwatch_client
 from s3meta.aws.errors import Failure, classify, describe
 from s3meta.domain.metrics import (
     Counter,
@@ -26,8 +25,6 @@ from s3meta.domain.metrics import (
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
-
-    from s3meta.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +68,6 @@ class MetricsPublisher:
         self._clock = clock
         self._reset()
         _publishers.add(self)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> MetricsPublisher:
-        """A publisher to ``S3META_CLOUDWATCH_NAMESPACE``; its client is built on first send."""
-        if not settings.cloudwatch_namespace:
-            raise ValueError("no CloudWatch namespace is set")
-        return cls(
-            settings.cloudwatch_namespace,
-            settings.metrics_interval,
-            lambda: cloudwatch_client(settings),
-        )
 
     def _reset(self) -> None:
         """Start afresh: in a new object, or in a forked child (whose copy of the parent's

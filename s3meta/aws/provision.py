@@ -16,10 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-import boto3.session
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from s3meta.aws.clients import region as region_of
 from s3meta.aws.errors import Failure, classify, describe, error_code, http_status
 from s3meta.aws.s3 import NoSuchBucket, check_bucket
 from s3meta.config import Settings
@@ -72,23 +71,6 @@ class CallerIdentity(Protocol):
     """The STS call setup makes (boto3-stubs for STS are not installed)."""
 
     def get_caller_identity(self) -> Mapping[str, Any]: ...
-
-
-def sts_client(settings: Settings) -> CallerIdentity:
-    """An STS client, configured like the others (endpoint, region, credentials)."""
-    explicit = settings.boto3_credentials()
-    session = boto3.session.Session(
-        aws_access_key_id=explicit.get("aws_access_key_id"),
-        aws_secret_access_key=explicit.get("aws_secret_access_key"),
-        aws_session_token=explicit.get("aws_session_token"),
-    )
-    client: CallerIdentity = session.client(
-        "sts",
-        region_name=settings.region,
-        endpoint_url=settings.aws_endpoint_url,
-        config=Config(retries={"mode": "standard", "total_max_attempts": 5}),
-    )
-    return client
 
 
 @dataclass(frozen=True)
@@ -166,7 +148,7 @@ class Setup:
         """
         settings = self._settings
         _check_queue_names(settings)
-        region = settings.region
+        region = region_of(settings)
         account_id = self._account_id()
         dead_letters = self._observe(settings.dead_letter_queue, region, account_id)
         events = self._observe(settings.events_queue, region, account_id)

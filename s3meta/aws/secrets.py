@@ -14,11 +14,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.engine import URL, make_url
 
-from s3meta.aws.clients import secretsmanager_client
 from s3meta.aws.errors import describe, error_code
 from s3meta.config import Settings
 from s3meta.errors import ConfigError
-from s3meta.logs import register_secret
 
 VARIABLE = "S3META_DATABASE_SECRET_ARN"
 
@@ -34,8 +32,9 @@ class DatabaseSecret:
     dbname: str | None = None
 
 
-def resolve_database_url(settings: Settings) -> str:
-    """``settings.database_url`` with the credentials of ``settings.database_secret_arn``.
+def resolve_database_url(settings: Settings, client: Any) -> str:
+    """``settings.database_url`` with the credentials of ``settings.database_secret_arn``,
+    read with ``client`` (Secrets Manager's).
 
     The password always comes from the secret, and the username whenever the secret has one.
     Host and port come from the secret only when the URL has no host (so a URL may name a
@@ -53,21 +52,20 @@ def resolve_database_url(settings: Settings) -> str:
             "server's URL, e.g. mysql+pymysql:// (host, port and database may come from the "
             "secret)"
         )
-    secret = parse_secret(arn, read_secret_string(settings, arn))
-    register_secret(secret.password)
+    secret = parse_secret(arn, read_secret_string(client, arn))
     return render(with_secret(url, secret))
 
 
-def read_secret_string(settings: Settings, arn: str) -> str:
+def read_secret_string(client: Any, arn: str) -> str:
     """The secret's ``SecretString`` (GetSecretValue)."""
     where = f"{VARIABLE}={arn!r}"
     try:
-        response = secretsmanager_client(settings).get_secret_value(SecretId=arn)
+        response = client.get_secret_value(SecretId=arn)
     except ClientError as exc:
         code = error_code(exc)
         if code == "ResourceNotFoundException":
             raise ConfigError(
-                f"{where}: no such secret in Secrets Manager (region {settings.region})"
+                f"{where}: no such secret in Secrets Manager (region {client.meta.region_name})"
             ) from None
         if code in {"AccessDeniedException", "AccessDenied"}:
             raise ConfigError(

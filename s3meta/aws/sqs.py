@@ -18,6 +18,7 @@ from s3meta.errors import PermanentError, QueueNotFound, QueueUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeFilterType
     from mypy_boto3_sqs.type_defs import (
         MessageAttributeValueOutputTypeDef,
         MessageAttributeValueTypeDef,
@@ -212,16 +213,22 @@ class Queue:
             )
         return response["MessageId"]
 
-    def depth(self) -> QueueDepth:
+    def attributes(self, names: Sequence[QueueAttributeFilterType] = ("All",)) -> dict[str, str]:
+        """The queue's attributes (GetQueueAttributes), all of them unless ``names`` says."""
         with sqs_errors(f"attributes of {self.name!r}"):
-            attributes = self._client.get_queue_attributes(
-                QueueUrl=self.url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed",
-                ],
-            )["Attributes"]
+            response = self._client.get_queue_attributes(
+                QueueUrl=self.url, AttributeNames=list(names)
+            )
+        return {str(key): str(value) for key, value in response.get("Attributes", {}).items()}
+
+    def depth(self) -> QueueDepth:
+        attributes = self.attributes(
+            (
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            )
+        )
         return QueueDepth(
             visible=int(attributes.get("ApproximateNumberOfMessages", 0)),
             in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),

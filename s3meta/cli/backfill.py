@@ -29,6 +29,7 @@ from rich.progress import (
 from db.engine import create_engine, require_database, session_factory
 from db.models import ObjectMetadata
 from db.store import MetadataStore
+from s3meta import composition
 from s3meta.aws.clients import s3_client, sqs_client
 from s3meta.aws.listing import count_objects, iter_pages
 from s3meta.aws.sqs import Queue
@@ -283,7 +284,7 @@ def _existing_rows(
     if not only_missing:
         yield None
         return
-    database_url = get_settings().database_url
+    database_url = composition.database_url(get_settings())
     require_database(database_url)
     engine = create_engine(database_url)
     rows: Generator[ObjectMetadata] = MetadataStore(session_factory(engine)).iter_bucket(

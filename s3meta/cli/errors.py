@@ -9,7 +9,7 @@ import click
 
 from s3meta.domain.terminal import printable
 from s3meta.errors import S3MetaError
-from s3meta.logs import redact
+from s3meta.masking import redact
 
 
 @contextmanager

@@ -40,11 +40,9 @@ def health(path: Path | None, max_age: float, url: str | None) -> None:
         problem = _check_url(url)
     else:
         if path is None:
-            from s3meta.config import load_settings
+            from s3meta.config import health_file
 
-            # The settings as written: a check every few seconds must not read the database
-            # secret each time.
-            path = load_settings().health_file
+            path = health_file()
         if path is None:
             raise click.UsageError("give --file or --url, or set S3META_HEALTH_FILE")
         problem = check(path, max_age)

@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import click
 
 from s3meta.domain.times import parse_since
 from s3meta.domain.uris import parse_s3_uri, validate_bucket_name
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def buckets_option(help_text: str) -> Callable[[F], F]:
+    """``--bucket BUCKET``, repeatable, or the buckets listed (space-separated) in
+    ``S3META_BUCKETS``; the values unchecked (``bucket_names`` checks them)."""
+    return click.option(
+        "--bucket",
+        "buckets",
+        multiple=True,
+        metavar="BUCKET",
+        envvar="S3META_BUCKETS",
+        help=help_text,
+    )
+
+
+def bucket_names(buckets: Sequence[str]) -> list[str]:
+    """The buckets, each checked, duplicates dropped, in the order given; a usage error
+    naming ``--bucket`` at the first invalid one."""
+    checked: list[str] = []
+    for bucket in buckets:
+        try:
+            validate_bucket_name(bucket)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--bucket") from None
+        if bucket not in checked:
+            checked.append(bucket)
+    return checked
 
 
 def bucket_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

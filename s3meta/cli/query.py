@@ -14,9 +14,11 @@ from rich.console import Console
 from db.engine import open_engine, session_factory
 from db.models import JournalEntry, ObjectMetadata
 from db.store import MetadataStore
+from s3meta import composition
 from s3meta.cli.params import bucket_name, s3_uri
-from s3meta.config import get_settings, mask_url
+from s3meta.config import get_settings
 from s3meta.domain.terminal import printable
+from s3meta.masking import mask_url
 from s3meta.render import (
     iso_utc,
     journal_table,
@@ -187,6 +189,6 @@ def stdout_console() -> Console:
 @contextmanager
 def _open_store() -> Iterator[tuple[MetadataStore, str]]:
     """The store on the configured database, and that database's URL."""
-    database_url = get_settings().database_url
+    database_url = composition.database_url(get_settings())
     with open_engine(database_url) as engine:
         yield MetadataStore(session_factory(engine)), database_url

@@ -24,6 +24,7 @@ import click
 
 from db.engine import create_engine, require_database, session_factory
 from db.store import MetadataStore
+from s3meta import composition
 from s3meta.aws.listing import iter_listing
 from s3meta.cli.errors import one_line_errors
 from s3meta.config import Settings, get_settings
@@ -152,8 +153,9 @@ def _repair_event(bucket: str, difference: Difference) -> ObjectEvent:
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[MetadataStore]:
-    require_database(settings.database_url)
-    engine = create_engine(settings.database_url)
+    database_url = composition.database_url(settings)
+    require_database(database_url)
+    engine = create_engine(database_url)
     try:
         yield MetadataStore(session_factory(engine))
     finally:

@@ -13,6 +13,7 @@ import click
 
 from db.engine import open_engine
 from db.reports import FailedKey
+from s3meta import composition
 from s3meta.aws.sqs import Queue
 from s3meta.cli.dead_letters import letter_summary_json
 from s3meta.cli.errors import one_line_errors
@@ -161,7 +162,7 @@ def _requeue_failed(
         elif matched % _PROGRESS_EVERY == 0:
             click.echo(f"s3meta: queued {matched} so far, at {printable(failed_key.uri)}", err=True)
 
-    with open_engine(settings.database_url) as engine:
+    with open_engine(composition.database_url(settings)) as engine:
         report = requeue_failed(
             engine,
             _publisher(),

@@ -9,23 +9,18 @@ from collections.abc import Sequence
 import click
 
 from s3meta.cli.errors import one_line_errors
+from s3meta.cli.params import bucket_names, buckets_option
 from s3meta.domain.notifications import KeyFilter
 from s3meta.domain.objects import MAX_KEY_BYTES
-from s3meta.domain.uris import validate_bucket_name
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 EVERY_BUCKET = "*"
 
 
 @click.command("setup")
-@click.option(
-    "--bucket",
-    "buckets",
-    multiple=True,
-    metavar="BUCKET",
-    envvar="S3META_BUCKETS",
-    help="A bucket whose objects s3meta indexes; repeat for more (or list them, separated by "
-    "spaces, in S3META_BUCKETS). With --iam-policy worker, '*' means every bucket.",
+@buckets_option(
+    "A bucket whose objects s3meta indexes; repeat for more (or list them, separated by "
+    "spaces, in S3META_BUCKETS). With --iam-policy worker, '*' means every bucket."
 )
 @click.option("--prefix", default="", help="Only keys that start with this.")
 @click.option("--suffix", default="", help="Only keys that end with this.")
@@ -98,7 +93,7 @@ def setup(
     if not buckets:
         raise click.UsageError("give at least one --bucket")
     _run_setup(
-        _valid_buckets(buckets),
+        bucket_names(buckets),
         key_filter,
         create_buckets=create_buckets,
         dry_run=dry_run,
@@ -114,8 +109,8 @@ def _run_setup(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    from s3meta.aws.clients import s3_client, sqs_client
-    from s3meta.aws.provision import Action, Setup, sts_client
+    from s3meta.aws.clients import s3_client, sqs_client, sts_client
+    from s3meta.aws.provision import Action, Setup
     from s3meta.config import get_settings
 
     settings = get_settings()
@@ -155,7 +150,8 @@ def _print_iam_policy(
     account_id: str | None,
     kms_keys: Sequence[str],
 ) -> None:
-    from s3meta.config import load_settings
+    from s3meta.aws.clients import region
+    from s3meta.config import get_settings
     from s3meta.domain.arns import queue_arn, secret_arn
     from s3meta.domain.iam import bridge_iam_policy, worker_iam_policy
 
@@ -165,9 +161,9 @@ def _print_iam_policy(
     for key in kms_keys:
         if not key.startswith("arn:") and key != "*":
             raise click.BadParameter(f"not an ARN: {key!r}", param_hint="--kms-key")
-    # The configuration as written: the policy needs names, not the secret's contents.
-    settings = load_settings()
-    region = settings.region
+    # The policy needs the secret's name, not its contents: nothing here reads it.
+    settings = get_settings()
+    region_name = region(settings)
     if role == "worker":
         if not buckets:
             raise click.UsageError(
@@ -179,15 +175,15 @@ def _print_iam_policy(
             )
             chosen = [EVERY_BUCKET]
         else:
-            chosen = _valid_buckets(buckets)
+            chosen = bucket_names(buckets)
         policy = worker_iam_policy(
-            region=region,
+            region=region_name,
             buckets=chosen,
-            task_queue_arn=queue_arn(region, account, settings.task_queue),
+            task_queue_arn=queue_arn(region_name, account, settings.task_queue),
             key_filter=key_filter,
             kms_keys=kms_keys,
             database_secret_arn=(
-                secret_arn(region, account, settings.database_secret_arn)
+                secret_arn(region_name, account, settings.database_secret_arn)
                 if settings.database_secret_arn
                 else None
             ),
@@ -195,25 +191,12 @@ def _print_iam_policy(
         )
     else:
         policy = bridge_iam_policy(
-            events_queue_arn=queue_arn(region, account, settings.events_queue),
-            task_queue_arn=queue_arn(region, account, settings.task_queue),
-            dead_letter_queue_arn=queue_arn(region, account, settings.dead_letter_queue),
+            events_queue_arn=queue_arn(region_name, account, settings.events_queue),
+            task_queue_arn=queue_arn(region_name, account, settings.task_queue),
+            dead_letter_queue_arn=queue_arn(region_name, account, settings.dead_letter_queue),
             kms_keys=kms_keys,
         )
     click.echo(json.dumps(policy, indent=2))
-
-
-def _valid_buckets(buckets: Sequence[str]) -> list[str]:
-    """The buckets, each checked, duplicates dropped, in the order given."""
-    checked: list[str] = []
-    for bucket in buckets:
-        try:
-            validate_bucket_name(bucket)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--bucket") from None
-        if bucket not in checked:
-            checked.append(bucket)
-    return checked
 
 
 def _key_part(value: str, option: str) -> str:

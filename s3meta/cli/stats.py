@@ -14,6 +14,7 @@ from rich.text import Text
 
 from db.engine import open_engine
 from db.reports import BucketRows
+from s3meta import composition
 from s3meta.aws.sqs import Queue, pipeline_queues
 from s3meta.cli.errors import one_line_errors
 from s3meta.cli.params import bucket_name
@@ -58,7 +59,7 @@ def stats(as_json: bool, bucket: str | None, peek: bool) -> None:
     """
     settings = get_settings()
     unavailable: str | None = None
-    with open_engine(settings.database_url) as engine:
+    with open_engine(composition.database_url(settings)) as engine:
         try:
             queues = _queues(settings)
         except S3MetaError as exc:

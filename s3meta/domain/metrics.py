@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import quote
 
 if TYPE_CHECKING:
@@ -212,3 +212,32 @@ def chunked(
     if current:
         requests.append(current)
     return requests
+
+
+class Metrics(Protocol):
+    """What a worker records: sent to CloudWatch (``s3meta.aws.metrics``) or nowhere."""
+
+    def record_indexed(self, lag_seconds: float | None = None) -> None: ...
+    def record_skipped(self) -> None: ...
+    def record_failure(self) -> None: ...
+    def record_retry(self) -> None: ...
+    def flush(self) -> bool: ...
+
+
+class NoMetrics:
+    """What a worker without a CloudWatch namespace records: nothing."""
+
+    def record_indexed(self, lag_seconds: float | None = None) -> None:
+        pass
+
+    def record_skipped(self) -> None:
+        pass
+
+    def record_failure(self) -> None:
+        pass
+
+    def record_retry(self) -> None:
+        pass
+
+    def flush(self) -> bool:
+        return True

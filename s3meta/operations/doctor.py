@@ -6,7 +6,7 @@ passwords, the AWS secret key and session token never appear.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -15,14 +15,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
 from db.migrations import read_schema_revision
+from s3meta.aws.clients import broker_url, region
 from s3meta.aws.s3 import bucket_error, check_bucket
-from s3meta.aws.sqs import Queue, pipeline_queues, sqs_errors
+from s3meta.aws.sqs import pipeline_queues
 from s3meta.config import Settings, env_var_for
 from s3meta.domain.arns import bucket_arn
 from s3meta.domain.event_names import SUBSCRIBED
 from s3meta.domain.queue_policy import POLICY_STATEMENT_ID, allowed_source_arns, parse_policy
 from s3meta.errors import S3MetaError
-from s3meta.logs import redact
+from s3meta.masking import redact
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -55,14 +56,14 @@ def effective_settings(settings: Settings) -> dict[str, str]:
     for name in Settings.model_fields:
         shown[env_var_for(name)] = _shown(getattr(settings, name))
     try:
-        broker = settings.celery_broker_url()
+        broker = broker_url(settings)
     except S3MetaError as exc:
         broker = f"unavailable: {exc}"
     shown["S3META_BROKER_URL"] = redact(broker) + ("" if settings.broker_url else " (derived)")
     if not settings.result_backend:
         shown["S3META_RESULT_BACKEND"] = redact(settings.celery_result_backend) + " (derived)"
     if not settings.aws_region:
-        shown[env_var_for("aws_region")] = f"{settings.region} (boto3's)"
+        shown[env_var_for("aws_region")] = f"{region(settings)} (boto3's)"
     return shown
 
 
@@ -74,16 +75,19 @@ def _shown(value: Any) -> str:
     return redact(str(value))
 
 
-def check_database(url: str) -> list[Check]:
-    """Reachable, and its schema at the migrations' head."""
+def check_database(database_url: Callable[[], str]) -> list[Check]:
+    """Reachable at the URL ``database_url`` gives (completed from the secret, if one is
+    set), and its schema at the migrations' head."""
+    unread = Check("schema", Verdict.SKIPPED, "the database could not be read")
+    try:
+        url = database_url()
+    except S3MetaError as exc:
+        return [Check("database", Verdict.FAILED, str(exc)), unread]
     where = redact(url)
     try:
         revision = read_schema_revision(url)
     except S3MetaError as exc:
-        return [
-            Check("database", Verdict.FAILED, f"unreachable at {where}: {exc}"),
-            Check("schema", Verdict.SKIPPED, "the database could not be read"),
-        ]
+        return [Check("database", Verdict.FAILED, f"unreachable at {where}: {exc}"), unread]
     verdict = Verdict.OK if revision.at_head else Verdict.FAILED
     return [
         Check("database", Verdict.OK, f"reachable at {where}"),
@@ -99,19 +103,13 @@ def check_queues(sqs: SQSClient, settings: Settings) -> tuple[list[Check], dict[
         try:
             depth = queue.depth()
             if role == "events":
-                events_attributes = _attributes(sqs, queue)
+                events_attributes = queue.attributes()
         except S3MetaError as exc:
             checks.append(Check(f"{role} queue", Verdict.FAILED, str(exc)))
             continue
         detail = f"{queue.name} exists ({depth.total} messages)"
         checks.append(Check(f"{role} queue", Verdict.OK, detail))
     return checks, events_attributes
-
-
-def _attributes(sqs: SQSClient, queue: Queue) -> dict[str, str]:
-    with sqs_errors(f"queue {queue.name!r}"):
-        response = sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["All"])
-    return {str(key): str(value) for key, value in response["Attributes"].items()}
 
 
 def check_buckets(
@@ -189,11 +187,16 @@ def _allowed_sources(policy: str | None) -> list[str]:
 
 
 def run_checks(
-    settings: Settings, *, sqs: SQSClient, s3: S3Client, buckets: Sequence[str]
+    settings: Settings,
+    *,
+    database_url: Callable[[], str],
+    sqs: SQSClient,
+    s3: S3Client,
+    buckets: Sequence[str],
 ) -> list[Check]:
     """Database, schema, queues, then buckets, in that order."""
-    checks = check_database(settings.database_url)
+    checks = check_database(database_url)
     queue_checks, events_attributes = check_queues(sqs, settings)
     checks += queue_checks
-    checks += check_buckets(s3, buckets, events_attributes, settings.region)
+    checks += check_buckets(s3, buckets, events_attributes, region(settings))
     return checks

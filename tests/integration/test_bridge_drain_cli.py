@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.support.database import ROOT
+from tests.support.cli import run_console
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.mysql
@@ -31,15 +29,7 @@ def test_a_drain_held_up_by_a_message_in_flight_says_so_and_exits_1_after_its_bo
         "S3META_DEAD_LETTER_QUEUE": dead_letters,
     }
 
-    done = subprocess.run(
-        [sys.executable, "-m", "s3meta.cli", "bridge", "--drain", "--drain-timeout", "2"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_console("bridge", "--drain", "--drain-timeout", "2", env=env)
 
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr

@@ -1,5 +1,5 @@
 """A MariaDB user whose password lives only in Secrets Manager (moto's server): ``alembic
-upgrade head`` and s3meta's engine both log in with it."""
+upgrade head`` and an engine on ``s3meta.composition.database_url`` both log in with it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from db.engine import create_engine
 from db.migrations import upgrade
+from s3meta import composition, masking
 from s3meta.config import get_settings
 from tests.support.database import MYSQL_SERVER_URL, ROOT, scratch_mysql_database
 from tests.support.processes import MotoServer
@@ -100,7 +101,7 @@ def test_alembic_migrates_with_the_password_from_the_secret_and_never_prints_it(
     assert secret_database.password not in done.stdout + done.stderr
 
 
-def test_the_engine_from_the_settings_logs_in_as_the_secrets_user(
+def test_the_engine_on_the_completed_url_logs_in_as_the_secrets_user(
     secret_database: SecretDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in list(os.environ):
@@ -111,8 +112,9 @@ def test_the_engine_from_the_settings_logs_in_as_the_secrets_user(
     get_settings.cache_clear()
     try:
         settings = get_settings()
-        upgrade(settings.database_url)
-        engine = create_engine(settings.database_url)
+        url = composition.database_url(settings)
+        upgrade(url)
+        engine = create_engine(url)
         try:
             with engine.connect() as connection:
                 user = connection.execute(sa.text("SELECT CURRENT_USER()")).scalar_one()
@@ -125,6 +127,7 @@ def test_the_engine_from_the_settings_logs_in_as_the_secrets_user(
 
     assert str(user).startswith(f"{secret_database.user}@")
     assert secret_database.password not in repr(settings)
+    assert secret_database.password not in masking.redact(url)
 
 
 def test_alembic_with_a_secret_it_cannot_read_says_so_in_one_line(

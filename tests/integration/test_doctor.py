@@ -113,3 +113,22 @@ def test_a_schema_behind_head_is_a_named_failure(wired: dict[str, str]) -> None:
         f"failed   schema: schema behind: revision 0001, head is {head_revision()}; "
         "run `alembic upgrade head`" in lines
     )
+
+
+def test_a_database_secret_that_cannot_be_read_fails_the_database_check_only(
+    stack: Stack, wired: dict[str, str]
+) -> None:
+    url = stack.database_url.replace("root@", "nobody@")
+
+    result = doctor(
+        "--json", **wired, S3META_DATABASE_URL=url, S3META_DATABASE_SECRET_ARN="s3meta/missing"
+    )
+
+    assert result.exit_code == 1, result.output
+    checks = verdicts(result)
+    assert checks["database"]["verdict"] == "failed"
+    assert checks["database"]["detail"].startswith(
+        "S3META_DATABASE_SECRET_ARN='s3meta/missing': no such secret in Secrets Manager"
+    )
+    assert checks["schema"]["verdict"] == "skipped"
+    assert checks["events queue"]["verdict"] == "ok"

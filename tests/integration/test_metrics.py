@@ -167,10 +167,10 @@ def test_a_process_that_exits_without_flushing_still_sends_its_metrics(
     namespace = f"s3meta-test/{uuid.uuid4().hex[:8]}"
     script = textwrap.dedent(
         f"""
-        from s3meta.aws.metrics import MetricsPublisher
+        from s3meta import composition
         from s3meta.config import load_settings
 
-        publisher = MetricsPublisher.from_settings(load_settings(
+        publisher = composition.metrics(load_settings(
             aws_endpoint_url={moto_server.url!r}, cloudwatch_namespace={namespace!r},
         ))
         publisher.record_indexed(2.0)

@@ -15,9 +15,9 @@ import pytest
 from botocore.stub import Stubber
 from click.testing import CliRunner, Result
 
-from s3meta.aws.clients import s3_client, sqs_client
-from s3meta.aws.provision import Setup, sts_client
-from s3meta.cli import _Group
+from s3meta.aws.clients import s3_client, sqs_client, sts_client
+from s3meta.aws.provision import Setup
+from s3meta.cli import LazyGroup
 from s3meta.cli.setup import setup
 from s3meta.config import get_settings, load_settings
 from s3meta.domain.notifications import KeyFilter
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 ACCOUNT = "123456789012"  # moto's
 # The command as the ``s3meta`` group runs it: S3MetaError becomes "Error: ..." and exit 1.
-CLI = _Group("s3meta", commands={"setup": setup})
+CLI = LazyGroup("s3meta", commands={"setup": setup})
 # Variables other tests of the session may have left in the environment.
 _UNSET = (
     "AWS_ENDPOINT_URL_S3",

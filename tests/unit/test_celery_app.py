@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 import subprocess
 import sys
@@ -19,13 +18,7 @@ from kombu.asynchronous.aws.connection import AsyncHTTPSConnection
 
 from s3meta.compat import kombu as sqs_transport
 from s3meta.config import Settings, load_settings
-from tasks.app import (
-    TRACE_LOGGER,
-    WAIT_TIME_SECONDS,
-    ExpectedFailureFilter,
-    _keep_result_engines,
-    celery_config,
-)
+from tasks.app import WAIT_TIME_SECONDS, _keep_result_engines, celery_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -310,40 +303,3 @@ def test_a_worker_that_never_forks_keeps_its_result_engines(
     _keep_result_engines(sender=worker)
 
     assert app.backend.session_manager.forked is keeps_engines
-
-
-@pytest.fixture
-def trace_records(caplog: pytest.LogCaptureFixture) -> Any:
-    """Celery's task-trace log records, with s3meta's filter on that logger as in a worker."""
-    trace_logger = logging.getLogger(TRACE_LOGGER)
-    expected_filter = ExpectedFailureFilter()
-    trace_logger.addFilter(expected_filter)
-    caplog.set_level(logging.INFO, logger=TRACE_LOGGER)
-    yield lambda: [each for each in caplog.records if each.name == TRACE_LOGGER]
-    trace_logger.removeFilter(expected_filter)
-
-
-def _failing_task(throws: tuple[type[Exception], ...]) -> Any:
-    app = Celery("filter-test", set_as_current=False)
-
-    @app.task(throws=throws)  # type: ignore[untyped-decorator]
-    def fail() -> None:
-        raise LookupError("s3://bucket/key: denied")
-
-    return fail
-
-
-def test_celerys_line_for_an_expected_failure_is_dropped(trace_records: Any) -> None:
-    result = _failing_task((LookupError,)).apply()
-
-    assert result.failed()
-    assert trace_records() == []
-
-
-def test_an_unexpected_failure_keeps_celerys_line_and_traceback(trace_records: Any) -> None:
-    result = _failing_task(()).apply()
-
-    assert result.failed()
-    (record,) = trace_records()
-    assert record.levelno == logging.ERROR
-    assert record.exc_info is not None

@@ -7,17 +7,20 @@ import re
 from pathlib import Path
 
 import pytest
-from kombu.utils.url import url_to_parts
 
+from s3meta import masking
+from s3meta.aws.clients import broker_url, region
 from s3meta.config import (
     DEFAULT_DATABASE_URL,
     Settings,
     get_settings,
+    health_file,
     known_variables,
     load_settings,
     unknown_variable_warnings,
 )
 from s3meta.errors import ConfigError
+from s3meta.processes import free_port
 
 pytestmark = pytest.mark.usefixtures("isolated_environment")
 
@@ -34,11 +37,6 @@ def config_error(monkeypatch: pytest.MonkeyPatch, **environment: str) -> str:
 def names_variable(message: str, variable: str) -> bool:
     """Whether ``message`` names ``variable`` itself (not a longer name that ends with it)."""
     return re.search(rf"(?<![A-Za-z0-9_]){re.escape(variable)}=", message) is not None
-
-
-def set_credentials(monkeypatch: pytest.MonkeyPatch, key: str, secret: str) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
 
 
 # Defaults -----------------------------------------------------------------------------------
@@ -121,7 +119,7 @@ def test_every_s3meta_variable_is_read_from_the_environment(
     assert settings.s3_max_attempts == 2
     assert settings.aws_endpoint_url == "http://127.0.0.1:5000"
     assert settings.s3_endpoint_url == "http://127.0.0.1:5001"
-    assert settings.region == "eu-west-1"
+    assert region(settings) == "eu-west-1"
 
 
 def test_a_fifo_queue_name_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,7 +134,7 @@ def test_an_empty_aws_endpoint_url_means_none(monkeypatch: pytest.MonkeyPatch) -
     settings = load_settings()
 
     assert settings.aws_endpoint_url is None
-    assert settings.celery_broker_url() == "sqs://"
+    assert broker_url(settings) == "sqs://"
 
 
 def test_keyword_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -167,7 +165,7 @@ def test_a_dotenv_file_in_the_working_directory_adds_settings(tmp_path: Path) ->
     assert settings.task_queue == "from-dotenv"
     assert settings.database_url == "sqlite:///dotenv.db"
     assert settings.celery_result_backend == "db+sqlite:///dotenv.db"
-    assert settings.region == "ap-south-1"
+    assert region(settings) == "ap-south-1"
 
 
 def test_the_real_environment_wins_over_the_dotenv_file(
@@ -215,7 +213,7 @@ def test_aws_credentials_in_the_dotenv_file_are_used_for_the_broker_url(tmp_path
 
     settings = load_settings()
 
-    assert settings.celery_broker_url() == "sqs://dotenv-key:dotenv-secret@127.0.0.1:5000"
+    assert broker_url(settings) == "sqs://dotenv-key:dotenv-secret@127.0.0.1:5000"
 
 
 # Invalid values -----------------------------------------------------------------------------
@@ -375,144 +373,10 @@ def test_a_password_in_a_bad_url_is_masked_in_the_error(
     assert "***" in message
 
 
-# The broker URL -----------------------------------------------------------------------------
-
-
-def test_without_an_endpoint_the_broker_is_plain_sqs() -> None:
-    settings = load_settings()
-
-    assert settings.celery_broker_url() == "sqs://"
-    assert settings.broker_is_secure() is True
-
-
-def test_a_local_http_endpoint_becomes_the_broker_host_with_the_credentials(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
-    set_credentials(monkeypatch, "KEY", "SECRET")
-
-    settings = load_settings()
-
-    assert settings.celery_broker_url() == "sqs://KEY:SECRET@127.0.0.1:5000"
-    assert settings.broker_is_secure() is False
-
-
-def test_an_https_endpoint_makes_the_broker_secure(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://sqs.example.test")
-    set_credentials(monkeypatch, "KEY", "SECRET")
-
-    settings = load_settings()
-
-    assert settings.celery_broker_url() == "sqs://KEY:SECRET@sqs.example.test"
-    assert settings.broker_is_secure() is True
-
-
-def test_a_secret_with_slash_and_plus_is_percent_quoted_and_round_trips_through_kombu(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    secret = "wJalr/XUtnFEMI+K7MDENG/bPxRfi=CY@x:y%z"
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
-    set_credentials(monkeypatch, "AKIA/EXAMPLE+1", secret)
-
-    url = load_settings().celery_broker_url()
-
-    userinfo = url.removeprefix("sqs://").rpartition("@")[0]
-    assert "/" not in userinfo
-    assert "+" not in userinfo
-    parts = url_to_parts(url)
-    assert parts.scheme == "sqs"
-    assert parts.hostname == "127.0.0.1"
-    assert parts.port == 5000
-    assert parts.username == "AKIA/EXAMPLE+1"
-    assert parts.password == secret
-
-
-def test_an_ipv6_endpoint_gives_a_parseable_broker_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://[::1]:5000")
-    set_credentials(monkeypatch, "KEY", "SECRET")
-
-    parts = url_to_parts(load_settings().celery_broker_url())
-
-    assert (parts.hostname, parts.port) == ("::1", 5000)
-
-
-def test_an_explicit_broker_url_wins_over_the_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
-    monkeypatch.setenv("S3META_BROKER_URL", "sqs://explicit:creds@broker.example:4566")
-
-    # No credentials are set: an explicit URL must not need them.
-    assert load_settings().celery_broker_url() == "sqs://explicit:creds@broker.example:4566"
-
-
-def test_an_endpoint_without_any_credentials_is_a_config_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
-    settings = load_settings()
-
-    with pytest.raises(ConfigError) as caught:
-        settings.celery_broker_url()
-
-    message = str(caught.value)
-    assert "AWS_ENDPOINT_URL" in message
-    assert "AWS_ACCESS_KEY_ID" in message
-    assert "S3META_BROKER_URL" in message
-
-
-def test_credentials_from_the_shared_credentials_file_are_used(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    credentials = tmp_path / "credentials"
-    credentials.write_text(
-        "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = FILESECRET\n",
-        encoding="utf-8",
-    )
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")
-
-    assert load_settings().celery_broker_url() == "sqs://FILEKEY:FILESECRET@localhost:4566"
-
-
-# The region ---------------------------------------------------------------------------------
-
-
-def test_aws_region_wins_over_aws_default_region(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    monkeypatch.setenv("AWS_REGION", "eu-central-1")
-
-    assert load_settings().region == "eu-central-1"
-
-
-def test_aws_default_region_is_used_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-
-    assert load_settings().region == "us-west-2"
-
-
-def test_without_any_region_the_region_is_us_east_1(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    empty_config = tmp_path / "aws-config"
-    empty_config.write_text("", encoding="utf-8")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty_config))
-
-    assert load_settings().region == "us-east-1"
-
-
-def test_the_region_of_the_aws_config_file_is_honoured(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    config = tmp_path / "aws-config"
-    config.write_text("[default]\nregion = ap-southeast-2\n", encoding="utf-8")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-
-    assert load_settings().region == "ap-southeast-2"
-
-
 def test_settings_can_be_built_directly_by_field_name() -> None:
     settings = Settings(aws_region="sa-east-1", aws_endpoint_url="https://x.example")
 
-    assert settings.region == "sa-east-1"
+    assert region(settings) == "sa-east-1"
     assert settings.aws_endpoint_url == "https://x.example"
 
 
@@ -526,6 +390,34 @@ def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch, tmp_
     assert settings.task_queue == "s3meta-tasks"
     assert settings.database_secret_arn is None
     assert settings.aws_endpoint_url is None
+
+
+# Parsing only -------------------------------------------------------------------------------
+
+
+def test_reading_the_settings_reads_no_secret_and_masks_nothing_new(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    saved = masking._secrets
+    # Nothing answers there: a call to Secrets Manager would fail.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("S3META_DATABASE_URL", "mysql+pymysql://app:hunter2pw@db.internal/meta")
+    monkeypatch.setenv("S3META_DATABASE_SECRET_ARN", "s3meta/database")
+
+    settings = get_settings()
+
+    assert settings.database_url == "mysql+pymysql://app:hunter2pw@db.internal/meta"
+    assert settings.database_secret_arn == "s3meta/database"
+    assert masking._secrets == saved
+
+
+def test_the_health_file_is_read_alone_even_beside_a_bad_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("S3META_HEALTH_FILE", str(tmp_path / "alive"))
+    monkeypatch.setenv("S3META_MAX_RETRIES", "lots")
+
+    assert health_file() == tmp_path / "alive"
 
 
 # Unknown S3META_ variables ------------------------------------------------------------------

@@ -1,14 +1,18 @@
-"""``tasks.log_filters``: an unreachable database is one line; other errors keep their traceback."""
+"""``tasks.log_filters``: an unreachable database is one line; other errors keep their
+traceback; Celery does not repeat a failure the task declared expected."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
+import pytest
+from celery import Celery
 from sqlalchemy import exc as sa_exc
 
 from s3meta.logs import TextFormatter
-from tasks.log_filters import OneLineDatabaseErrors
+from tasks.log_filters import TRACE_LOGGER, ExpectedFailureFilter, OneLineDatabaseErrors
 
 
 class DriverError(Exception):
@@ -68,3 +72,40 @@ def test_celerys_warning_about_an_unstored_result_loses_its_embedded_traceback()
     OneLineDatabaseErrors().filter(record)
 
     assert record.getMessage() == message.partition("\n")[0].rstrip(":")
+
+
+@pytest.fixture
+def trace_records(caplog: pytest.LogCaptureFixture) -> Any:
+    """Celery's task-trace log records, with s3meta's filter on that logger as in a worker."""
+    trace_logger = logging.getLogger(TRACE_LOGGER)
+    expected_filter = ExpectedFailureFilter()
+    trace_logger.addFilter(expected_filter)
+    caplog.set_level(logging.INFO, logger=TRACE_LOGGER)
+    yield lambda: [each for each in caplog.records if each.name == TRACE_LOGGER]
+    trace_logger.removeFilter(expected_filter)
+
+
+def _failing_task(throws: tuple[type[Exception], ...]) -> Any:
+    app = Celery("filter-test", set_as_current=False)
+
+    @app.task(throws=throws)  # type: ignore[untyped-decorator]
+    def fail() -> None:
+        raise LookupError("s3://bucket/key: denied")
+
+    return fail
+
+
+def test_celerys_line_for_an_expected_failure_is_dropped(trace_records: Any) -> None:
+    result = _failing_task((LookupError,)).apply()
+
+    assert result.failed()
+    assert trace_records() == []
+
+
+def test_an_unexpected_failure_keeps_celerys_line_and_traceback(trace_records: Any) -> None:
+    result = _failing_task(()).apply()
+
+    assert result.failed()
+    (record,) = trace_records()
+    assert record.levelno == logging.ERROR
+    assert record.exc_info is not None

@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from s3meta import logs
+from s3meta import logs, masking
 from s3meta.cli.errors import one_line_errors
 from s3meta.config import load_settings
 from s3meta.errors import ConfigError
@@ -22,10 +22,10 @@ from s3meta.logs import (
     TaskContextFilter,
     TextFormatter,
     configure_logging,
-    register_secret,
     task_context,
     task_context_for,
 )
+from s3meta.masking import register_secret
 
 DATABASE_URL = "mysql+pymysql://u:hunter2secret@h/db"
 BROKER_URL = "sqs://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMIbPxRfiCYEXAMPLEKEY@host:4566"
@@ -36,10 +36,10 @@ CONTEXT = TaskContext("4f1c-task", "s3meta.extract_metadata", "bucket-a", "dir/f
 
 @pytest.fixture(autouse=True)
 def registered_secret() -> Iterator[None]:
-    saved = logs._secrets
+    saved = masking._secrets
     register_secret(REGISTERED)
     yield
-    logs._secrets = saved
+    masking._secrets = saved
 
 
 @pytest.fixture
@@ -223,7 +223,7 @@ def test_other_tasks_get_only_their_id_and_name() -> None:
 def test_very_short_values_are_never_masked() -> None:
     register_secret("abc")
 
-    assert logs.redact("abc def") == "abc def"
+    assert masking.redact("abc def") == "abc def"
 
 
 @pytest.mark.usefixtures("isolated_environment", "restored_logging")

@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 import tasks.metrics
 from s3meta.aws.metrics import MetricsPublisher
 from s3meta.config import get_settings
-from s3meta.domain.metrics import EVENT_TO_ROW_LAG, MAX_ENTRIES_PER_REQUEST, Counter
+from s3meta.domain.metrics import EVENT_TO_ROW_LAG, MAX_ENTRIES_PER_REQUEST, Counter, NoMetrics
 from s3meta.processes import free_port, wait_for
 
 if TYPE_CHECKING:
@@ -331,7 +331,7 @@ def test_without_a_namespace_the_worker_records_nothing_and_starts_no_thread() -
         sink.record_indexed(1.0)
         sink.record_failure()
 
-        assert isinstance(sink, tasks.metrics.NoMetrics)
+        assert isinstance(sink, NoMetrics)
         assert set(threading.enumerate()) == before
         assert sink.flush() is True
     finally:

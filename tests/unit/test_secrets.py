@@ -1,5 +1,6 @@
-"""The database password from Secrets Manager (moto in process): every user of the settings
-gets the completed URL; every failure is one line naming the variable, never the secret."""
+"""The database password from Secrets Manager (moto in process): every process that opens the
+database gets the completed URL (``s3meta.composition.database_url``); every failure is one
+line naming the variable, never the secret."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import pytest
 from botocore.stub import Stubber
 from sqlalchemy.engine import make_url
 
-from s3meta import logs
-from s3meta.aws import secrets
+from s3meta import composition, masking
 from s3meta.config import get_settings
 from s3meta.errors import ConfigError
 from s3meta.processes import free_port
@@ -33,9 +33,9 @@ pytestmark = pytest.mark.usefixtures("isolated_environment")
 
 @pytest.fixture(autouse=True)
 def forgotten_secrets() -> Iterator[None]:
-    saved = logs._secrets
+    saved = masking._secrets
     yield
-    logs._secrets = saved
+    masking._secrets = saved
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def settings_url(monkeypatch: pytest.MonkeyPatch, database_url: str, arn: str) -
     monkeypatch.setenv("S3META_DATABASE_URL", database_url)
     monkeypatch.setenv("S3META_DATABASE_SECRET_ARN", arn)
     get_settings.cache_clear()
-    return get_settings().database_url
+    return composition.database_url(get_settings())
 
 
 def config_error(monkeypatch: pytest.MonkeyPatch, database_url: str, arn: str) -> str:
@@ -107,18 +107,18 @@ def test_a_plain_string_secret_is_the_password_and_the_urls_user_stays(
     )
 
 
-def test_the_result_backend_follows_and_repr_shows_neither_password(
+def test_the_result_backend_follows_and_neither_settings_nor_masking_show_the_password(
     secretsmanager: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     arn = store(secretsmanager, RDS_SECRET)
-    settings_url(monkeypatch, "mysql+pymysql://", arn)
+    url = settings_url(monkeypatch, "mysql+pymysql://", arn)
 
     settings = get_settings()
 
-    assert settings.celery_result_backend == f"db+{settings.database_url}"
+    assert composition.result_backend(settings, url) == f"db+{url}"
     assert PASSWORD not in repr(settings)
     assert PASSWORD not in str(settings)
-    assert "mysql+pymysql://app:***@db.internal:3306/meta" in repr(settings)
+    assert masking.mask_url(url) == "mysql+pymysql://app:***@db.internal:3306/meta"
 
 
 def test_the_password_from_the_secret_is_masked_in_logs_from_then_on(
@@ -127,13 +127,13 @@ def test_the_password_from_the_secret_is_masked_in_logs_from_then_on(
     arn = store(secretsmanager, RDS_SECRET)
     settings_url(monkeypatch, "mysql+pymysql://", arn)
 
-    assert logs.redact(f"login failed with {PASSWORD}") == "login failed with ***"
+    assert masking.redact(f"login failed with {PASSWORD}") == "login failed with ***"
 
 
 def test_without_the_variable_the_url_is_used_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S3META_DATABASE_URL", "mysql+pymysql://u:p4ss@h/db")
 
-    assert get_settings().database_url == "mysql+pymysql://u:p4ss@h/db"
+    assert composition.database_url(get_settings()) == "mysql+pymysql://u:p4ss@h/db"
 
 
 def test_a_missing_secret_is_one_line_naming_the_variable(
@@ -185,7 +185,7 @@ def test_denied_access_says_which_permission_is_needed(
         "get_secret_value", "AccessDeniedException", "not authorized", http_status_code=400
     )
     stubber.activate()
-    monkeypatch.setattr(secrets, "secretsmanager_client", lambda _settings: client)
+    monkeypatch.setattr(composition, "secretsmanager_client", lambda _settings: client)
 
     message = config_error(monkeypatch, "mysql+pymysql://", "s3meta/db")
 

@@ -1,0 +1,92 @@
+"""Where a process's parts are built from its settings: nothing else builds them.
+
+The AWS clients (by ``s3meta.aws.clients``), the S3 storage, the metadata store, the worker's
+metrics, and the database URL completed with the credentials of
+``S3META_DATABASE_SECRET_ARN``. Reading that secret is the one call to AWS made here, and
+only the processes that open the database make it (the worker, ``alembic``, the demo,
+``doctor`` and the commands that read or write rows); the bridge, ``setup``, ``health`` and
+Flower never read it. Nothing is cached here: ``tasks.runtime`` keeps a worker's parts, a
+command builds its own once.
+
+The Celery task publisher is ``tasks.publisher.CeleryPublisher``, built where it is used:
+``tasks`` builds its parts here, so this module imports nothing of ``tasks``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from s3meta.aws.clients import cloudwatch_client, s3_client, secretsmanager_client
+from s3meta.aws.secrets import resolve_database_url
+from s3meta.config import Settings
+from s3meta.domain.metrics import Metrics, NoMetrics
+from s3meta.domain.retries import RetryPolicy
+from s3meta.masking import register_secret, url_password
+
+if TYPE_CHECKING:
+    from db.store import MetadataStore
+    from s3meta.aws.s3 import S3Storage
+    from s3meta.indexing import Indexer
+
+
+def database_url(settings: Settings) -> str:
+    """``S3META_DATABASE_URL``, with the credentials of ``S3META_DATABASE_SECRET_ARN``'s secret
+    (read from Secrets Manager) when that is set; from then on its password is masked in
+    every log line and message. Raises ``ConfigError`` naming the variable."""
+    if not settings.database_secret_arn:
+        return settings.database_url
+    url = resolve_database_url(settings, secretsmanager_client(settings))
+    register_secret(url_password(url))
+    return url
+
+
+def result_backend(settings: Settings, database_url: str) -> str:
+    """Celery's result backend: ``S3META_RESULT_BACKEND``, else the database at ``database_url``
+    (the URL ``database_url()`` completed)."""
+    return settings.result_backend or f"db+{database_url}"
+
+
+def storage(settings: Settings) -> S3Storage:
+    """What the worker reads of S3, on its own client."""
+    from s3meta.aws.s3 import S3Storage
+
+    return S3Storage(s3_client(settings))
+
+
+def store(database_url: str) -> MetadataStore:
+    """The metadata store at ``database_url``, on a new engine (one per process)."""
+    # The database stack only for the processes that open the database.
+    from db.engine import create_engine, session_factory
+    from db.store import MetadataStore
+
+    return MetadataStore(session_factory(create_engine(database_url)))
+
+
+def indexer(settings: Settings, database_url: str, metrics: Metrics) -> Indexer:
+    """The use case that indexes one key, on S3 and the database at ``database_url``."""
+    from s3meta.indexing import Indexer
+
+    return Indexer(
+        storage=storage(settings),
+        store=store(database_url),
+        metrics=metrics,
+        retries=RetryPolicy(
+            max_retries=settings.max_retries,
+            backoff=settings.retry_backoff,
+            backoff_max=settings.retry_backoff_max,
+        ),
+        fetch_tags=settings.fetch_tags,
+    )
+
+
+def metrics(settings: Settings) -> Metrics:
+    """CloudWatch metrics to ``S3META_CLOUDWATCH_NAMESPACE``; without one, none."""
+    if not settings.cloudwatch_namespace:
+        return NoMetrics()
+    from s3meta.aws.metrics import MetricsPublisher
+
+    return MetricsPublisher(
+        settings.cloudwatch_namespace,
+        settings.metrics_interval,
+        lambda: cloudwatch_client(settings),
+    )
