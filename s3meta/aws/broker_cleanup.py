@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from s3meta.aws.errors import describe, error_code
+from s3meta.aws.errors import describe, is_no_such_queue
 from s3meta.domain.arns import queue_name_of
 from s3meta.domain.broker import (
     EVENTS_TOPIC,
@@ -30,7 +30,6 @@ from s3meta.errors import PermanentError
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-_NO_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 _TOPICS = (PIDBOX_TOPIC, EVENTS_TOPIC)
 
 
@@ -89,7 +88,7 @@ def _seen(sqs: SQSClient, urls: list[str]) -> Iterator[QueueSeen]:
             )["Attributes"]
             tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
         except ClientError as exc:
-            if error_code(exc) in _NO_QUEUE:
+            if is_no_such_queue(exc):
                 continue
             raise
         # Epoch seconds: whole on AWS, with a fraction on moto.
@@ -101,7 +100,7 @@ def _delete_queue(sqs: SQSClient, url: str) -> None:
     try:
         sqs.delete_queue(QueueUrl=url)
     except ClientError as exc:
-        if error_code(exc) not in _NO_QUEUE:
+        if not is_no_such_queue(exc):
             raise
 
 
@@ -129,7 +128,7 @@ def _exists(sqs: SQSClient, name: str, gone: set[str]) -> bool:
     try:
         sqs.get_queue_url(QueueName=name)
     except ClientError as exc:
-        if error_code(exc) in _NO_QUEUE:
+        if is_no_such_queue(exc):
             return False
         raise
     return True

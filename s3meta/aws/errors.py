@@ -27,6 +27,12 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
+# SQS's "no such queue", in its query-protocol and JSON-protocol spellings.
+NO_SUCH_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+# Denials across services; HeadObject has no body, so its denial is a bare "403".
+_ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "Forbidden", "403"})
+
+
 class Failure(Enum):
     NOT_FOUND = "not found"
     TRANSIENT = "transient"
@@ -48,6 +54,18 @@ def classify(exc: Exception, not_found_codes: frozenset[str] = frozenset()) -> F
     if isinstance(exc, ConnectionError | HTTPClientError):
         return Failure.TRANSIENT
     return Failure.PERMANENT
+
+
+def is_no_such_queue(exc: Exception) -> bool:
+    """Whether ``exc`` is SQS saying the queue does not exist."""
+    return isinstance(exc, ClientError) and error_code(exc) in NO_SUCH_QUEUE
+
+
+def is_access_denied(exc: Exception) -> bool:
+    """Whether ``exc`` is AWS refusing the caller's permissions (any service)."""
+    return isinstance(exc, ClientError) and (
+        error_code(exc) in _ACCESS_DENIED or http_status(exc) == 403
+    )
 
 
 def error_code(exc: ClientError) -> str:

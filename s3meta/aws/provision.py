@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3meta.aws.clients import region as region_of
-from s3meta.aws.errors import Failure, classify, describe, error_code, http_status
+from s3meta.aws.errors import NO_SUCH_QUEUE, Failure, classify, describe, is_access_denied
 from s3meta.aws.s3 import NoSuchBucket, check_bucket
 from s3meta.config import Settings
 from s3meta.domain.arns import bucket_arn, queue_arn, queue_name_of
@@ -54,10 +54,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
-_NO_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 # S3 cannot use the AWS managed key of SQS: notifications to a queue encrypted with it are lost.
 _AWS_MANAGED_SQS_KEYS = frozenset({"alias/aws/sqs"})
-_ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
 _S3_PERMISSIONS = {
     "GetBucketNotificationConfiguration": "s3:GetBucketNotification",
     "PutBucketNotificationConfiguration": "s3:PutBucketNotification",
@@ -465,12 +463,12 @@ def _sqs_errors(operation: str, queue: str) -> Iterator[None]:
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
-        failure = classify(exc, _NO_QUEUE)
+        failure = classify(exc, NO_SUCH_QUEUE)
         if failure is Failure.NOT_FOUND and operation == "GetQueueUrl":
             raise _QueueMissing(queue) from exc
         if failure is Failure.TRANSIENT:
             raise QueueUnavailable(f"SQS {operation} on queue {queue}: {describe(exc)}") from exc
-        if _denied(exc):
+        if is_access_denied(exc):
             raise PermanentError(
                 f"access denied: SQS {operation} on queue {queue} needs sqs:{operation} "
                 f"({describe(exc)})"
@@ -488,7 +486,7 @@ def _s3_errors(operation: str, bucket: str) -> Iterator[None]:
             raise PermanentError(f"bucket {bucket} does not exist (NoSuchBucket)") from exc
         if failure is Failure.TRANSIENT:
             raise StorageUnavailable(f"bucket {bucket}: {operation}: {describe(exc)}") from exc
-        if _denied(exc):
+        if is_access_denied(exc):
             needs = _S3_PERMISSIONS.get(operation, f"s3:{operation}")
             raise PermanentError(
                 f"access denied: {operation} on bucket {bucket} needs {needs} ({describe(exc)})"
@@ -500,9 +498,3 @@ def _s3_errors(operation: str, bucket: str) -> Iterator[None]:
                 "policy lets s3.amazonaws.com send to it"
             ) from exc
         raise PermanentError(f"bucket {bucket}: S3 refused {operation}: {describe(exc)}") from exc
-
-
-def _denied(exc: Exception) -> bool:
-    return isinstance(exc, ClientError) and (
-        error_code(exc) in _ACCESS_DENIED or http_status(exc) == 403
-    )

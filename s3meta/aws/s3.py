@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from s3meta.aws.errors import Failure, classify, describe, error_code
+from s3meta.aws.errors import Failure, classify, describe, is_access_denied
 from s3meta.domain.objects import ObjectState, state_from_head, tags_from_tag_set
 from s3meta.errors import ObjectNotFound, PermanentError, StorageUnavailable
 
@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 # missing bucket is a plain 404 there too (moto names it NoSuchBucket): the object is gone.
 _NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion", "NoSuchBucket"})
 _NO_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
-_ACCESS_DENIED = frozenset({"403", "AccessDenied", "Forbidden"})
 
 
 class S3Storage:
@@ -46,7 +45,7 @@ class S3Storage:
         try:
             return self._client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         except ClientError as exc:
-            if not _is_access_denied(exc):
+            if not is_access_denied(exc):
                 raise translate_error(exc, bucket, key) from exc
         except BotoCoreError as exc:
             raise translate_error(exc, bucket, key) from exc
@@ -77,7 +76,7 @@ class S3Storage:
         except ClientError as exc:
             # Only a plain denial is tolerated: a 404 means the object went away after the
             # HeadObject (ObjectNotFound, as for HeadObject) and throttling is worth a retry.
-            if not _is_access_denied(exc):
+            if not is_access_denied(exc):
                 raise translate_error(exc, bucket, key) from exc
             log.warning(
                 "s3://%s/%s: GetObjectTagging denied (%s); tags not recorded. With a version "
@@ -119,14 +118,9 @@ def bucket_error(exc: Exception, bucket: str, operation: str, *, where: str) -> 
         return NoSuchBucket(f"s3://{bucket}: no such bucket")
     if failure is Failure.TRANSIENT:
         return StorageUnavailable(f"{where}: {describe(exc)}")
-    if isinstance(exc, ClientError) and error_code(exc) in _ACCESS_DENIED:
+    if is_access_denied(exc):
         return PermanentError(f"s3://{bucket}: access denied to {operation} (needs s3:ListBucket)")
     return PermanentError(f"{where}: {describe(exc)}")
-
-
-def _is_access_denied(exc: ClientError) -> bool:
-    # HeadObject has no body, so its denial is a bare "403"; GetObjectTagging names it.
-    return error_code(exc) in {"403", "AccessDenied"}
 
 
 def translate_error(exc: Exception, bucket: str, key: str) -> Exception:

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.engine import URL, make_url
 
-from s3meta.aws.errors import describe, error_code
+from s3meta.aws.errors import describe, error_code, is_access_denied
 from s3meta.config import Settings
 from s3meta.errors import ConfigError
 
@@ -67,7 +67,7 @@ def read_secret_string(client: Any, arn: str) -> str:
             raise ConfigError(
                 f"{where}: no such secret in Secrets Manager (region {client.meta.region_name})"
             ) from None
-        if code in {"AccessDeniedException", "AccessDenied"}:
+        if is_access_denied(exc):
             raise ConfigError(
                 f"{where}: access denied (secretsmanager:GetSecretValue, and kms:Decrypt for "
                 f"a customer-managed key): {describe(exc)}"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from s3meta.aws.errors import Failure, classify, describe
+from s3meta.aws.errors import NO_SUCH_QUEUE, Failure, classify, describe
 from s3meta.errors import PermanentError, QueueNotFound, QueueUnavailable
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
     from s3meta.config import Settings
 
-_NO_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 # SQS takes at most 10 messages per receive and per batch call.
 BATCH_LIMIT = 10
 # SQS refuses a message with more message attributes than this.
@@ -341,7 +340,7 @@ def sqs_errors(what: str) -> Iterator[None]:
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
-        failure = classify(exc, _NO_QUEUE)
+        failure = classify(exc, NO_SUCH_QUEUE)
         if failure is Failure.NOT_FOUND:
             raise QueueNotFound(f"SQS {what}: no such queue (run `s3meta setup`)") from exc
         if failure is Failure.TRANSIENT:

@@ -41,6 +41,7 @@ from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES, ExchangeTy
 from kombu.utils.json import dumps
 from vine import transform
 
+from s3meta.aws.errors import is_no_such_queue
 from s3meta.compat import Mirrored, require
 from s3meta.domain.broker import (
     HEARTBEAT_INTERVAL,
@@ -57,7 +58,6 @@ VERSION = require("kombu", SERIES, "s3meta.compat.kombu")
 
 logger = logging.getLogger(__name__)
 
-_NO_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 _DELETED_RECENTLY = frozenset(
     {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"}
 )
@@ -271,7 +271,7 @@ class QueueHeartbeat(_Channel):
                 QueueUrl=self._new_queue(queue), Tags={HEARTBEAT_TAG: str(int(time.time()))}
             )
         except ClientError as exc:
-            if _error_code(exc) in _NO_QUEUE:
+            if is_no_such_queue(exc):
                 self._forget(name)
                 return False
             logger.warning("could not tag queue %s as live: %s", name, exc)
@@ -389,7 +389,7 @@ class DeleteForgetsItsQueue(QueueHeartbeat):
         except DoesNotExistQueueException:
             pass
         except ClientError as exc:
-            if _error_code(exc) not in _NO_QUEUE:
+            if not is_no_such_queue(exc):
                 raise
         self._forget(name)
 
