@@ -110,8 +110,8 @@ def _run_setup(
     as_json: bool,
 ) -> None:
     from s3meta.aws.clients import s3_client, sqs_client, sts_client
-    from s3meta.aws.provision import Action, Setup
     from s3meta.config import get_settings
+    from s3meta.operations.setup import Action, Setup
 
     settings = get_settings()
     setup_ = Setup(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -9,10 +11,9 @@ from s3meta.aws.errors import is_access_denied, is_no_such_queue
 
 
 def client_error(code: str, status: int = 400) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-        "Operation",
-    )
+    response: Any = {"Error": {"Code": code, "Message": "m"}}
+    response["ResponseMetadata"] = {"HTTPStatusCode": status}
+    return ClientError(response, "Operation")
 
 
 @pytest.mark.parametrize("code", ["AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"])
