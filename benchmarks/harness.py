@@ -99,6 +99,32 @@ def feed(
     return feeder
 
 
+class PacedFeeder(threading.Thread):
+    """Sends a notification per key at a steady ``rate`` per second, one per request.
+
+    ``sent`` maps each key to the wall-clock time its notification was sent.
+    """
+
+    def __init__(self, sqs: Any, queue_url: str, bucket: str, keys: list[str], rate: float) -> None:
+        super().__init__(daemon=True)
+        self._sqs, self._queue_url, self._bucket = sqs, queue_url, bucket
+        self._keys, self._rate = keys, rate
+        self.sent: dict[str, float] = {}
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        started = time.monotonic()
+        try:
+            for n, key in enumerate(self._keys):
+                # Paced from the start, so that a slow send does not slow the rate.
+                time.sleep(max(0.0, started + n / self._rate - time.monotonic()))
+                self.sent[key] = time.time()
+                body = notification(self._bucket, key)
+                self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body)
+        except Exception as error:  # noqa: BLE001 - reported by whoever waits for the rows
+            self.error = error
+
+
 @contextmanager
 def scratch_database(server_url: str) -> Iterator[str]:
     """A new database on ``server_url``'s server, migrated to the head; dropped afterwards."""
