@@ -52,6 +52,7 @@ from typing import Any, Protocol
 import boto3
 import click
 import sqlalchemy as sa
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.engine import URL, make_url
 
 from benchmarks import seed
@@ -66,14 +67,7 @@ from benchmarks.harness import (
     scratch_database,
     upload,
 )
-from benchmarks.procstat import (
-    command_line,
-    descendants,
-    find_by_name,
-    machine_busy,
-    read_stat,
-    tree_cpu,
-)
+from benchmarks.procstat import command_line, descendants, machine_busy, read_stat, tree_cpu
 from benchmarks.relays import NO_REPLY, ListenerSpec, RelayProcess, Tally
 from db.engine import create_engine
 from s3meta.processes import MotoServer, stop_process
@@ -183,7 +177,7 @@ class Bench:
         options, logs = self.options, self.logs
         self.moto = MotoServer(logs / "moto.log")
         self.moto_pid = _child_running("s3meta.moto_server", str(self.moto.port))
-        self.mariadbd_pid = find_by_name("mariadbd", "mysqld")
+        self.mariadbd_pid = _server_pid(options.mysql)
         aws = ("127.0.0.1", self.moto.port)
         mysql = (server.host or "127.0.0.1", server.port or 3306)
         specs = [ListenerSpec(HARNESS, "http", aws)]
@@ -387,7 +381,12 @@ class S3metaDesign:
             worker_concurrency=bench.options.worker_concurrency,
             bridge_concurrency=bench.options.bridge_concurrency,
         )
-        self._tasks_url = str(sqs.get_queue_url(QueueName=names["S3META_TASK_QUEUE"])["QueueUrl"])
+        try:
+            tasks = sqs.get_queue_url(QueueName=names["S3META_TASK_QUEUE"])
+        except BaseException:
+            self._processes.stop()
+            raise
+        self._tasks_url = str(tasks["QueueUrl"])
 
     def cpu(self) -> dict[str, float]:
         worker = tree_cpu(self._processes.worker.pid)
@@ -634,6 +633,20 @@ def _child_running(*arguments: str) -> int:
     raise RuntimeError(f"no process runs with {' '.join(arguments)}")
 
 
+def _server_pid(server_url: str) -> int | None:
+    """The MySQL server's pid, from its pid file; None if that is not on this machine."""
+    engine = sa.create_engine(server_url)
+    try:
+        with engine.connect() as connection:
+            pid_file = str(connection.execute(sa.text("SELECT @@pid_file")).scalar_one())
+    finally:
+        engine.dispose()
+    try:
+        return int(Path(pid_file).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def _count(engine: sa.Engine, table: str) -> int:
     with engine.connect() as connection:
         query = sa.text(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - our own table names
@@ -760,7 +773,14 @@ def main(json_path: Path | None, logs: Path | None, **values: Any) -> None:  # f
     try:
         with _logs_folder(logs) as folder:
             phases, rates = run(options, folder)
-    except (RuntimeError, TimeoutError, sa.exc.SQLAlchemyError, OSError) as error:
+    except (
+        RuntimeError,
+        TimeoutError,
+        OSError,
+        sa.exc.SQLAlchemyError,
+        BotoCoreError,
+        ClientError,
+    ) as error:
         hint = "" if logs else " (--logs DIR keeps the processes' logs)"
         raise click.ClickException(f"{str(error).splitlines()[0]}{hint}") from None
     click.echo(report(phases, rates, options))

@@ -88,18 +88,6 @@ def command_line(pid: int) -> list[str]:
     return raw.decode(errors="replace").split("\0")[:-1]
 
 
-def find_by_name(*names: str) -> int | None:
-    """A process whose command name is one of ``names`` (as ``ps -o comm`` shows it)."""
-    for pid in _all_pids():
-        try:
-            comm = (PROC / str(pid) / "comm").read_text().strip()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if comm in names:
-            return pid
-    return None
-
-
 def machine_busy() -> float:
     """CPU seconds all cores have spent not idle since boot."""
     fields = [int(value) for value in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
