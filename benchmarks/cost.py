@@ -24,8 +24,10 @@ objects that pay for lazy set-up:
   ``--aws-latency-ms`` (the relay holds each design request that long, as a network
   round trip to AWS would).
 
-A separate phase sends notifications at a steady ``--rate`` and reports event-to-row
-latency (notification sent to the row's timestamp; p50, p99) and each process's RSS.
+A separate phase, at the first ``--aws-latency-ms``, sends notifications at a steady
+``--rate`` and reports event-to-row latency (notification sent to the row's timestamp; p50,
+p99) and each process's RSS.
+
 Every figure is ``median [min..max]`` over ``--repeat`` runs; runs alternate the designs'
 order. moto's CPU is part of every figure on a machine that runs it: it is shown apart.
 
@@ -60,6 +62,7 @@ from benchmarks.figures import percentile, ratio, spread, table
 from benchmarks.harness import (
     AWS,
     PROJECT,
+    Feeder,
     PacedFeeder,
     S3metaProcesses,
     feed,
@@ -140,17 +143,32 @@ class Design(Protocol):
     events_url: str
     queue_roles: dict[str, str]
 
-    def cpu(self) -> dict[str, float]: ...
-    def rss_mb(self) -> dict[str, float]: ...
-    def rows(self) -> int: ...
-    def quiet(self, expected: int) -> bool: ...
-    def row_times(self) -> dict[str, float]: ...
-    def check(self) -> None: ...
-    def stop(self) -> None: ...
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each of the design's processes (or process trees), by role."""
+
+    def rss_mb(self) -> dict[str, float]:
+        """Resident memory of each process, by role."""
+
+    def rows(self) -> int:
+        """Rows written so far."""
+
+    def quiet(self, expected: int) -> bool:
+        """Whether all ``expected`` objects are written through and no message is left."""
+
+    def row_times(self) -> dict[str, float]:
+        """When each key's row was written, in wall-clock seconds."""
+
+    def check(self) -> None:
+        """RuntimeError if a process of the design has exited."""
+
+    def stop(self) -> None:
+        """Stop the processes and delete the queues."""
 
 
 @dataclass
 class Snapshot:
+    """Every cumulative counter at one moment; a window is the difference of two."""
+
     at: float
     cpu: dict[str, float]
     moto: float
@@ -176,6 +194,7 @@ class Bench:
     def _start(self, server: URL) -> None:
         options, logs = self.options, self.logs
         self.moto = MotoServer(logs / "moto.log")
+        self._stack.callback(self.moto.stop)
         self.moto_pid = _child_running("s3meta.moto_server", str(self.moto.port))
         self.mariadbd_pid = _server_pid(options.mysql)
         aws = ("127.0.0.1", self.moto.port)
@@ -189,7 +208,6 @@ class Bench:
         specs += [
             ListenerSpec(name, "mysql", mysql) for names in DB_LISTENERS.values() for name in names
         ]
-        self._stack.callback(self.moto.stop)
         self.relay = RelayProcess(specs, logs / "relay.log")
         self._stack.callback(self.relay.stop)
         self.sqs = _client("sqs", self.relay.url(HARNESS))
@@ -213,7 +231,7 @@ class Bench:
         return url.render_as_string(hide_password=False)
 
     @contextmanager
-    def running(self, name: str, tag: str) -> Iterator[tuple[Design, sa.Engine]]:
+    def running(self, name: str, tag: str) -> Iterator[Design]:
         """Design ``name`` in a scratch database, warmed up; its logs in a folder ``tag``."""
         logs = self.logs / tag
         logs.mkdir(exist_ok=True)
@@ -227,16 +245,20 @@ class Bench:
                     design = S3metaDesign(self, database_url, engine, logs)
                 try:
                     warm = len(self.warm_keys)
-                    feeder = feed(self.sqs, design.events_url, self.bucket, self.warm_keys, 10)
+                    feeder = feed(
+                        self.sqs, design.events_url, self.bucket, self.warm_keys, self.options.depth
+                    )
                     self.until(lambda: design.rows() >= warm, design, feeder, "the warm-up rows")
                     self.settle(design, warm)
-                    yield design, engine
+                    yield design
                 finally:
                     design.stop()
             finally:
                 engine.dispose()
 
-    def until(self, condition: Callable[[], bool], design: Design, feeder: Any, what: str) -> None:
+    def until(
+        self, condition: Callable[[], bool], design: Design, feeder: Feeder | PacedFeeder, what: str
+    ) -> None:
         deadline = time.monotonic() + self.options.timeout
         while not condition():
             design.check()
@@ -272,7 +294,7 @@ class Bench:
     def throughput(self, name: str, latency_ms: float, tag: str) -> Phase:
         self.relay.set_delay(latency_ms / 1000)
         expected = len(self.warm_keys) + len(self.keys)
-        with self.running(name, tag) as (design, _):
+        with self.running(name, tag) as design:
             before = self.snapshot(design)
             started = time.monotonic()
             feeder = feed(
@@ -287,7 +309,7 @@ class Bench:
     def steady(self, name: str, latency_ms: float, tag: str) -> RatePhase:
         self.relay.set_delay(latency_ms / 1000)
         expected = len(self.warm_keys) + len(self.rate_keys)
-        with self.running(name, tag) as (design, _):
+        with self.running(name, tag) as design:
             feeder = PacedFeeder(
                 self.sqs, design.events_url, self.bucket, self.rate_keys, self.options.rate
             )
