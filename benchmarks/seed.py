@@ -1,7 +1,7 @@
 """The seed's design, which s3meta replaces: one process, one message at a time.
 
-Receive one message, HeadObject, INSERT + COMMIT, DeleteMessage; again. SPEC measured 23
-objects/s for it here. ``python -m benchmarks.seed QUEUE_URL DATABASE_URL`` runs it as a
+Receive one message, HeadObject, INSERT + COMMIT, DeleteMessage; again.
+``python -m benchmarks.seed QUEUE_URL DATABASE_URL`` runs it as a
 process of its own (until SIGTERM), against ``AWS_ENDPOINT_URL``, so that its CPU can be
 read apart from a harness's.
 """
