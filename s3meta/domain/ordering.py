@@ -19,7 +19,9 @@ A removal found by HeadObject (a 404 with no removal event: the task of an uploa
 deleted before it looked) knows only that the object was gone by then. When the removal
 event itself comes, it applies over that unless its sequencer is older (rule 2): it says
 when and how the object went. A removal found by HeadObject over a row already deleted adds
-nothing and is skipped: the row keeps the removal (and the event fields) it holds.
+nothing and is skipped: the row keeps the removal (and the event fields) it holds. So does
+one over a removal event that reached the store before its upload's task (a row never seen):
+it only says that the key existed (``s3meta.domain.transitions``).
 
 A write that loses is recorded as skipped; it changes nothing.
 """

@@ -165,6 +165,8 @@ def transition(stored: ObjectRecord | None, change: Change, now: datetime) -> Tr
     seen = stored if stored is not None and not stored.never_seen else None
     if stored is not None and not is_newer(change.stamp(), stored_stamp(seen)):
         return Transition(Outcome.SKIPPED)
+    if stored is not None and change.state is None and _removal_stands(stored, change):
+        return _seen_before_its_removal(stored, change, now)
     if stored is None:
         stored = ObjectRecord(
             bucket=change.bucket,
@@ -179,6 +181,30 @@ def transition(stored: ObjectRecord | None, change: Change, now: datetime) -> Tr
     kind = None if after.never_seen else record_type(before, _snapshot(after))
     outcome = Outcome.GONE if change.state is None else Outcome.SUCCEEDED
     return Transition(outcome, after, _journal(after, kind, change, now) if kind else None)
+
+
+def _removal_stands(stored: ObjectRecord, change: Change) -> bool:
+    """Whether ``stored`` holds a removal event that a 404 with no removal event can only add to.
+
+    A removal event can reach the store before the task of the upload it removed: the record
+    it leaves names the removal but is never seen, so no stamp of it stands in the way.
+    """
+    return (
+        stored.is_deleted
+        and is_removal(stored.deleted_by)
+        and not is_removal(change.event.event_name)
+    )
+
+
+def _seen_before_its_removal(stored: ObjectRecord, change: Change, now: datetime) -> Transition:
+    """An upload found gone after its removal was recorded: the key existed; the removal
+    (when and how it went, and its event fields) stands."""
+    if not stored.never_seen or not change.shows_existence():
+        return Transition(Outcome.SKIPPED)
+    after = replace(stored, never_seen=False, updated_at=now, last_task_id=change.task_id)
+    removal = EventInfo(stored.event_name, stored.event_time, stored.sequencer)
+    journal = _journal(after, RecordType.DELETE, replace(change, event=removal), now)
+    return Transition(Outcome.GONE, after, journal)
 
 
 def stored_stamp(record: ObjectRecord | None) -> Stamp | None:

@@ -228,6 +228,29 @@ def test_a_removal_over_a_never_seen_record_names_itself_and_stays_never_seen() 
     )
 
 
+def test_an_upload_found_gone_after_its_removal_was_recorded_keeps_the_removal() -> None:
+    # The removal's task reached the store first: its record was never seen.
+    phantom = applied(None, gone(removed(time=10), looked=10))
+
+    decided = transition(phantom, gone(created(time=0), looked=20), NOW)
+
+    assert decided.outcome is Outcome.GONE
+    record = decided.record
+    assert record is not None
+    assert (record.is_deleted, record.never_seen) == (True, False)
+    assert (record.deleted_by, record.deleted_at) == ("ObjectRemoved:Delete", at(10))
+    assert (record.event_name, record.event_time) == ("ObjectRemoved:Delete", at(10))
+    assert decided.journal is not None
+    assert decided.journal.record_type is RecordType.DELETE
+    assert decided.journal.event_name == "ObjectRemoved:Delete"
+
+
+def test_a_requeue_found_gone_over_a_never_seen_removal_adds_nothing() -> None:
+    phantom = applied(None, gone(removed(time=10), looked=10))
+
+    assert transition(phantom, gone(REQUEUE, looked=30), NOW) == Transition(Outcome.SKIPPED)
+
+
 def test_an_upload_after_a_removal_revives_the_record() -> None:
     deleted = after(live(state(size=1), created("0A")), gone(removed("0B", time=10)))
 
