@@ -69,7 +69,7 @@ class KombuSqsEncoder:
     producer, kombu's ``Producer.publish`` and the channel's ``basic_publish``) up to the
     channel's ``_put``, which ``s3meta.compat.kombu.capture_puts`` replaces. Every other
     call is that message with its own id and arguments (``s3meta.compat.celery.TaskCalls``,
-    ``s3meta.compat.kombu.reframed``): a fifth of the CPU, and safe to share between
+    ``s3meta.compat.kombu.reframed``): about a seventh of the CPU, and safe to share between
     threads. Where Celery's publishing would do more than build the message (publish
     signals, sent events, see ``restamp_blockers``), every call takes Celery's path.
     Either way the message gets ``_put``'s own encoding (``send_message_fields``). FIFO
@@ -109,7 +109,7 @@ class KombuSqsEncoder:
         return self._encoded(task_id, prototype.queue, prototype.queue_url, message)
 
     def encode_through_celery(self, bucket: str, key: str, **task_kwargs: Any) -> EncodedTask:
-        """``encode`` by Celery's whole publishing path: the reference, at five times the CPU."""
+        """``encode`` by Celery's whole publishing path: the reference, at seven times the CPU."""
         prototype = self._capture(bucket, key, task_kwargs)
         return self._encoded(
             str(prototype.task.headers["id"]), prototype.queue, prototype.queue_url,

@@ -86,6 +86,13 @@ class CeleryPublisher:
                 )
         return published
 
+    def close(self) -> None:
+        """Release the broker connection batches were encoded on, if any."""
+        with self._lock:
+            if self._encoder is not None:
+                self._encoder.close()
+                self._encoder = None
+
     def publish(self, event: ObjectEvent) -> str:
         """Publish the task for ``event``; returns its task id once the broker has it."""
         return self._send(event.bucket, event.key, event.task_kwargs())

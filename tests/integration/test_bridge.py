@@ -53,13 +53,17 @@ def drain(
 ) -> BridgeStats:
     """Run an in-process bridge until the events queue is empty; wait for its tasks."""
     client = client or stack.sqs()
+    publisher = publisher or CeleryPublisher()
     bridge = Bridge(
         Queue(client, queues.events),
         DeadLetters(Queue(client, queues.dead_letters)),
-        publisher or CeleryPublisher(),
+        publisher,
         BridgeOptions(wait_seconds=1, visibility_timeout=30, drain=True, keep_task_ids=True),
     )
-    stats = bridge.run()
+    try:
+        stats = bridge.run()
+    finally:
+        publisher.close()
     wait_for_tasks(stats.task_ids)
     return stats
 
