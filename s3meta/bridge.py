@@ -4,6 +4,11 @@ A message is deleted only after every task it yields was accepted by the broker,
 was copied to the dead-letter queue with the reason it is unusable. Anything short of that
 leaves the message where it is, and SQS delivers it again: duplicates are harmless, as the
 task is idempotent; losses are not.
+
+The tasks of a whole received batch (up to ten messages, each of any number of records) are
+published together, ten to an SQS SendMessageBatch request. SQS accepts or refuses each
+task on its own: a message any of whose tasks was refused stays for redelivery, and those of
+its tasks that were accepted run again when it comes back.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from itertools import islice
 from typing import Protocol
 
 from s3meta.aws.sqs import DeadLetters, Queue, QueueDepth, QueueMessage
 from s3meta.domain.event_names import is_known_event_name
 from s3meta.domain.events import ObjectEvent, ParsedMessage, parse_body
-from s3meta.errors import PublishError, S3MetaError
+from s3meta.errors import InvalidTaskArguments, PublishError, S3MetaError
 from s3meta.health import Heartbeat
 
 logger = logging.getLogger(__name__)
@@ -28,9 +35,14 @@ _RECEIVE_BACKOFF = (1.0, 30.0)
 DRAIN_REPORT_EVERY = 30.0
 
 
+# What became of one event's task: its id once the broker has it; ``PublishError`` if the
+# broker may not have it; ``InvalidTaskArguments`` if no run could use it (nothing was sent).
+Published = str | PublishError | InvalidTaskArguments
+
+
 class TaskPublisher(Protocol):
-    def publish(self, event: ObjectEvent) -> str:
-        """Publish the task for ``event``; raise ``PublishError`` if the broker may not have it."""
+    def publish_all(self, events: Sequence[ObjectEvent]) -> list[Published]:
+        """Publish one task per event; for each event, in order, what became of its task."""
         ...
 
 
@@ -174,9 +186,16 @@ class Bridge:
         return False
 
     def handle_batch(self, batch: list[QueueMessage]) -> BridgeStats:
-        """Handle each message, then delete in one call those that are done with."""
+        """Publish the tasks of every message together, then delete in one call the messages
+        that are done with."""
         stats = BridgeStats(received=len(batch))
-        done = [message for message in batch if self._handle(message, stats)]
+        parsed = [parse_body(message.body) for message in batch]
+        published = self._publish([each.events for each in parsed])
+        done = [
+            message
+            for message, each, outcomes in zip(batch, parsed, published, strict=True)
+            if self._settle(message, each, outcomes, stats)
+        ]
         stats.kept_for_redelivery = len(batch) - len(done)
         if done:
             try:
@@ -194,30 +213,49 @@ class Bridge:
         self.stats.add(stats)
         return stats
 
-    def _handle(self, message: QueueMessage, stats: BridgeStats) -> bool:
-        """Publish the message's tasks or dead-letter it; True if it may be deleted."""
-        parsed = parse_body(message.body)
+    def _publish(self, events: list[tuple[ObjectEvent, ...]]) -> list[list[Published]]:
+        """Publish every message's events in one call; what became of each, per message."""
+        flat = [event for each in events for event in each]
+        outcomes = self.publisher.publish_all(flat) if flat else []
+        if len(outcomes) != len(flat):
+            raise RuntimeError(f"the publisher answered {len(outcomes)} of {len(flat)} tasks")
+        answered = iter(outcomes)
+        return [list(islice(answered, len(each))) for each in events]
+
+    def _settle(
+        self,
+        message: QueueMessage,
+        parsed: ParsedMessage,
+        outcomes: list[Published],
+        stats: BridgeStats,
+    ) -> bool:
+        """Count what became of the message's tasks, dead-letter it if unusable; True if it
+        may be deleted."""
         if parsed.test_event:
             stats.test_events += 1
             logger.info("s3:TestEvent acknowledged (message %s)", message.message_id)
             return True
-        for event in parsed.events:
-            try:
-                stats.task_ids.append(self.publisher.publish(event))
-            except PublishError as exc:
-                logger.error("%s; message %s kept for redelivery", exc, message.message_id)
-                return False
-            stats.published += 1
-            if not is_known_event_name(event.event_name):
-                logger.warning("unfamiliar event %r indexed anyway", event.event_name)
-        if parsed.rejected is None:
+        refused: PublishError | None = None
+        unusable: list[str] = []
+        for event, outcome in zip(parsed.events, outcomes, strict=True):
+            if isinstance(outcome, str):
+                stats.task_ids.append(outcome)
+                stats.published += 1
+                if not is_known_event_name(event.event_name):
+                    logger.warning("unfamiliar event %r indexed anyway", event.event_name)
+            elif isinstance(outcome, InvalidTaskArguments):
+                unusable.append(str(outcome))
+            elif refused is None:
+                refused = outcome
+        if refused is not None:
+            logger.error("%s; message %s kept for redelivery", refused, message.message_id)
+            return False
+        reasons = [reason for reason in (parsed.rejected, *unusable) if reason]
+        if not reasons:
             return True
-        return self._dead_letter(message, parsed, stats)
+        return self._dead_letter(message, "; ".join(reasons), stats)
 
-    def _dead_letter(
-        self, message: QueueMessage, parsed: ParsedMessage, stats: BridgeStats
-    ) -> bool:
-        reason = parsed.rejected or "unusable"
+    def _dead_letter(self, message: QueueMessage, reason: str, stats: BridgeStats) -> bool:
         try:
             self.dead_letters.send(message, reason, source_queue=self.events.name)
         except S3MetaError as exc:

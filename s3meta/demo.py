@@ -149,13 +149,17 @@ def _bridge(sqs: SQSClient, settings: Settings) -> BridgeStats:
     # Imported here: the Celery app reads its settings on first use, after the demo set them.
     from tasks.publisher import CeleryPublisher
 
+    publisher = CeleryPublisher()
     bridge = Bridge(
         Queue(sqs, settings.events_queue),
         DeadLetters(Queue(sqs, settings.dead_letter_queue)),
-        CeleryPublisher(),
+        publisher,
         BridgeOptions(wait_seconds=1, visibility_timeout=60, drain=True, keep_task_ids=True),
     )
-    return bridge.run()
+    try:
+        return bridge.run()
+    finally:
+        publisher.close()
 
 
 def _wait_for_tasks(console: Console, worker: WorkerProcess, stats: BridgeStats) -> None:

@@ -18,12 +18,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from s3meta.aws.sqs import ATTRIBUTE_LIMIT, BATCH_LIMIT, Attribute, QueueDepth, QueueMessage
+from s3meta.bridge import Published
 from s3meta.domain.attempts import Attempt
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.metrics import Counter
 from s3meta.domain.objects import ObjectState
 from s3meta.domain.transitions import Applied, Change, JournalRecord, ObjectRecord, transition
-from s3meta.errors import ObjectNotFound, PermanentError, PublishError, QueueNotFound
+from s3meta.errors import (
+    InvalidTaskArguments,
+    ObjectNotFound,
+    PermanentError,
+    PublishError,
+    QueueNotFound,
+)
 
 # When MemoryQueue's first message was sent; the N-th was sent N seconds later.
 SENT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -206,18 +213,33 @@ class MemoryQueue:
 
 
 class MemoryPublisher:
-    """Accepts every task, keeping its event, but for keys it was told to ``refuse``."""
+    """Accepts every task, keeping its event, but for keys it was told to ``refuse``.
+
+    ``calls`` holds the number of events of each ``publish_all``, in order.
+    """
 
     def __init__(self) -> None:
         self.events: list[ObjectEvent] = []
-        self.refused: set[Key] = set()
+        self.refused: dict[Key, PublishError | InvalidTaskArguments] = {}
+        self.calls: list[int] = []
 
-    def refuse(self, bucket: str, key: str) -> None:
-        """Fail the tasks for ``bucket``/``key`` as a broker that is away would."""
-        self.refused.add((bucket, key))
+    def refuse(
+        self, bucket: str, key: str, error: PublishError | InvalidTaskArguments | None = None
+    ) -> None:
+        """Fail the tasks for ``bucket``/``key`` with ``error``: by default as a broker that
+        is away would, each on its own as SQS refuses entries of a batch."""
+        self.refused[bucket, key] = error or PublishError(
+            f"could not publish the task for s3://{bucket}/{key}"
+        )
 
-    def publish(self, event: ObjectEvent) -> str:
-        if (event.bucket, event.key) in self.refused:
-            raise PublishError(f"could not publish the task for s3://{event.bucket}/{event.key}")
-        self.events.append(event)
-        return f"task-{len(self.events)}"
+    def publish_all(self, events: Sequence[ObjectEvent]) -> list[Published]:
+        self.calls.append(len(events))
+        outcomes: list[Published] = []
+        for event in events:
+            refused = self.refused.get((event.bucket, event.key))
+            if refused is not None:
+                outcomes.append(refused)
+                continue
+            self.events.append(event)
+            outcomes.append(f"task-{len(self.events)}")
+        return outcomes

@@ -5,6 +5,7 @@ The indexer decides; this module maps its outcome onto Celery: a result, a retry
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from celery import Task
@@ -36,11 +37,16 @@ class ExtractTask(Task):  # type: ignore[misc]
         ``delay`` and signatures come through here too; only ``app.send_task`` does not,
         and the worker checks again.
         """
-        try:
-            check_task_arguments(args, kwargs)
-        except InvalidTaskCall as exc:
-            raise InvalidTaskArguments(str(exc)) from None
+        check_arguments(args, kwargs)
         return super().apply_async(args, kwargs, *rest, **options)
+
+
+def check_arguments(args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None) -> None:
+    """Raise ``InvalidTaskArguments`` unless ``extract_metadata(*args, **kwargs)`` is usable."""
+    try:
+        check_task_arguments(args, kwargs)
+    except InvalidTaskCall as exc:
+        raise InvalidTaskArguments(str(exc)) from None
 
 
 @app.task(bind=True, base=ExtractTask, name="s3meta.extract_metadata")  # type: ignore[untyped-decorator]

@@ -97,6 +97,7 @@ def bridge(
         stats = run_threads(bridges)
     finally:
         heartbeat.stop()
+        publisher.close()
     logger.info("bridge stopped: %s", stats.summary())
     if any(each.unfinished is not None for each in bridges):
         raise click.exceptions.Exit(1)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from celery import Celery, signals
+from celery.app.amqp import AMQP
 from celery.app.control import Control
+from celery.utils.saferepr import saferepr
 
 from s3meta.compat import Mirrored, require
 from s3meta.compat.kombu import ProcessMailbox
@@ -29,3 +33,142 @@ class ProcessControl(Control):  # type: ignore[misc]
     )
 
     Mailbox = ProcessMailbox
+
+
+# Celery's task message (protocol 2) as ``AMQP.as_task_v2`` builds it and ``Celery.send_task``
+# gives it the thread's reply-to oid: what differs between two calls of one task made with
+# the same options (``TaskCalls``), and what else publishing does (``restamp_blockers``).
+_AS_TASK_V2 = """self task_id name args kwargs countdown eta group_id group_index expires retries
+    chord callbacks errbacks reply_to time_limit soft_time_limit create_sent_event root_id
+    parent_id shadow chain now timezone origin ignore_result argsrepr kwargsrepr stamped_headers
+    replaced_task_nesting options"""
+TASK_MESSAGE_MIRRORS = (
+    Mirrored(AMQP, "as_task_v2", tuple(_AS_TASK_V2.split())),
+    Mirrored(AMQP, "argsrepr_maxsize"),
+    Mirrored(AMQP, "kwargsrepr_maxsize"),
+    Mirrored("celery.utils.saferepr", "saferepr", ("o", "maxlen", "maxlevels", "seen")),
+    # How saferepr renders strings and numbers, which ``argument_repr`` does quicker.
+    Mirrored("celery.utils.saferepr", "_format_chars", ("val", "maxlen")),
+    Mirrored(
+        "celery.utils.saferepr", "reprstream", ("stack", "seen", "maxlevels", "level", "isinstance")
+    ),
+    Mirrored("celery.utils.saferepr", "safe_t"),
+    Mirrored("celery.utils.text", "truncate", ("s", "maxlen", "suffix")),
+    Mirrored(Celery, "thread_oid", ("self",)),
+    Mirrored(Celery, "current_worker_task", ("self",)),
+    Mirrored("celery.signals", "before_task_publish"),
+    Mirrored("celery.signals", "after_task_publish"),
+    Mirrored("celery.signals", "task_sent"),
+)
+# Headers a prototype call must leave empty: set, they would differ between calls (or,
+# for kombu's compression, the payload could not be rebuilt).
+_UNSHARED_HEADERS = ("eta", "expires", "parent_id", "group", "group_index", "shadow", "compression")
+_PUBLISH_SIGNALS = ("before_task_publish", "after_task_publish", "task_sent")
+
+
+@dataclass(frozen=True)
+class TaskMessage:
+    """Celery's parts of a task message: headers, properties and the body to serialize."""
+
+    headers: dict[str, Any]
+    properties: dict[str, Any]
+    body: tuple[Any, ...]  # (args, kwargs, embed): callbacks, errbacks, chain, chord
+
+
+class TaskCalls:
+    """Celery's messages for calls of one task, made from one Celery built (``prototype``).
+
+    Two calls made with the same options differ only in the task id, the arguments and
+    their reprs, and the calling thread's reply-to oid, provided ``blockers`` is empty.
+    """
+
+    def __init__(self, app: Celery, prototype: TaskMessage) -> None:
+        self._app = app
+        self._prototype = prototype
+        self._args_max = app.amqp.argsrepr_maxsize
+        self._kwargs_max = app.amqp.kwargsrepr_maxsize
+        self._levels = app.conf.task_repr_maxlevels
+        self.blockers = restamp_blockers(app, prototype)
+
+    def message(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> TaskMessage:
+        """The message Celery would build for ``task_id``'s call with ``args`` and ``kwargs``."""
+        prototype = self._prototype
+        headers = {
+            **prototype.headers,
+            "id": task_id,
+            "root_id": task_id,
+            "argsrepr": argument_repr(args, self._args_max, self._levels),
+            "kwargsrepr": argument_repr(kwargs, self._kwargs_max, self._levels),
+        }
+        properties = {
+            **prototype.properties,
+            "correlation_id": task_id,
+            "reply_to": self._app.thread_oid,
+        }
+        return TaskMessage(headers, properties, (args, kwargs, prototype.body[2]))
+
+
+def restamp_blockers(app: Celery, prototype: TaskMessage) -> list[str]:
+    """Why ``TaskCalls`` would not give what Celery's publishing does; empty if nothing.
+
+    Receivers of the publish signals and sent events expect a call per task; a parent task,
+    an eta, an expiry, a group or a shadow name make headers that differ between calls;
+    a compressed payload is not rebuilt.
+    """
+    found = [
+        f"celery.signals.{name} has receivers"
+        for name in _PUBLISH_SIGNALS
+        if getattr(signals, name).receivers
+    ]
+    if app.conf.task_send_sent_event:
+        found.append("task_send_sent_event is on")
+    if app.current_worker_task is not None:
+        found.append("it runs inside a task")
+    found += [
+        f"the task's {name} header is set"
+        for name in _UNSHARED_HEADERS
+        if prototype.headers.get(name) is not None
+    ]
+    return found
+
+
+def argument_repr(value: object, maxlen: int | None, maxlevels: int) -> str:
+    """``saferepr(value, maxlen, maxlevels=maxlevels)``, a third of the time for the arguments
+    of a task call: a tuple or dict of strings, numbers and None, shorter than ``maxlen``.
+
+    saferepr quotes strings with ``'``, escaping only ``'``, and shows numbers with ``str``;
+    an output shorter than ``maxlen`` is never truncated, and one level is never too deep.
+    """
+    quick = _flat_repr(value)
+    if quick is None or (maxlen is not None and len(quick) >= maxlen):
+        return str(saferepr(value, maxlen, maxlevels=maxlevels))
+    return quick
+
+
+def _flat_repr(value: object) -> str | None:
+    """saferepr's untruncated rendering of a flat tuple or dict; None for anything else."""
+    if type(value) is tuple:
+        items = [_scalar_repr(item) for item in value]
+        if None in items:
+            return None
+        inner = ", ".join(items)  # type: ignore[arg-type]
+        return f"({inner},)" if len(items) == 1 else f"({inner})"
+    if type(value) is dict:
+        pairs = []
+        for key, item in value.items():
+            shown_key, shown = _scalar_repr(key), _scalar_repr(item)
+            if shown_key is None or shown is None:
+                return None
+            pairs.append(f"{shown_key}: {shown}")
+        return "{" + ", ".join(pairs) + "}"
+    return None
+
+
+def _scalar_repr(value: object) -> str | None:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "\\'") + "'"
+    if value is None:
+        return "None"
+    if isinstance(value, int | float):  # saferepr's ``safe_t`` (Number) shown with str
+        return str(value)
+    return None

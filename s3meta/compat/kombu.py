@@ -33,8 +33,12 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 from kombu.asynchronous.aws.sqs.message import AsyncMessage
+from kombu.messaging import Producer
 from kombu.pidbox import Mailbox
-from kombu.transport import SQS
+from kombu.serialization import dumps as serialize
+from kombu.serialization import loads as deserialize
+from kombu.serialization import registry
+from kombu.transport import SQS, virtual
 from kombu.transport.SQS.exceptions import DoesNotExistQueueException
 from kombu.transport.SQS.SNS import _SnsSubscription
 from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES, ExchangeType, TopicExchange
@@ -662,6 +666,70 @@ def send_message_fields(
     if channel.sqs_base64_encoding:
         body = AsyncMessage().encode(body)
     return str(body), delay, attributes
+
+
+# What kombu's ``Producer.publish`` and a virtual channel's ``basic_publish`` make of a
+# message's payload before ``_put``, for batched sends (``payload_of``, ``reframed``).
+FRAME_MIRRORS = (
+    Mirrored(
+        Producer,
+        "_prepare",
+        (
+            "self",
+            "body",
+            "serializer",
+            "content_type",
+            "content_encoding",
+            "compression",
+            "headers",
+        ),
+    ),
+    Mirrored(_Channel, "_inplace_augment_message", ("self", "message", "exchange", "routing_key")),
+    Mirrored(_Channel, "_next_delivery_tag", ("self",)),
+    Mirrored(_Channel, "encode_body", ("self", "body", "encoding")),
+    Mirrored(_Channel, "decode_body", ("self", "body", "encoding")),
+    Mirrored(virtual.Channel, "body_encoding"),
+)
+
+
+def payload_of(channel: Any, message: dict[str, Any]) -> Any:
+    """The payload of a message ``capture_puts`` handed over, decoded and deserialized."""
+    if message.get("headers", {}).get("compression"):
+        raise ValueError("compressed messages are not supported")
+    body = channel.decode_body(message["body"], message["properties"].get("body_encoding"))
+    return deserialize(body, message["content-type"], message["content-encoding"])
+
+
+def reframed(
+    channel: Any,
+    prototype: dict[str, Any],
+    payload: Any,
+    headers: dict[str, Any],
+    properties: dict[str, Any],
+) -> dict[str, Any]:
+    """What ``channel`` would put for ``payload`` published as ``prototype`` was.
+
+    ``prototype`` is an uncompressed message ``capture_puts`` handed over; ``properties``
+    are its properties as the caller changed them. The payload is serialized with the
+    prototype's content type and encoded as the channel encodes bodies, and it gets a
+    delivery tag of its own.
+    """
+    serializer = registry.type_to_name[prototype["content-type"]]
+    content_type, content_encoding, serialized = serialize(payload, serializer=serializer)
+    body, body_encoding = channel.encode_body(serialized, channel.body_encoding)
+    return {
+        **prototype,
+        "body": body,
+        "content-encoding": content_encoding,
+        "content-type": content_type,
+        "headers": headers,
+        "properties": {
+            **properties,
+            "delivery_info": dict(properties["delivery_info"]),
+            "body_encoding": body_encoding,
+            "delivery_tag": channel._next_delivery_tag(),
+        },
+    }
 
 
 def queue_url(channel: Any, queue: str) -> str:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from celery.result import AsyncResult
@@ -17,13 +17,16 @@ from s3meta.aws.sqs import DeadLetters, Queue
 from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
 from s3meta.cli.query import show
 from s3meta.cli.setup import setup
-from s3meta.domain.events import parse_body
+from s3meta.domain.events import ObjectEvent, parse_body
+from s3meta.errors import InvalidTaskArguments
 from s3meta.processes import wait_for
 from tasks.publisher import CeleryPublisher
 from tests.support.cli import invoke, json_report
-from tests.support.faults import Fault
 from tests.support.samples import SAMPLE_EVENTS
 from tests.support.stack import Stack
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 pytestmark = pytest.mark.mysql
 
@@ -42,19 +45,32 @@ def queues(stack: Stack) -> Queues:
     return Queues(stack.new_queue("events"), stack.new_queue("events-dlq"))
 
 
-def drain(stack: Stack, queues: Queues) -> BridgeStats:
+def drain(
+    stack: Stack,
+    queues: Queues,
+    client: SQSClient | None = None,
+    publisher: CeleryPublisher | None = None,
+) -> BridgeStats:
     """Run an in-process bridge until the events queue is empty; wait for its tasks."""
-    client = stack.sqs()
+    client = client or stack.sqs()
+    publisher = publisher or CeleryPublisher()
     bridge = Bridge(
         Queue(client, queues.events),
         DeadLetters(Queue(client, queues.dead_letters)),
-        CeleryPublisher(),
+        publisher,
         BridgeOptions(wait_seconds=1, visibility_timeout=30, drain=True, keep_task_ids=True),
     )
-    stats = bridge.run()
-    for task_id in stats.task_ids:
-        AsyncResult(task_id).get(timeout=RESULT_TIMEOUT, propagate=False)
+    try:
+        stats = bridge.run()
+    finally:
+        publisher.close()
+    wait_for_tasks(stats.task_ids)
     return stats
+
+
+def wait_for_tasks(task_ids: list[str]) -> None:
+    for task_id in task_ids:
+        AsyncResult(task_id).get(timeout=RESULT_TIMEOUT, propagate=False)
 
 
 def dead_letters(stack: Stack, queue: str) -> list[tuple[str, dict[str, str]]]:
@@ -192,17 +208,15 @@ def test_a_publish_failure_mid_message_keeps_it_for_redelivery_and_indexes_once(
     )
     events = Queue(stack.sqs(), queues.events)
     events.send(body)
-    # The first task reaches the broker, the second does not: the message must stay.
-    fault = stack.faults.fail_sqs(
-        "SendMessage", stack.env["S3META_TASK_QUEUE"], Fault(500, "InternalError", after=1)
-    )
+    # SQS takes the first task of the SendMessageBatch, refuses the second: the message stays.
+    fault = stack.faults.refuse_entries(stack.env["S3META_TASK_QUEUE"], after=1)
     log = tmp_path / "bridge.log"
     process = bridge_process(
         stack, queues, log, "--visibility-timeout", "3", endpoint=stack.faults.url
     )
     try:
         wait_for(lambda: b"kept for redelivery" in log.read_bytes(), 90, "a publish failure")
-        stack.faults.clear_sqs(fault)
+        stack.faults.clear_entries(fault)
         wait_for(
             lambda: stack.store.get(bucket, "second.txt") is not None, 90, "the redelivered task"
         )
@@ -302,3 +316,67 @@ def test_after_setup_tags_at_upload_and_later_tag_changes_both_show(
     assert show_json(stack, bucket, "doc.txt")["tags"] == {"stage": "final", "owner": "ops"}
     history = stack.store.history(bucket, "doc.txt")
     assert [entry.record_type for entry in history][-1] == "UPDATE_METADATA"
+
+
+def record(bucket: str, key: str) -> dict[str, Any]:
+    return {
+        "eventVersion": "2.1",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
+    }
+
+
+def test_the_bridge_sends_ten_tasks_to_a_request_and_the_worker_runs_them(
+    stack: Stack, queues: Queues
+) -> None:
+    bucket = stack.new_bucket()
+    s3 = stack.s3()
+    keys = [f"k/{n:02}.txt" for n in range(60)]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    events = Queue(stack.sqs(), queues.events)
+    for start in range(0, len(keys), 3):  # 20 messages of 3 records each
+        events.send(json.dumps({"Records": [record(bucket, k) for k in keys[start : start + 3]]}))
+    received: list[int] = []  # messages per receive
+    batches: list[int] = []  # entries per SendMessageBatch
+    events_client, tasks_client = stack.sqs(), stack.sqs()
+    events_client.meta.events.register(
+        "after-call.sqs.ReceiveMessage",
+        lambda parsed, **_: received.append(len(parsed.get("Messages", []))),
+    )
+    tasks_client.meta.events.register(
+        "before-parameter-build.sqs.SendMessageBatch",
+        lambda params, **_: batches.append(len(params["Entries"])),
+    )
+
+    stats = drain(stack, queues, events_client, CeleryPublisher(tasks_client))
+
+    assert stats.published == stats.deleted * 3 == len(keys)
+    # Each receive's tasks go ten to a request: ceil(3 * messages / 10) requests for it.
+    expected = [size for count in received if count for size in chunks(3 * count, 10)]
+    assert batches == expected
+    assert {row.object_key for row in stack.store.iter_bucket(bucket)} == set(keys)
+
+
+def chunks(total: int, size: int) -> list[int]:
+    return [min(size, total - start) for start in range(0, total, size)]
+
+
+def test_publishing_a_batch_refuses_an_unusable_event_and_sends_the_rest(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+    for key in ("a.txt", "b.txt"):
+        stack.s3().put_object(Bucket=bucket, Key=key, Body=b"x")
+    events = [
+        ObjectEvent(bucket, "a.txt", "ObjectCreated:Put"),
+        ObjectEvent(bucket, "b.txt", "ObjectCreated:Put", event_time="not a time"),
+        ObjectEvent(bucket, "b.txt", "ObjectCreated:Put", size=1),
+    ]
+
+    first, unusable, last = CeleryPublisher().publish_all(events)
+
+    assert isinstance(unusable, InvalidTaskArguments)
+    assert "unreadable event fields" in str(unusable)
+    assert isinstance(first, str)
+    assert isinstance(last, str)
+    wait_for_tasks([first, last])
+    assert {row.object_key for row in stack.store.iter_bucket(bucket)} == {"a.txt", "b.txt"}

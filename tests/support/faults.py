@@ -1,4 +1,5 @@
-"""A loopback HTTP proxy in front of moto that fails chosen S3 requests on purpose.
+"""A loopback HTTP proxy in front of moto that fails chosen S3 and SQS requests on purpose
+(whole requests, or single entries of an SQS SendMessageBatch), and counts them.
 
 The worker's ``AWS_ENDPOINT_URL_S3`` points here, so retries are exercised over real HTTP.
 """
@@ -38,6 +39,17 @@ class SqsFault:
     fault: Fault
 
 
+@dataclass
+class EntryFault:
+    """Refuse single entries of SendMessageBatch calls on queues whose URL contains ``queue``,
+    as SQS does through no fault of the sender (``InternalError``): let the first ``after``
+    entries through, then refuse the next ``times``; the rest of each call goes through."""
+
+    queue: str
+    after: int = 0
+    times: int = 1_000_000
+
+
 class _QuietServer(ThreadingHTTPServer):
     """A client that hung up (a timed-out or abandoned request) is no error of the proxy's.
 
@@ -57,6 +69,7 @@ class FaultProxy:
         self._upstream = (target.hostname or "127.0.0.1", target.port or 80)
         self._faults: dict[tuple[str, str], Fault] = {}
         self._sqs_faults: list[SqsFault] = []
+        self._entry_faults: list[EntryFault] = []
         self._delays: dict[tuple[str, str], tuple[float, int, bool]] = {}
         self._lock = threading.Lock()
         self.requests: Counter[tuple[str, str]] = Counter()
@@ -81,6 +94,48 @@ class FaultProxy:
     def clear_sqs(self, entry: SqsFault) -> None:
         with self._lock:
             self._sqs_faults.remove(entry)
+
+    def refuse_entries(self, queue: str, *, after: int = 0, times: int = 1_000_000) -> EntryFault:
+        """Make SQS refuse single SendMessageBatch entries on ``queue`` (see ``EntryFault``)."""
+        entry = EntryFault(queue, after, times)
+        with self._lock:
+            self._entry_faults.append(entry)
+        return entry
+
+    def clear_entries(self, entry: EntryFault) -> None:
+        with self._lock:
+            self._entry_faults.remove(entry)
+
+    def _take_entry_faults(self, target: str, body: bytes) -> tuple[bytes, list[dict[str, object]]]:
+        """The request body with the entries to refuse taken out, and SQS's answer for them."""
+        if target != "AmazonSQS.SendMessageBatch":
+            return body, []
+        request = json.loads(body)
+        kept: list[dict[str, object]] = []
+        refused: list[dict[str, object]] = []
+        with self._lock:
+            faults = [f for f in self._entry_faults if f.queue in str(request.get("QueueUrl"))]
+            if not faults:
+                return body, []
+            fault = faults[-1]
+            for entry in request.get("Entries", []):
+                if fault.after > 0:
+                    fault.after -= 1
+                    kept.append(entry)
+                elif fault.times > 0:
+                    fault.times -= 1
+                    refused.append(
+                        {
+                            "Id": entry["Id"],
+                            "SenderFault": False,
+                            "Code": "InternalError",
+                            "Message": "injected by the test",
+                        }
+                    )
+                else:
+                    kept.append(entry)
+        request["Entries"] = kept
+        return json.dumps(request).encode(), refused
 
     def slow_down(
         self, method: str, path: str, seconds: float, times: int = 1, *, response: bool = False
@@ -146,28 +201,51 @@ class FaultProxy:
                 if fault is not None:
                     self._answer_fault(fault)
                     return
+                body, refused = proxy._take_entry_faults(target, body)
+                if refused and not json.loads(body)["Entries"]:
+                    self._answer_json({"Successful": [], "Failed": refused})
+                    return
                 upstream = http.client.HTTPConnection(*proxy._upstream, timeout=30)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                     headers["Host"] = f"{proxy._upstream[0]}:{proxy._upstream[1]}"
+                    if refused:
+                        headers = {
+                            k: v for k, v in headers.items() if k.lower() != "content-length"
+                        }
+                        headers["Content-Length"] = str(len(body))
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     response = upstream.getresponse()
                     payload = response.read()
+                    skipped = {"transfer-encoding", "connection"}
+                    if refused and response.status == 200:
+                        answer = json.loads(payload)
+                        answer["Failed"] = [*answer.get("Failed", []), *refused]
+                        payload = json.dumps(answer).encode()
+                        skipped.add("content-length")
                     if after_response:
                         time.sleep(delay)
                     self.send_response(response.status, response.reason)
                     for name, value in response.getheaders():
-                        if name.lower() not in {"transfer-encoding", "connection"}:
+                        if name.lower() not in skipped:
                             self.send_header(name, value)
                     if self.command == "HEAD":
                         self.end_headers()
                     else:
-                        if response.getheader("Content-Length") is None:
+                        if "content-length" in skipped or not response.getheader("Content-Length"):
                             self.send_header("Content-Length", str(len(payload)))
                         self.end_headers()
                         self.wfile.write(payload)
                 finally:
                     upstream.close()
+
+            def _answer_json(self, answer: dict[str, object]) -> None:
+                body = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def _answer_fault(self, fault: Fault) -> None:
                 if self.headers.get("X-Amz-Target"):

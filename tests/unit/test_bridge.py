@@ -2,7 +2,7 @@
 
 The delivery rule: a message is deleted only after every task it yields was published, or
 after it was dead-lettered with its reason; anything short of that leaves it for SQS to
-deliver again.
+deliver again. The tasks of a whole batch are published together, and refused one by one.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 
 from s3meta.aws.sqs import REASON_ATTRIBUTE, SOURCE_QUEUE_ATTRIBUTE, Attribute, DeadLetters
 from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
+from s3meta.errors import InvalidTaskArguments
 from s3meta.memory import MemoryPublisher, MemoryQueue
 
 
@@ -189,3 +190,66 @@ def test_s3s_test_event_is_deleted_without_a_task() -> None:
     assert publisher.events == []
     assert [message.body for message in events.deleted] == [body]
     assert dlq.visible == []
+
+
+def test_the_tasks_of_every_message_of_a_batch_are_published_in_one_call() -> None:
+    bodies = [
+        notification("bucket-a", "a"),
+        notification("bucket-a", "b1", ("bucket-a", "b2"), ("bucket-b", "b3")),
+        json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "bucket-a"}),
+        notification("bucket-a", "c1", ("bucket-a", "c2")),
+    ]
+
+    publisher, events, _ = drain(*bodies)
+
+    assert publisher.calls == [6]
+    assert [e.key for e in publisher.events] == ["a", "b1", "b2", "b3", "c1", "c2"]
+    assert [message.body for message in events.deleted] == bodies
+
+
+def test_tasks_refused_one_by_one_keep_only_the_messages_they_came_from() -> None:
+    events, dlq, publisher = MemoryQueue("events"), MemoryQueue("events-dlq"), MemoryPublisher()
+    first = notification("bucket-a", "a1", ("bucket-a", "a2"))
+    second = notification("bucket-a", "b1")
+    third = notification("bucket-a", "c1", ("bucket-a", "c2"))
+    for body in (first, second, third):
+        events.send(body)
+    publisher.refuse("bucket-a", "a2")  # as SQS refuses single entries of a SendMessageBatch
+    publisher.refuse("bucket-a", "c1")
+
+    stats = one_batch(bridge_on(events, dlq, publisher), events)
+
+    assert publisher.calls == [5]
+    assert (stats.published, stats.deleted, stats.kept_for_redelivery) == (3, 1, 2)
+    assert [message.body for message in events.deleted] == [second]
+    assert sorted(message.body for message in events.in_flight.values()) == sorted([first, third])
+    # The accepted tasks of kept messages run again when they return: harmless.
+    assert [e.key for e in publisher.events] == ["a1", "b1", "c2"]
+    assert dlq.visible == []
+
+
+def test_a_message_with_a_refused_task_stays_even_if_another_of_its_tasks_is_unusable() -> None:
+    events, dlq, publisher = MemoryQueue("events"), MemoryQueue("events-dlq"), MemoryPublisher()
+    events.send(notification("bucket-a", "one", ("bucket-a", "two")))
+    publisher.refuse("bucket-a", "one", InvalidTaskArguments("extract_metadata: key is odd"))
+    publisher.refuse("bucket-a", "two")
+
+    stats = one_batch(bridge_on(events, dlq, publisher), events)
+
+    assert (stats.dead_lettered, stats.deleted, stats.kept_for_redelivery) == (0, 0, 1)
+    assert dlq.visible == []
+
+
+def test_an_event_no_task_could_use_dead_letters_its_message_once_the_rest_are_published() -> None:
+    events, dlq, publisher = MemoryQueue("events"), MemoryQueue("events-dlq"), MemoryPublisher()
+    body = notification("bucket-a", "good", ("bucket-a", "odd"))
+    events.send(body)
+    publisher.refuse("bucket-a", "odd", InvalidTaskArguments("extract_metadata: key is odd"))
+
+    stats = one_batch(bridge_on(events, dlq, publisher), events)
+
+    assert (stats.published, stats.dead_lettered, stats.deleted) == (1, 1, 1)
+    assert [e.key for e in publisher.events] == ["good"]
+    (letter,) = dlq.visible
+    assert letter.body == body
+    assert letter.text(REASON_ATTRIBUTE) == "extract_metadata: key is odd"

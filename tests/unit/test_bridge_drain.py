@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
 
 from s3meta.aws.sqs import DeadLetters, Queue
-from s3meta.bridge import Bridge, BridgeOptions
+from s3meta.bridge import Bridge, BridgeOptions, Published
 from s3meta.domain.events import ObjectEvent
 from s3meta.memory import MemoryQueue
 
 
 class NoPublisher:
-    def publish(self, event: ObjectEvent) -> str:
-        raise AssertionError(f"nothing is visible to publish, got {event}")
+    def publish_all(self, events: Sequence[ObjectEvent]) -> list[Published]:
+        raise AssertionError(f"nothing is visible to publish, got {events}")
 
 
 def draining_bridge(events: MemoryQueue, timeout: float) -> Bridge:

@@ -63,6 +63,10 @@ def test_the_batched_send_mirrors_kombus_put() -> None:
     assert drifted(compat.PUT_MIRRORS) == []
 
 
+def test_a_batched_message_is_framed_as_kombus_publish_frames_one() -> None:
+    assert drifted(compat.FRAME_MIRRORS) == []
+
+
 def test_the_running_kombu_is_the_series_the_patches_mirror() -> None:
     from s3meta.compat import release
 
