@@ -21,15 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from db.engine import create_engine, session_factory
 from db.migrations import upgrade
-from db.models import ObjectMetadata
-from db.store import MetadataStore
+from db.reader import open_reader
 from s3meta.aws.sqs import DeadLetters, Queue
 from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
 from s3meta.config import DEFAULT_DATABASE_URL, Settings, get_settings, mask_url
 from s3meta.errors import S3MetaError
 from s3meta.processes import WorkerProcess, free_port
+from s3meta.records import ObjectFilter, ObjectRecord
 from s3meta.render import rows_table
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ class DemoError(S3MetaError):
     """The demo could not run to the end."""
 
 
-def run_demo(console: Console, database_url: str | None = None) -> list[ObjectMetadata]:
+def run_demo(console: Console, database_url: str | None = None) -> list[ObjectRecord]:
     """Run the pipeline end to end in ``database_url`` (default: the embedded default, never
     the settings' database); returns the bucket's rows."""
     started = time.monotonic()
@@ -112,8 +111,8 @@ def run_demo(console: Console, database_url: str | None = None) -> list[ObjectMe
             _wait_for_tasks(console, worker, stats)
         finally:
             worker.stop()
-    store = MetadataStore(session_factory(create_engine(settings.database_url)))
-    rows = list(store.iter_bucket(BUCKET))
+    with open_reader(settings.database_url) as reader:
+        rows = list(reader.iter_objects(ObjectFilter(BUCKET)))
     console.print(
         f"[bold]7.[/] done in {time.monotonic() - started:.1f} s; object_metadata now holds:"
     )

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from db.reports import FailedKey, iter_failed_keys
 from s3meta.domain.wording import counted
 from s3meta.errors import PublishError, S3MetaError
+from s3meta.records import FailedKey
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
+    from db.reader import ObjectReader
 
 
 class KeyPublisher(Protocol):
@@ -78,7 +78,7 @@ def requeue_uris(
 
 
 def requeue_failed(
-    engine: sa.Engine,
+    reader: ObjectReader,
     publisher: KeyPublisher,
     *,
     since: datetime | None = None,
@@ -89,14 +89,15 @@ def requeue_failed(
 ) -> FailedRequeue:
     """Publish a task for each key whose last attempt failed (at or after ``since``).
 
-    Keys are streamed in ``iter_failed_keys``' order, at most ``limit`` of them; ``on_key``
-    is called after each one is published (in a dry run, instead) with the count so far.
+    Keys are streamed in the reader's order (``iter_failed_keys``), at most ``limit`` of
+    them; ``on_key`` is called after each one is published (in a dry run, instead) with the
+    count so far.
     An error after some were published says how far it got, in an error of the same type.
     """
     matched = 0
     last: FailedKey | None = None
     try:
-        with closing(iter_failed_keys(engine, since=since, bucket=bucket)) as keys:
+        with closing(reader.iter_failed_keys(since=since, bucket=bucket)) as keys:
             for failed_key in keys:
                 if limit is not None and matched >= limit:
                     break
