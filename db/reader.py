@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -36,12 +36,13 @@ from s3meta.records import (
     Position,
 )
 
-# Objects per query when streaming a listing, and failed keys per query: one short query
-# per page, no cursor held open while the caller works.
+# Objects (or failed keys) per query when streaming: one short query per page, no cursor
+# held open while the caller works.
 PAGE_SIZE = 500
-FAILED_PAGE_SIZE = 500
 # Enough of the error to recognise it in a listing; the full text is in task_attempts.
 _ERROR_EXCERPT = 200
+
+_Record = TypeVar("_Record", JournalRecord, AttemptRecord)
 
 
 class ObjectReader:
@@ -92,23 +93,11 @@ class ObjectReader:
 
     def history(self, bucket: str, key: str) -> list[JournalRecord]:
         """The journal of changes applied to the object, oldest first."""
-        query = (
-            sa.select(*_columns(JournalEntry, JournalRecord))
-            .where(JournalEntry.bucket == bucket, JournalEntry.object_key == key)
-            .order_by(JournalEntry.id)
-        )
-        with self._connection() as connection:
-            return [JournalRecord(**row._asdict()) for row in connection.execute(query)]
+        return self._of_key(JournalEntry, JournalRecord, bucket, key)
 
     def attempts(self, bucket: str, key: str) -> list[AttemptRecord]:
         """Every recorded run for the object, oldest first."""
-        query = (
-            sa.select(*_columns(TaskAttempt, AttemptRecord))
-            .where(TaskAttempt.bucket == bucket, TaskAttempt.object_key == key)
-            .order_by(TaskAttempt.id)
-        )
-        with self._connection() as connection:
-            return [AttemptRecord(**row._asdict()) for row in connection.execute(query)]
+        return self._of_key(TaskAttempt, AttemptRecord, bucket, key)
 
     def rows_per_bucket(self, bucket: str | None = None) -> list[BucketRows]:
         """Live and deleted rows of every bucket (or of ``bucket``), by bucket name."""
@@ -189,7 +178,7 @@ class ObjectReader:
         *,
         since: datetime | None = None,
         bucket: str | None = None,
-        page_size: int = FAILED_PAGE_SIZE,
+        page_size: int = PAGE_SIZE,
     ) -> Generator[FailedKey]:
         """Keys whose last attempt (highest ``task_attempts.id``) failed, in (bucket, key) order.
 
@@ -217,6 +206,18 @@ class ObjectReader:
             if len(page) < page_size:
                 return
             after = (page[-1].bucket, page[-1].object_key)
+
+    def _of_key(
+        self, model: type[JournalEntry | TaskAttempt], record: type[_Record], bucket: str, key: str
+    ) -> list[_Record]:
+        """The rows of ``model`` for one key as ``record``s, in the order they were written."""
+        query = (
+            sa.select(*_columns(model, record))
+            .where(model.bucket == bucket, model.object_key == key)
+            .order_by(model.id)
+        )
+        with self._connection() as connection:
+            return [record(**row._asdict()) for row in connection.execute(query)]
 
     @contextmanager
     def _connection(self) -> Iterator[sa.Connection]:
