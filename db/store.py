@@ -1,8 +1,8 @@
-"""The queries s3meta runs, behind one small interface."""
+"""The writer: every change to the index, under the ordering rule and row locks."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any
@@ -37,7 +37,7 @@ class _InsertRace(Exception):
 
 
 class MetadataStore:
-    """Reads and writes ``object_metadata``, its journal and ``task_attempts``."""
+    """Writes ``object_metadata``, its journal and ``task_attempts``; ``db.reader`` reads them."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -75,78 +75,10 @@ class MetadataStore:
         with self._transaction() as session:
             session.add(_attempt_row(attempt))
 
-    def get(self, bucket: str, key: str) -> ObjectMetadata | None:
-        with self._reading() as session:
-            return session.scalars(
-                sa.select(ObjectMetadata).where(
-                    ObjectMetadata.bucket == bucket, ObjectMetadata.object_key == key
-                )
-            ).one_or_none()
-
-    def attempts(self, bucket: str, key: str) -> list[TaskAttempt]:
-        """Every recorded run for the object, oldest first."""
-        with self._reading() as session:
-            return list(
-                session.scalars(
-                    sa.select(TaskAttempt)
-                    .where(TaskAttempt.bucket == bucket, TaskAttempt.object_key == key)
-                    .order_by(TaskAttempt.id)
-                )
-            )
-
-    def history(self, bucket: str, key: str) -> list[JournalEntry]:
-        """The journal of changes applied to the object, oldest first."""
-        with self._reading() as session:
-            return list(
-                session.scalars(
-                    sa.select(JournalEntry)
-                    .where(JournalEntry.bucket == bucket, JournalEntry.object_key == key)
-                    .order_by(JournalEntry.id)
-                )
-            )
-
-    def iter_bucket(
-        self,
-        bucket: str,
-        prefix: str = "",
-        *,
-        live_only: bool = False,
-        include_never_seen: bool = False,
-        batch_size: int = 500,
-    ) -> Generator[ObjectMetadata]:
-        """Rows of ``bucket`` whose key starts with ``prefix``, in S3's key order, streamed.
-
-        Keys never seen in S3 are left out unless ``include_never_seen``.
-
-        Close the generator (or exhaust it) to return its connection; rows already yielded
-        stay readable either way.
-        """
-        query = (
-            sa.select(ObjectMetadata)
-            .where(ObjectMetadata.bucket == bucket)
-            .order_by(ObjectMetadata.object_key)
-            .execution_options(yield_per=batch_size)
-        )
-        if prefix:
-            query = query.where(ObjectMetadata.object_key.startswith(prefix, autoescape=True))
-        if live_only:
-            query = query.where(ObjectMetadata.is_deleted.is_(False))
-        if not include_never_seen:
-            query = query.where(ObjectMetadata.never_seen.is_(False))
-        with self._reading() as session:
-            yield from session.scalars(query)
-
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
         """A transaction, committed on success; database errors come out as s3meta's."""
         with _translated_errors(), self._sessions.begin() as session:
-            yield session
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        """A session for reads. Closing it detaches rows without expiring them (a rollback
-        would), so rows read before an early exit stay usable."""
-        with _translated_errors(), self._sessions() as session:
             yield session
 
 

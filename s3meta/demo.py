@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.console import Console
 
 from db.migrations import upgrade
-from db.models import ObjectMetadata
+from db.reader import open_reader
 from s3meta import composition
 from s3meta.aws.sqs import DeadLetters, Queue
 from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
@@ -31,6 +31,7 @@ from s3meta.domain.event_names import CREATED, REMOVED
 from s3meta.errors import S3MetaError
 from s3meta.masking import mask_url
 from s3meta.processes import WorkerProcess, free_port
+from s3meta.records import ObjectFilter, ObjectRecord
 from s3meta.render import rows_table
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class DemoError(S3MetaError):
     """The demo could not run to the end."""
 
 
-def run_demo(console: Console, database_url: str | None = None) -> list[ObjectMetadata]:
+def run_demo(console: Console, database_url: str | None = None) -> list[ObjectRecord]:
     """Run the pipeline end to end in ``database_url`` (default: the embedded default, never
     the settings' database); returns the bucket's rows."""
     started = time.monotonic()
@@ -115,7 +116,8 @@ def run_demo(console: Console, database_url: str | None = None) -> list[ObjectMe
             _wait_for_tasks(console, worker, stats)
         finally:
             worker.stop()
-    rows = list(composition.store(demo_database).iter_bucket(BUCKET))
+    with open_reader(demo_database) as reader:
+        rows = list(reader.iter_objects(ObjectFilter(BUCKET)))
     console.print(
         f"[bold]7.[/] done in {time.monotonic() - started:.1f} s; object_metadata now holds:"
     )

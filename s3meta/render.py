@@ -1,20 +1,20 @@
-"""Rows of ``object_metadata`` as JSON (the SPEC's fields) and as tables for people.
+"""Object records as JSON (the SPEC's fields) and as tables for people.
 
 ``titled_table`` is the borderless, titled table style of the history and of ``s3meta stats``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
-from db.models import JournalEntry, ObjectMetadata
 from s3meta.domain.objects import to_utc
 from s3meta.domain.terminal import printable
+from s3meta.domain.times import iso_utc
+from s3meta.records import JournalRecord, ObjectRecord
 
 _MISSING = "-"
 _SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -36,7 +36,7 @@ _SHOWN_WHEN_SET = frozenset(
 )
 
 
-def row_to_json(row: ObjectMetadata) -> dict[str, Any]:
+def row_to_json(row: ObjectRecord) -> dict[str, Any]:
     """The row as a JSON-ready dict: the SPEC's fields first, then event, times and details."""
     return {
         "bucket": row.bucket,
@@ -72,13 +72,6 @@ def row_to_json(row: ObjectMetadata) -> dict[str, Any]:
     }
 
 
-def iso_utc(moment: datetime | None) -> str | None:
-    """``2026-11-20T10:15:30.000000Z``: UTC, always to the microsecond, so strings sort as times."""
-    if moment is None:
-        return None
-    return to_utc(moment).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def human_size(size: int | None) -> str:
     """``size`` bytes in binary units: ``512 B``, ``1.5 KiB``, ``3.0 GiB``."""
     if size is None:
@@ -93,7 +86,7 @@ def human_size(size: int | None) -> str:
     raise AssertionError("unreachable")
 
 
-def row_table(row: ObjectMetadata) -> Table:
+def row_table(row: ObjectRecord) -> Table:
     """One row as a two-column field/value table."""
     table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
     table.add_column("field", style="bold", no_wrap=True)
@@ -105,7 +98,7 @@ def row_table(row: ObjectMetadata) -> Table:
     return table
 
 
-def rows_table(rows: Iterable[ObjectMetadata]) -> Table:
+def rows_table(rows: Iterable[ObjectRecord]) -> Table:
     """Many rows, one line each: key, size, last modified, storage class, deleted, etag."""
     # Etag and the deleted flag come last so that a narrow terminal folds the etag rather
     # than the flag. No min_width: rich crops the whole table when minimums exceed the width.
@@ -131,13 +124,13 @@ def rows_table(rows: Iterable[ObjectMetadata]) -> Table:
     return table
 
 
-def _deleted_flag(row: ObjectMetadata) -> str:
+def _deleted_flag(row: ObjectRecord) -> str:
     if row.never_seen:
         return "never seen"
     return "deleted" if row.is_deleted else ""
 
 
-def journal_to_json(entry: JournalEntry) -> dict[str, Any]:
+def journal_to_json(entry: JournalRecord) -> dict[str, Any]:
     """One journal row as a JSON-ready dict, for ``s3meta show --history --json``."""
     return {
         "bucket": entry.bucket,
@@ -154,8 +147,8 @@ def journal_to_json(entry: JournalEntry) -> dict[str, Any]:
     }
 
 
-def journal_table(entries: Iterable[JournalEntry], *, title: str | None = "History") -> Table:
-    """A key's journal, one change per line, in the order given (oldest first from the store)."""
+def journal_table(entries: Iterable[JournalRecord], *, title: str | None = "History") -> Table:
+    """A key's journal, one change per line, in the order given (oldest first from the reader)."""
     table = titled_table(title, gap=1)
     table.add_column("applied at", no_wrap=True)
     table.add_column("record type", no_wrap=True)
@@ -208,7 +201,7 @@ def _display(name: str, value: Any) -> str:
     return printable(str(value))
 
 
-def _pairs(mapping: dict[str, Any]) -> str:
+def _pairs(mapping: Mapping[str, Any]) -> str:
     """One ``name: value`` line per item, each escaped (the line breaks are ours)."""
     return "\n".join(f"{printable(k)}: {printable(str(v))}" for k, v in sorted(mapping.items()))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from db.engine import create_engine, session_factory
+from db.reader import ObjectReader
 from db.store import MetadataStore
 from tests.support.database import migrate, scratch_mysql_database, scratch_sqlite_database
 
@@ -39,6 +40,14 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def store(database_url: str) -> Iterator[MetadataStore]:
     engine = create_engine(database_url)
     yield MetadataStore(session_factory(engine))
+    engine.dispose()
+
+
+@pytest.fixture
+def reader(database_url: str) -> Iterator[ObjectReader]:
+    """A reader on the same database as ``store``."""
+    engine = create_engine(database_url)
+    yield ObjectReader(engine)
     engine.dispose()
 
 

@@ -7,11 +7,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict
 from datetime import timedelta
 from types import FrameType
-from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -26,22 +25,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from db.engine import create_engine, require_database, session_factory
-from db.models import ObjectMetadata
-from db.store import MetadataStore
+from db.reader import open_reader
 from s3meta import composition
 from s3meta.aws.clients import s3_client, sqs_client
-from s3meta.aws.listing import count_objects, iter_pages
 from s3meta.aws.sqs import Queue
 from s3meta.config import get_settings
-from s3meta.domain.objects import Listed
-from s3meta.domain.terminal import printable
 from s3meta.domain.uris import parse_s3_prefix_uri
 from s3meta.errors import S3MetaError
+from s3meta.operations.backfill import Backfill, BackfillJob, Counts
 from tasks.batch import BATCH_LIMIT, BatchPublisher, KombuSqsEncoder
-
-if TYPE_CHECKING:
-    from collections.abc import Generator
 
 # Without a terminal, a log line this often (objects listed).
 PROGRESS_EVERY = 5000
@@ -54,29 +46,6 @@ class _Terminated(BaseException):
     call, it must not be taken for that call's failure by a library's ``except Exception``
     (botocore catches those to retry), or the backfill would go on after SIGTERM.
     """
-
-
-@dataclass
-class Counts:
-    listed: int = 0
-    published: int = 0
-    skipped: int = 0
-    total: int | None = None  # what --count-first counted; None without it
-
-
-@dataclass(frozen=True)
-class _Job:
-    """What one run does, as the options say."""
-
-    bucket: str
-    prefix: str
-    start_after: str | None
-    only_missing: bool
-    batch_size: int
-    max_queue_depth: int
-    count_first: bool
-    as_json: bool
-    progress_every: int
 
 
 def _prefix_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
@@ -150,28 +119,20 @@ def backfill(
     there are without listing them.
     """
     bucket, prefix = uri
-    job = _Job(
-        bucket,
-        prefix,
-        start_after,
-        only_missing,
-        batch_size,
-        max_queue_depth,
-        count_first,
-        as_json,
-        progress_every,
+    job = BackfillJob(
+        bucket, prefix, start_after, only_missing, batch_size, max_queue_depth, count_first
     )
-    counts = Counts()
-    last: list[str | None] = [start_after]
+    run = Backfill(job)
     try:
         with _terminate_on_sigterm():
-            _run(job, counts, last)
+            _run(run, progress_every)
     except (KeyboardInterrupt, _Terminated) as exc:
-        click.echo(f"s3meta: {_stopped(bucket, last[0], counts)}", err=True)
+        click.echo(f"s3meta: {run.stopped()}", err=True)
         raise click.exceptions.Exit(130 if isinstance(exc, KeyboardInterrupt) else 143) from None
     except S3MetaError as exc:
         # One line: what failed, then where it got to and how to go on from there.
-        raise click.ClickException(f"{exc}; {_stopped(bucket, last[0], counts)}") from exc
+        raise click.ClickException(f"{exc}; {run.stopped()}") from exc
+    counts = run.counts
     if as_json:
         click.echo(json.dumps({"bucket": bucket, "prefix": prefix, **asdict(counts)}))
     else:
@@ -180,7 +141,7 @@ def backfill(
         )
 
 
-def _run(job: _Job, counts: Counts, last: list[str | None]) -> None:
+def _run(run: Backfill, progress_every: int) -> None:
     from tasks.app import app
 
     settings = get_settings()
@@ -188,122 +149,28 @@ def _run(job: _Job, counts: Counts, last: list[str | None]) -> None:
     console = Console(stderr=True)
     # A live line needs a terminal that can redraw it; --json's report goes to stdout, so
     # the progress still shows on a terminal's stderr.
-    progress = _Progress(console if console.is_interactive else None, job)
-    if job.count_first:
-        with progress.counting() as counted:
-            counts.total = count_objects(
-                s3, job.bucket, job.prefix, start_after=job.start_after, counted=counted
-            )
+    progress = _Progress(console if console.is_interactive else None, run.job, progress_every)
     encoder = KombuSqsEncoder(app)
-    sqs = sqs_client(settings)
-    publisher = BatchPublisher(sqs, encoder.encode, batch_size=job.batch_size)
-    tasks_queue = Queue(sqs, settings.task_queue)
-    check_every = max(1, job.max_queue_depth // 2)
-    checked_at = 0
-    pages = iter_pages(s3, job.bucket, job.prefix, start_after=job.start_after)
     try:
+        sqs = sqs_client(settings)
+        publisher = BatchPublisher(sqs, encoder.encode, batch_size=run.job.batch_size)
         with (
-            _existing_rows(job.only_missing, job.bucket, job.prefix, job.start_after) as rows,
-            progress.listing(counts.total) as report,
-        ):
-            for page in pages:
-                for listed in page:
-                    counts.listed += 1
-                    if rows is not None and rows.matches(listed):
-                        counts.skipped += 1
-                    else:
-                        publisher.add(job.bucket, listed.key)
-                    if job.max_queue_depth and publisher.published - checked_at >= check_every:
-                        _wait_for_room(tasks_queue, job.max_queue_depth, report.paused)
-                        checked_at = publisher.published
-                    counts.published = publisher.published
-                    last[0] = publisher.last_published or job.start_after
-                    report(counts)
-            publisher.flush()
-            counts.published = publisher.published
-            report(counts, done=True)
+            open_reader(composition.database_url(settings))
+            if run.job.only_missing
+            else nullcontext()
+        ) as reader:
+            run.run(s3, publisher, Queue(sqs, settings.task_queue), progress, reader)
     finally:
-        counts.published = publisher.published
-        last[0] = publisher.last_published or job.start_after
         encoder.close()
-
-
-class _Rows:
-    """A merge-walk over the database rows in S3 key order, alongside the listing."""
-
-    def __init__(self, rows: Iterator[ObjectMetadata], start_after: str | None) -> None:
-        self._rows = rows
-        self._current: ObjectMetadata | None = None
-        self._start_after = start_after or ""
-        self._advance()
-
-    def _advance(self) -> None:
-        # Python compares str by code point, which is UTF-8 byte order: S3's key order.
-        self._current = next(self._rows, None)
-        while self._current is not None and self._current.object_key <= self._start_after:
-            self._current = next(self._rows, None)
-
-    def matches(self, listed: Listed) -> bool:
-        while self._current is not None and self._current.object_key < listed.key:
-            self._advance()
-        row = self._current
-        return (
-            row is not None
-            and row.object_key == listed.key
-            and not row.is_deleted
-            and row.etag == listed.etag
-            and row.size == listed.size
-        )
-
-
-def _wait_for_room(queue: Queue, max_depth: int, paused: Callable[[str | None], None]) -> None:
-    """Return once the task queue holds at most ``max_depth`` tasks waiting to run.
-
-    Calls ``paused`` with why while it waits (each time the depth is read), then with None.
-    """
-    waited = False
-    while True:
-        depth = queue.depth()
-        waiting = depth.visible + depth.delayed
-        if waiting <= max_depth:
-            if waited:
-                paused(None)
-            return
-        waited = True
-        paused(
-            f"paused: task queue {queue.name} holds {waiting} > {max_depth} (--max-queue-depth);"
-            " waiting for the workers"
-        )
-        time.sleep(1)
-
-
-@contextmanager
-def _existing_rows(
-    only_missing: bool, bucket: str, prefix: str, start_after: str | None
-) -> Iterator[_Rows | None]:
-    if not only_missing:
-        yield None
-        return
-    database_url = composition.database_url(get_settings())
-    require_database(database_url)
-    engine = create_engine(database_url)
-    rows: Generator[ObjectMetadata] = MetadataStore(session_factory(engine)).iter_bucket(
-        bucket, prefix
-    )
-    try:
-        yield _Rows(rows, start_after)
-    finally:
-        rows.close()
-        engine.dispose()
 
 
 class _Progress:
     """Progress on stderr: a live line on ``console`` (a terminal), or without one a log
-    line every ``job.progress_every`` objects listed."""
+    line every ``every`` objects listed."""
 
-    def __init__(self, console: Console | None, job: _Job) -> None:
+    def __init__(self, console: Console | None, job: BackfillJob, every: int) -> None:
         self._console = console
-        self._every = job.progress_every
+        self._every = every
         self._where = f"s3://{job.bucket}/{job.prefix}"
 
     @contextmanager
@@ -397,17 +264,6 @@ class _Reporter:
             return f"listed {counts.listed}, {rest} ({rate:.0f}/s)"
         eta = timedelta(seconds=round(max(self._total - counts.listed, 0) / rate))
         return f"listed {counts.listed} of {self._total}, {rest} ({rate:.0f}/s, ETA {eta})"
-
-
-def _stopped(bucket: str, last: str | None, counts: Counts) -> str:
-    """Where a stopped run got to and how to resume it."""
-    done = f"listed {counts.listed}, published {counts.published}, skipped {counts.skipped}"
-    if last is None:
-        return f"stopped before publishing anything ({done}); run the same command again"
-    quoted = "'" + last.replace("'", "'\"'\"'") + "'"
-    return printable(
-        f"stopped after s3://{bucket}/{last}; resume with --start-after {quoted} ({done})"
-    )
 
 
 @contextmanager

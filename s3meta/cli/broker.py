@@ -9,8 +9,7 @@ import click
 
 from s3meta.cli.errors import one_line_errors
 from s3meta.domain.broker import MIN_IDLE
-from s3meta.domain.times import format_age, parse_span
-from s3meta.render import iso_utc
+from s3meta.domain.times import format_age, iso_utc, parse_span
 
 
 def _idle_span(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:

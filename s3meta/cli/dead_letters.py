@@ -12,6 +12,7 @@ from s3meta.aws.sqs import Attribute, Queue
 from s3meta.cli.errors import one_line_errors
 from s3meta.config import get_settings
 from s3meta.domain.terminal import printable
+from s3meta.domain.times import iso_utc
 from s3meta.domain.wording import counted
 from s3meta.errors import PermanentError
 from s3meta.operations.dead_letters import (
@@ -22,7 +23,6 @@ from s3meta.operations.dead_letters import (
     list_dead_letters,
     purge_dead_letters,
 )
-from s3meta.render import iso_utc
 
 # Characters of the body a list line shows.
 _EXCERPT_CHARS = 60

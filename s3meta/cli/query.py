@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from itertools import islice
 
 import click
 from rich.console import Console
 
-from db.engine import open_engine, session_factory
-from db.models import JournalEntry, ObjectMetadata
-from db.store import MetadataStore
+from db.reader import open_reader
 from s3meta import composition
 from s3meta.cli.params import bucket_name, s3_uri
 from s3meta.config import get_settings
 from s3meta.domain.terminal import printable
 from s3meta.masking import mask_url
-from s3meta.render import (
-    iso_utc,
-    journal_table,
-    journal_to_json,
-    row_table,
-    row_to_json,
-    rows_table,
-)
+from s3meta.operations import query
+from s3meta.records import ObjectFilter
+from s3meta.render import journal_table, journal_to_json, row_table, row_to_json, rows_table
 
 # A table of more rows than this is no use to a person; --json has no cap.
 TABLE_LIMIT = 1000
@@ -52,55 +42,44 @@ _PIPED_WIDTH = 4096
 def show(ctx: click.Context, uri: tuple[str, str], as_json: bool, history: bool) -> None:
     """Show what the record holds for one object."""
     bucket, key = uri
-    with _open_store() as (store, database_url):
-        row = store.get(bucket, key)
-        journal = store.history(bucket, key) if history else []
-    if row is None and not journal:
-        click.echo(
-            f"s3meta: no record of {printable(f's3://{bucket}/{key}')} in {mask_url(database_url)}",
-            err=True,
-        )
+    database_url = composition.database_url(get_settings())
+    try:
+        with open_reader(database_url) as reader:
+            shown = query.show(reader, bucket, key, history=history)
+    except query.NeverSeen as exc:
+        click.echo(f"s3meta: {printable(str(exc))}", err=True)
         ctx.exit(1)
-    if row is not None and row.never_seen and not journal:
-        # As good as unknown: the row only says where nothing was found.
-        click.echo(f"s3meta: {never_seen_line(row)}", err=True)
+    except query.NotRecorded as exc:
+        click.echo(f"s3meta: {printable(str(exc))} in {mask_url(database_url)}", err=True)
         ctx.exit(1)
     if history:
-        _show_history(bucket, key, row, journal, as_json=as_json)
+        _show_history(shown, as_json=as_json)
         return
-    assert row is not None  # without --history the journal is empty, so the row is there
+    assert shown.record is not None  # without --history the journal is empty, so the row is there
     if as_json:
-        click.echo(json.dumps(row_to_json(row), ensure_ascii=False))
+        click.echo(json.dumps(row_to_json(shown.record), ensure_ascii=False))
     else:
-        stdout_console().print(row_table(row))
+        stdout_console().print(row_table(shown.record))
 
 
-def _show_history(
-    bucket: str,
-    key: str,
-    row: ObjectMetadata | None,
-    journal: list[JournalEntry],
-    *,
-    as_json: bool,
-) -> None:
+def _show_history(shown: query.Shown, *, as_json: bool) -> None:
     """JSON: the journal alone, a line per entry. Tables: the current row, then the journal."""
     if as_json:
-        for entry in journal:
+        for entry in shown.journal:
             click.echo(json.dumps(journal_to_json(entry), ensure_ascii=False))
         return
     console = stdout_console()
-    if row is None:
-        # The journal outlived the row (it was purged by hand): the journal is all there is.
-        click.echo(f"s3meta: no current record of {printable(f's3://{bucket}/{key}')}", err=True)
+    if shown.record is None:
+        click.echo(f"s3meta: no current record of {printable(shown.uri)}", err=True)
     else:
-        console.print(row_table(row))
-    if not journal:
+        console.print(row_table(shown.record))
+    if not shown.journal:
         # Rows written before the journal existed have none.
-        click.echo(f"s3meta: no journal entries for {printable(f's3://{bucket}/{key}')}", err=True)
+        click.echo(f"s3meta: no journal entries for {printable(shown.uri)}", err=True)
         return
-    if row is not None:
+    if shown.record is not None:
         console.print()
-    console.print(journal_table(journal))
+    console.print(journal_table(shown.journal))
 
 
 @click.command("list")
@@ -139,43 +118,28 @@ def list_objects(
     include_never_seen: bool,
 ) -> None:
     """List the recorded objects of a bucket in key order."""
-    with (
-        _open_store() as (store, _url),
-        closing(
-            store.iter_bucket(
-                bucket,
-                prefix,
-                live_only=not include_deleted,
-                include_never_seen=include_never_seen,
-            )
-        ) as rows,
-    ):
+    where = ObjectFilter(
+        bucket,
+        prefix,
+        include_deleted=include_deleted,
+        include_never_seen=include_never_seen,
+    )
+    with open_reader(composition.database_url(get_settings())) as reader:
         if as_json:
-            for row in islice(rows, limit):
-                click.echo(json.dumps(row_to_json(row), ensure_ascii=False))
+            for record in query.list_objects(reader, where, limit=limit):
+                click.echo(json.dumps(row_to_json(record), ensure_ascii=False))
             return
         cap = limit or TABLE_LIMIT
-        shown = list(islice(rows, cap))
-        more = next(rows, None) is not None
-    if not shown:
+        page = query.first_page(reader, where, limit=cap)
+    if not page.records:
         click.echo("s3meta: no objects", err=True)
         return
-    stdout_console().print(rows_table(shown))
-    if more:
+    stdout_console().print(rows_table(page.records))
+    if page.next_after is not None:
         click.echo(
             f"s3meta: showing the first {cap} rows; more exist (raise --limit or use --json)",
             err=True,
         )
-
-
-def never_seen_line(row: ObjectMetadata) -> str:
-    """Why a key never seen in S3 has a row at all, in one line."""
-    looked = iso_utc(row.updated_at)
-    why = f" after {row.event_name} at {iso_utc(row.event_time)}" if row.event_name else ""
-    return (
-        f"s3://{row.bucket}/{row.object_key} was never seen in S3: HeadObject found no object"
-        f" (last looked {looked}{why})"
-    )
 
 
 def stdout_console() -> Console:
@@ -184,11 +148,3 @@ def stdout_console() -> Console:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = _PIPED_WIDTH
     return console
-
-
-@contextmanager
-def _open_store() -> Iterator[tuple[MetadataStore, str]]:
-    """The store on the configured database, and that database's URL."""
-    database_url = composition.database_url(get_settings())
-    with open_engine(database_url) as engine:
-        yield MetadataStore(session_factory(engine)), database_url

@@ -16,36 +16,26 @@ Exit status
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from db.engine import create_engine, require_database, session_factory
-from db.store import MetadataStore
+from db.reader import open_reader
 from s3meta import composition
 from s3meta.aws.listing import iter_listing
 from s3meta.cli.errors import one_line_errors
-from s3meta.config import Settings, get_settings
-from s3meta.domain.events import ObjectEvent
-from s3meta.domain.reconcile import Difference, Drift, Recorded, Tally, differences
+from s3meta.config import get_settings
+from s3meta.domain.reconcile import Difference, Drift, Tally
 from s3meta.domain.terminal import printable
 from s3meta.domain.uris import parse_s3_prefix_uri
-from s3meta.errors import ConfigError, S3MetaError
+from s3meta.domain.wording import counted
+from s3meta.operations.reconcile import reconcile as run_reconcile
 
 if TYPE_CHECKING:
     from tasks.publisher import CeleryPublisher
 
 DRIFT_EXIT_STATUS = 3
 DEFAULT_LIMIT_REPORT = 100
-# The event name a repair task carries: the row's event_name (and deleted_by for a stale
-# row) then says that reconcile, not an S3 event, brought it up to date.
-FIX_EVENT_NAMES = {
-    Drift.MISSING: "Reconcile:Missing",
-    Drift.STALE: "Reconcile:Stale",
-    Drift.CHANGED: "Reconcile:Changed",
-}
 
 
 @click.command("reconcile")
@@ -105,61 +95,37 @@ def _run(bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: in
 
     settings = get_settings()
     client = s3_client(settings)
-    tally = Tally()
-    queued = 0
     shown = 0
+
+    def report(difference: Difference, task_id: str | None) -> None:
+        nonlocal shown
+        if as_json:
+            click.echo(json.dumps(_difference_json(bucket, difference, task_id)))
+        elif shown < limit_report:
+            click.echo(_difference_line(bucket, difference))
+            shown += 1
+
     publisher = _publisher() if fix else None
-    with _store(settings) as store, closing(store.iter_bucket(bucket, prefix)) as rows:
-        records = (Recorded(row.object_key, row.etag, row.size, row.is_deleted) for row in rows)
-        try:
-            for difference in differences(iter_listing(client, bucket, prefix), records, tally):
-                task_id = None
-                if publisher is not None:
-                    task_id = publisher.publish(_repair_event(bucket, difference))
-                    queued += 1
-                if as_json:
-                    click.echo(json.dumps(_difference_json(bucket, difference, task_id)))
-                elif shown < limit_report:
-                    click.echo(_difference_line(bucket, difference))
-                    shown += 1
-        except ValueError as exc:  # the rows or listing out of order: never guess
-            raise ConfigError(f"cannot reconcile s3://{bucket}/{prefix}: {exc}") from exc
-        except S3MetaError as exc:
-            if queued:
-                raise type(exc)(
-                    f"{exc} (after queueing {_count(queued, 'repair task')}; running "
-                    "reconcile again is safe)"
-                ) from exc
-            raise
+    with open_reader(composition.database_url(settings)) as reader:
+        done = run_reconcile(
+            reader,
+            iter_listing(client, bucket, prefix),
+            bucket,
+            prefix,
+            publisher=publisher,
+            on_difference=report,
+        )
     if as_json:
-        click.echo(json.dumps(_summary_json(bucket, prefix, tally, fix, queued)))
+        click.echo(json.dumps(_summary_json(bucket, prefix, done.tally, fix, done.queued)))
     else:
-        _print_summary(bucket, prefix, tally, fix, queued, shown)
-    return tally
+        _print_summary(bucket, prefix, done.tally, fix, done.queued, shown)
+    return done.tally
 
 
 def _publisher() -> CeleryPublisher:
     from tasks.publisher import CeleryPublisher
 
     return CeleryPublisher()
-
-
-def _repair_event(bucket: str, difference: Difference) -> ObjectEvent:
-    """A task with no S3 event fields but its name: the worker reads the truth from S3."""
-    return ObjectEvent(
-        bucket=bucket, key=difference.key, event_name=FIX_EVENT_NAMES[difference.kind]
-    )
-
-
-@contextmanager
-def _store(settings: Settings) -> Iterator[MetadataStore]:
-    database_url = composition.database_url(settings)
-    require_database(database_url)
-    engine = create_engine(database_url)
-    try:
-        yield MetadataStore(session_factory(engine))
-    finally:
-        engine.dispose()
 
 
 def _difference_line(bucket: str, difference: Difference) -> str:
@@ -219,18 +185,15 @@ def _print_summary(
 ) -> None:
     if tally.drift > shown:
         click.echo(f"... and {tally.drift - shown} more (see --limit-report or --json)")
+    where = printable(f"s3://{bucket}/{prefix}")
     click.echo(
-        f"s3meta: {printable(f's3://{bucket}/{prefix}')}: listed {_count(tally.listed, 'object')}, "
-        f"{_count(tally.rows, 'row')} ({tally.live_rows} live); in sync {tally.in_sync}, "
+        f"s3meta: {where}: listed {counted(tally.listed, 'object')}, "
+        f"{counted(tally.rows, 'row')} ({tally.live_rows} live); in sync {tally.in_sync}, "
         f"missing {tally.missing}, stale {tally.stale}, changed {tally.changed}"
     )
     if fix:
-        click.echo(f"s3meta: queued {_count(queued, 'repair task')}")
+        click.echo(f"s3meta: queued {counted(queued, 'repair task')}")
     elif tally.drift:
         click.echo("s3meta: run again with --fix to queue the repairs")
     else:
         click.echo("s3meta: in sync")
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

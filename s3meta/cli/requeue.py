@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from db.engine import open_engine
-from db.reports import FailedKey
+from db.reader import open_reader
 from s3meta import composition
 from s3meta.aws.sqs import Queue
 from s3meta.cli.dead_letters import letter_summary_json
@@ -20,10 +19,15 @@ from s3meta.cli.errors import one_line_errors
 from s3meta.cli.params import bucket_name, s3_uris, since_time
 from s3meta.config import Settings, get_settings
 from s3meta.domain.terminal import printable
+from s3meta.domain.times import iso_utc
 from s3meta.domain.wording import counted
-from s3meta.operations.dead_letters import DEAD_LETTER_CAP, move_dead_letters, preview_move
+from s3meta.operations.dead_letters import (
+    DEAD_LETTER_CAP,
+    move_dead_letters,
+    preview_move,
+)
 from s3meta.operations.requeue import FailedRequeue, KeyPublisher, requeue_failed, requeue_uris
-from s3meta.render import iso_utc
+from s3meta.records import FailedKey
 
 # Human output of a long --failed run says how far it got this often.
 _PROGRESS_EVERY = 5000
@@ -162,9 +166,9 @@ def _requeue_failed(
         elif matched % _PROGRESS_EVERY == 0:
             click.echo(f"s3meta: queued {matched} so far, at {printable(failed_key.uri)}", err=True)
 
-    with open_engine(composition.database_url(settings)) as engine:
+    with open_reader(composition.database_url(settings)) as reader:
         report = requeue_failed(
-            engine,
+            reader,
             _publisher(),
             since=since,
             bucket=bucket,

@@ -12,8 +12,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from db.engine import open_engine
-from db.reports import BucketRows
+from db.reader import open_reader
 from s3meta import composition
 from s3meta.aws.sqs import Queue, pipeline_queues
 from s3meta.cli.errors import one_line_errors
@@ -22,10 +21,11 @@ from s3meta.cli.query import stdout_console
 from s3meta.config import Settings, get_settings
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.terminal import printable
-from s3meta.domain.times import format_age
+from s3meta.domain.times import format_age, iso_utc
 from s3meta.errors import S3MetaError
 from s3meta.operations.stats import QueueReport, Stats, collect_stats
-from s3meta.render import iso_utc, titled_table
+from s3meta.records import BucketRows
+from s3meta.render import titled_table
 
 _MISSING = "-"
 _COLUMN_GAP = 2
@@ -59,12 +59,12 @@ def stats(as_json: bool, bucket: str | None, peek: bool) -> None:
     """
     settings = get_settings()
     unavailable: str | None = None
-    with open_engine(composition.database_url(settings)) as engine:
+    with open_reader(composition.database_url(settings)) as reader:
         try:
             queues = _queues(settings)
         except S3MetaError as exc:
             queues, unavailable = [], str(exc)
-        report = collect_stats(engine, queues, bucket=bucket, peek=peek, now=datetime.now(UTC))
+        report = collect_stats(reader, queues, bucket=bucket, peek=peek, now=datetime.now(UTC))
     if unavailable is not None:
         report = replace(report, queues_unavailable=unavailable)
     if as_json:

@@ -5,11 +5,20 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from s3meta.domain.objects import to_utc
+
 # "90s", "30m", "1h", "2d", "1w"; a number (decimals allowed) and one unit.
 _RELATIVE = re.compile(r"(?P<amount>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 # Far enough back for any retention; beyond this a typo ("3000000d") is more likely.
 _MAX_RELATIVE = timedelta(days=100 * 365)
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """``2026-11-20T10:15:30.000000Z``: UTC, always to the microsecond, so strings sort as times."""
+    if moment is None:
+        return None
+    return to_utc(moment).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_since(text: str, now: datetime) -> datetime:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from db.reports import FailedKey, iter_failed_keys
 from s3meta.domain.names import bucket_name_problem, key_problem
 from s3meta.domain.wording import counted
 from s3meta.errors import InvalidTaskArguments, PublishError, S3MetaError
+from s3meta.records import FailedKey
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
+    from db.reader import ObjectReader
 
 
 class KeyPublisher(Protocol):
@@ -94,7 +94,7 @@ def requeue_uris(
 
 
 def requeue_failed(
-    engine: sa.Engine,
+    reader: ObjectReader,
     publisher: KeyPublisher,
     *,
     since: datetime | None = None,
@@ -105,8 +105,9 @@ def requeue_failed(
 ) -> FailedRequeue:
     """Publish a task for each key whose last attempt failed (at or after ``since``).
 
-    Keys are streamed in ``iter_failed_keys``' order, at most ``limit`` of them; ``on_key``
-    is called after each one is published (in a dry run, instead) with the count so far.
+    Keys are streamed in the reader's order (``iter_failed_keys``), at most ``limit`` of
+    them; ``on_key`` is called after each one is published (in a dry run, instead) with the
+    count so far.
     Attempts ``unusable_attempt`` rejects, or whose task the publisher refuses as
     ``InvalidTaskArguments``, are counted as skipped, not published, and do not count
     toward ``limit``. An error after some were published says how far it got, in an error of
@@ -124,7 +125,7 @@ def requeue_failed(
             skipped.append(Unusable(failed_key, why))
 
     try:
-        with closing(iter_failed_keys(engine, since=since, bucket=bucket)) as keys:
+        with closing(reader.iter_failed_keys(since=since, bucket=bucket)) as keys:
             for failed_key in keys:
                 if limit is not None and matched >= limit:
                     break

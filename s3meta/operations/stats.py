@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from db.reports import BucketRows, attempt_counts, rows_per_bucket
 from s3meta.aws.sqs import QueueDepth, QueueMessage
 from s3meta.errors import QueueNotFound, S3MetaError
+from s3meta.records import BucketRows
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
+    from db.reader import ObjectReader
 
 # Attempts are counted over each of these spans back from now.
 WINDOWS = {"last_hour": timedelta(hours=1), "last_day": timedelta(days=1)}
@@ -70,7 +70,7 @@ class Stats:
 
 
 def collect_stats(
-    engine: sa.Engine,
+    reader: ObjectReader,
     queues: Sequence[tuple[str, PeekableQueue]],
     *,
     bucket: str | None,
@@ -79,9 +79,9 @@ def collect_stats(
 ) -> Stats:
     """The database's counts (of ``bucket`` only, if given), then each ``(role, queue)``'s;
     if the queues cannot be read, the counts and why not."""
-    buckets = rows_per_bucket(engine, bucket)
+    buckets = reader.rows_per_bucket(bucket)
     windows = {name: now - span for name, span in WINDOWS.items()}
-    attempts = attempt_counts(engine, windows, bucket)
+    attempts = reader.attempt_counts(windows, bucket)
     reports: list[QueueReport] = []
     unavailable = None
     try:

@@ -44,7 +44,7 @@ def test_sigterm_lets_the_task_in_flight_finish_before_the_worker_exits(
     assert exit_code == 0, worker.log()
     assert "Warm shutdown" in worker.log()
     assert result.get(timeout=10)["outcome"] == "succeeded"
-    assert stack.store.get(bucket, "slow.txt") is not None
+    assert stack.reader.get(bucket, "slow.txt") is not None
 
 
 def test_a_worker_killed_mid_task_loses_nothing_another_worker_does_it(
@@ -73,7 +73,7 @@ def test_a_worker_killed_mid_task_loses_nothing_another_worker_does_it(
 
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.stop(timeout=10)
-    assert stack.store.get(bucket, "orphan.txt") is None
+    assert stack.reader.get(bucket, "orphan.txt") is None
     stack.faults.slow_down("HEAD", path, seconds=0, times=0)
     rescuer = WorkerProcess(
         {**stack.env, "S3META_TASK_QUEUE": queue, **timing},
@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_task_loses_nothing_another_worker_does_it(
         assert result.get(timeout=60)["outcome"] == "succeeded"
     finally:
         rescuer.stop()
-    assert stack.store.get(bucket, "orphan.txt") is not None
+    assert stack.reader.get(bucket, "orphan.txt") is not None
 
 
 def test_a_pool_process_killed_mid_task_has_its_task_run_again(
@@ -112,7 +112,7 @@ def test_a_pool_process_killed_mid_task_has_its_task_run_again(
 
         # acks_late + reject_on_worker_lost: the message goes back to SQS and runs again.
         assert result.get(timeout=60)["outcome"] == "succeeded"
-        assert stack.store.get(bucket, "lost.txt") is not None
+        assert stack.reader.get(bucket, "lost.txt") is not None
         assert "WorkerLostError" in worker.log()
     finally:
         worker.stop()
@@ -152,8 +152,8 @@ def test_a_database_that_drops_connections_is_retried_until_the_row_is_written(
 
         assert result.get(timeout=60)["attempt"] == 2
         assert relay.dropped == 2
-        assert stack.store.get(bucket, "db-blip.txt") is not None
-        assert [a.outcome for a in stack.store.attempts(bucket, "db-blip.txt")] == [
+        assert stack.reader.get(bucket, "db-blip.txt") is not None
+        assert [a.outcome for a in stack.reader.attempts(bucket, "db-blip.txt")] == [
             Outcome.SUCCEEDED
         ]
         assert "could not record retrying attempt" in worker.log()

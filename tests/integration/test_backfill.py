@@ -140,7 +140,7 @@ def test_an_interrupted_backfill_resumes_and_indexes_every_object_once(
     }
     wait_for(lambda: row_count(stack, big_bucket) >= OBJECTS, ROWS_TIMEOUT, f"{OBJECTS} rows")
     assert row_count(stack, big_bucket) == OBJECTS
-    sample = stack.store.get(big_bucket, "beta/two/object-00002.txt")
+    sample = stack.reader.get(big_bucket, "beta/two/object-00002.txt")
     assert sample is not None
     assert sample.size == len(b"beta/two/object-00002.txt")
 

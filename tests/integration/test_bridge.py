@@ -20,6 +20,7 @@ from s3meta.cli.setup import setup
 from s3meta.domain.events import ObjectEvent, parse_body
 from s3meta.errors import InvalidTaskArguments
 from s3meta.processes import wait_for
+from s3meta.records import ObjectFilter
 from tasks.publisher import CeleryPublisher
 from tests.support.cli import invoke, json_report
 from tests.support.samples import SAMPLE_EVENTS
@@ -125,7 +126,7 @@ def test_uploads_notified_by_the_bucket_end_up_in_the_table(stack: Stack, queues
     assert stats.test_events == 1  # sent by S3 when the notification was configured
     assert stats.published == len(keys) + 1
     assert stats.dead_lettered == 0
-    rows = {row.object_key: row for row in stack.store.iter_bucket(bucket)}
+    rows = {row.object_key: row for row in stack.reader.iter_objects(ObjectFilter(bucket))}
     assert set(rows) == set(keys)
     for key in keys[:3]:
         assert rows[key].size == len(key.encode())
@@ -158,7 +159,7 @@ def test_every_sample_body_is_indexed_or_dead_lettered_with_its_reason(
     assert stats.dead_lettered == len(bad)
     assert stats.test_events == 1
     for bucket, key in expected_keys:
-        assert stack.store.get(bucket, key) is not None, f"s3://{bucket}/{key} not indexed"
+        assert stack.reader.get(bucket, key) is not None, f"s3://{bucket}/{key} not indexed"
     letters = dead_letters(stack, queues.dead_letters)
     assert sorted(body for body, _ in letters) == sorted(bodies[name] for name in bad)
     for _body, attributes in letters:
@@ -218,14 +219,14 @@ def test_a_publish_failure_mid_message_keeps_it_for_redelivery_and_indexes_once(
         wait_for(lambda: b"kept for redelivery" in log.read_bytes(), 90, "a publish failure")
         stack.faults.clear_entries(fault)
         wait_for(
-            lambda: stack.store.get(bucket, "second.txt") is not None, 90, "the redelivered task"
+            lambda: stack.reader.get(bucket, "second.txt") is not None, 90, "the redelivered task"
         )
         wait_for(lambda: events.depth().total == 0, 30, "the events queue to empty")
     finally:
         process.terminate()
         exit_code = process.wait(timeout=60)
     assert exit_code == 0, log.read_text()
-    assert [row.object_key for row in stack.store.iter_bucket(bucket)] == [
+    assert [row.object_key for row in stack.reader.iter_objects(ObjectFilter(bucket))] == [
         "first.txt",
         "second.txt",
     ]
@@ -314,7 +315,7 @@ def test_after_setup_tags_at_upload_and_later_tag_changes_both_show(
 
     assert stats.published == 1  # the ObjectTagging:Put event
     assert show_json(stack, bucket, "doc.txt")["tags"] == {"stage": "final", "owner": "ops"}
-    history = stack.store.history(bucket, "doc.txt")
+    history = stack.reader.history(bucket, "doc.txt")
     assert [entry.record_type for entry in history][-1] == "UPDATE_METADATA"
 
 
@@ -355,7 +356,7 @@ def test_the_bridge_sends_ten_tasks_to_a_request_and_the_worker_runs_them(
     # Each receive's tasks go ten to a request: ceil(3 * messages / 10) requests for it.
     expected = [size for count in received if count for size in chunks(3 * count, 10)]
     assert batches == expected
-    assert {row.object_key for row in stack.store.iter_bucket(bucket)} == set(keys)
+    assert {row.object_key for row in stack.reader.iter_objects(ObjectFilter(bucket))} == set(keys)
 
 
 def chunks(total: int, size: int) -> list[int]:
@@ -379,4 +380,7 @@ def test_publishing_a_batch_refuses_an_unusable_event_and_sends_the_rest(stack: 
     assert isinstance(first, str)
     assert isinstance(last, str)
     wait_for_tasks([first, last])
-    assert {row.object_key for row in stack.store.iter_bucket(bucket)} == {"a.txt", "b.txt"}
+    assert {row.object_key for row in stack.reader.iter_objects(ObjectFilter(bucket))} == {
+        "a.txt",
+        "b.txt",
+    }

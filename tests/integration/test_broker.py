@@ -54,4 +54,4 @@ def test_a_worker_keeps_consuming_after_sqs_fails_its_receives(
 
     assert failing_receives.fault.times == 0, "the worker never met the failing receives"
     assert result.successful(), result.traceback
-    assert stack.store.get(bucket, "after-the-blip.txt") is not None
+    assert stack.reader.get(bucket, "after-the-blip.txt") is not None

@@ -49,11 +49,11 @@ def run(bucket: str, key: str, **fields: Any) -> dict[str, Any]:
 
 
 def outcomes(stack: Stack, bucket: str, key: str) -> list[str]:
-    return [attempt.outcome for attempt in stack.store.attempts(bucket, key)]
+    return [attempt.outcome for attempt in stack.reader.attempts(bucket, key)]
 
 
 def journal(stack: Stack, bucket: str, key: str) -> list[str]:
-    return [entry.record_type for entry in stack.store.history(bucket, key)]
+    return [entry.record_type for entry in stack.reader.history(bucket, key)]
 
 
 def test_an_event_older_than_the_row_is_skipped_not_failed(stack: Stack) -> None:
@@ -67,7 +67,7 @@ def test_an_event_older_than_the_row_is_skipped_not_failed(stack: Stack) -> None
     assert run(bucket, "k", **second)["outcome"] == "succeeded"
     assert run(bucket, "k", **first)["outcome"] == "skipped"
 
-    row = stack.store.get(bucket, "k")
+    row = stack.reader.get(bucket, "k")
     assert row is not None
     assert (row.size, row.sequencer) == (len(b"second"), second["sequencer"])
     assert outcomes(stack, bucket, "k") == [Outcome.SUCCEEDED, Outcome.SKIPPED]
@@ -90,7 +90,7 @@ def test_a_versioned_key_ends_deleted_by_its_delete_marker_whatever_the_order(
     for fields in (put1, removal, put2):
         run(bucket, "doc", **fields)
 
-    row = stack.store.get(bucket, "doc")
+    row = stack.reader.get(bucket, "doc")
     assert row is not None
     assert row.is_deleted is True
     assert row.deleted_by == "ObjectRemoved:DeleteMarkerCreated"
@@ -106,7 +106,7 @@ def test_the_row_tracks_the_current_version_of_a_versioned_key(stack: Stack) -> 
     v2 = s3.put_object(Bucket=bucket, Key="doc", Body=b"v2")["VersionId"]
     run(bucket, "doc", **event("ObjectCreated:Put", next_sequencer(), v2))
 
-    row = stack.store.get(bucket, "doc")
+    row = stack.reader.get(bucket, "doc")
 
     assert row is not None
     assert row.version_id == v2
@@ -125,7 +125,7 @@ def test_an_object_deleted_before_its_create_event_is_handled_is_recorded_gone(
 
     assert result["outcome"] == "gone"
     assert outcomes(stack, bucket, "brief.txt") == [Outcome.GONE]  # no retry, no failure
-    row = stack.store.get(bucket, "brief.txt")
+    row = stack.reader.get(bucket, "brief.txt")
     assert row is not None
     assert row.is_deleted is True
 
@@ -144,7 +144,7 @@ def test_a_re_upload_after_a_delete_revives_the_row_and_the_journal_tells_it_all
     s3.put_object(Bucket=bucket, Key="phoenix", Body=b"second life", Metadata={"a": "1"})
     run(bucket, "phoenix", **event("ObjectCreated:Put", next_sequencer()))
 
-    row = stack.store.get(bucket, "phoenix")
+    row = stack.reader.get(bucket, "phoenix")
 
     assert row is not None
     assert (row.is_deleted, row.size, row.deleted_at) == (False, len(b"second life"), None)
@@ -220,7 +220,7 @@ def test_whatever_the_interleaving_the_table_ends_equal_to_s3(
         result.get(timeout=RESULT_TIMEOUT)
 
     for key in {f"key-{number}" for _op, number, _payload in operations}:
-        row = stack.store.get(bucket, key)
+        row = stack.reader.get(bucket, key)
         assert row is not None, key
         try:
             head = s3.head_object(Bucket=bucket, Key=key)
@@ -237,7 +237,7 @@ def test_tags_come_with_the_create_event_and_a_tagging_event_updates_them(stack:
     s3 = stack.s3()
     s3.put_object(Bucket=bucket, Key="tagged", Body=b"t", Tagging="team=data&tier=gold")
     run(bucket, "tagged", **event("ObjectCreated:Put", next_sequencer()))
-    first = stack.store.get(bucket, "tagged")
+    first = stack.reader.get(bucket, "tagged")
     assert first is not None
     assert first.tags == {"team": "data", "tier": "gold"}
 
@@ -247,7 +247,7 @@ def test_tags_come_with_the_create_event_and_a_tagging_event_updates_them(stack:
     run(bucket, "tagged", **event("ObjectTagging:Put", next_sequencer()))
     run(bucket, "tagged", **event("ObjectCreated:Copy", next_sequencer()))
 
-    row = stack.store.get(bucket, "tagged")
+    row = stack.reader.get(bucket, "tagged")
     assert row is not None
     assert row.tags == {"team": "ops"}
     assert journal(stack, bucket, "tagged") == ["CREATE", "UPDATE_METADATA"]

@@ -105,10 +105,10 @@ def test_reconcile_finds_planted_drift_and_fix_repairs_it(stack: Stack) -> None:
     _, after = json_report(f"s3://{bucket}/data/")
     assert (after["listed"], after["rows"], after["live_rows"], after["in_sync"]) == (6, 8, 6, 6)
     for key in stale:
-        row = stack.store.get(bucket, key)
+        row = stack.reader.get(bucket, key)
         assert row is not None
         assert row.is_deleted
-    row = stack.store.get(bucket, changed)
+    row = stack.reader.get(bucket, changed)
     assert row is not None
     assert row.size == len(b"second, longer")
     # The whole bucket still shows the object outside the prefix.

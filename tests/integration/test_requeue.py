@@ -14,7 +14,6 @@ from click.testing import Result
 
 from db.engine import create_engine, session_factory
 from db.models import utcnow
-from db.reports import iter_failed_keys
 from db.store import MetadataStore
 from s3meta.aws.sqs import Attribute, DeadLetters, Queue, QueueMessage
 from s3meta.bridge import Bridge, BridgeOptions
@@ -59,7 +58,7 @@ def run(bucket: str, key: str) -> AsyncResult:
 
 
 def outcomes(stack: Stack, bucket: str, key: str) -> list[str]:
-    return [attempt.outcome for attempt in stack.store.attempts(bucket, key)]
+    return [attempt.outcome for attempt in stack.reader.attempts(bucket, key)]
 
 
 def last_outcome_is(stack: Stack, bucket: str, key: str, outcome: Outcome) -> bool:
@@ -129,7 +128,7 @@ def test_failed_keys_are_requeued_and_succeed_once_the_cause_is_fixed(stack: Sta
             RESULT_TIMEOUT,
             f"s3://{bucket}/{key} to be requeued",
         )
-        row = stack.store.get(bucket, key)
+        row = stack.reader.get(bucket, key)
         assert row is not None
         assert row.size == len(key.encode())
         assert row.event_name is None  # a manual requeue carries no event
@@ -277,7 +276,7 @@ def test_requeue_failed_runs_the_usable_keys_and_never_the_unusable_ones(
         engine.dispose()
     # The session's database may hold attempts of other tests' refused calls for these.
     unusable = [("123", "None"), ("Bad_Bucket!!", "k")]
-    before = {call: len(stack.store.attempts(*call)) for call in unusable}
+    before = {call: len(stack.reader.attempts(*call)) for call in unusable}
 
     result = run_requeue("--failed", S3META_DATABASE_URL=mysql_url)
 
@@ -289,7 +288,7 @@ def test_requeue_failed_runs_the_usable_keys_and_never_the_unusable_ones(
         RESULT_TIMEOUT,
         "the usable key to be requeued",
     )
-    assert {call: len(stack.store.attempts(*call)) for call in unusable} == before
+    assert {call: len(stack.reader.attempts(*call)) for call in unusable} == before
 
 
 @pytest.mark.parametrize("page_size", [1, 2, 500])
@@ -302,13 +301,9 @@ def test_failed_keys_are_paged_in_byte_order_on_mysql(stack: Stack, page_size: i
     stack.store.record_attempt(
         Attempt("t-healed-2", bucket, "healed", 2, Outcome.SUCCEEDED, utcnow(), utcnow())
     )
-    engine = create_engine(stack.database_url)
-    try:
-        found = [
-            failed.key for failed in iter_failed_keys(engine, bucket=bucket, page_size=page_size)
-        ]
-    finally:
-        engine.dispose()
+    found = [
+        failed.key for failed in stack.reader.iter_failed_keys(bucket=bucket, page_size=page_size)
+    ]
 
     assert found == sorted(keys, key=str.encode)
 
@@ -329,7 +324,7 @@ def test_explicit_uris_are_requeued_and_their_task_ids_reported(stack: Stack) ->
         task.get(timeout=RESULT_TIMEOUT, propagate=False)
         assert task.successful(), task.traceback
     for key in keys:
-        row = stack.store.get(bucket, key)
+        row = stack.reader.get(bucket, key)
         assert row is not None
         assert row.size == 5
         assert outcomes(stack, bucket, key) == [Outcome.SUCCEEDED]
@@ -343,7 +338,7 @@ def test_plain_output_says_how_many_were_queued(stack: Stack) -> None:
 
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "s3meta: queued 1 task"
-    wait_for(lambda: stack.store.get(bucket, "k") is not None, RESULT_TIMEOUT, "the row")
+    wait_for(lambda: stack.reader.get(bucket, "k") is not None, RESULT_TIMEOUT, "the row")
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from celery.result import AsyncResult
 
 from db.engine import create_engine
-from db.reports import rows_per_bucket
 from s3meta.cli.query import list_objects, show
 from s3meta.cli.requeue import requeue as requeue_command
 from s3meta.cli.stats import stats as stats_command
 from s3meta.domain.attempts import Outcome
 from s3meta.errors import InvalidTaskArguments
 from s3meta.processes import wait_for
+from s3meta.records import ObjectFilter
 from tasks import app, extract_metadata
 from tests.support.cli import invoke
 from tests.support.faults import Fault
@@ -41,7 +41,7 @@ def run(bucket: str, key: str, **event: object) -> AsyncResult:
 
 
 def outcomes(stack: Stack, bucket: str, key: str) -> list[str]:
-    return [attempt.outcome for attempt in stack.store.attempts(bucket, key)]
+    return [attempt.outcome for attempt in stack.reader.attempts(bucket, key)]
 
 
 def worker_lines_about(stack: Stack, task_id: str, since: int) -> tuple[list[str], str]:
@@ -82,7 +82,7 @@ def test_an_uploaded_object_gets_a_row_with_every_field_right(stack: Stack) -> N
 
     assert result.successful(), result.traceback
     assert result.result["outcome"] == "succeeded"
-    row = stack.store.get(bucket, key)
+    row = stack.reader.get(bucket, key)
     assert row is not None
     assert row.object_key == key
     assert row.size == len(b"%PDF-1.7 fake")
@@ -114,7 +114,7 @@ def test_awkward_keys_are_indexed_under_their_exact_name(stack: Stack, key: str)
     result = run(bucket, key)
 
     assert result.successful(), result.traceback
-    row = stack.store.get(bucket, key)
+    row = stack.reader.get(bucket, key)
     assert row is not None
     assert row.object_key == key
     assert row.size == 1
@@ -127,7 +127,7 @@ def test_running_the_task_twice_leaves_one_row(stack: Stack) -> None:
     stack.s3().put_object(Bucket=bucket, Key="twice.txt", Body=b"three")
     run(bucket, "twice.txt")
 
-    rows = list(stack.store.iter_bucket(bucket))
+    rows = list(stack.reader.iter_objects(ObjectFilter(bucket)))
 
     assert [(row.object_key, row.size) for row in rows] == [("twice.txt", 5)]
 
@@ -144,7 +144,7 @@ def test_event_fields_are_stored_and_kept_by_a_manual_requeue(stack: Stack) -> N
     )
     run(bucket, "evented.txt")
 
-    row = stack.store.get(bucket, "evented.txt")
+    row = stack.reader.get(bucket, "evented.txt")
 
     assert row is not None
     assert row.event_name == "ObjectCreated:Put"
@@ -162,7 +162,7 @@ def test_a_missing_object_is_marked_deleted_without_retrying(stack: Stack) -> No
 
     assert result.successful(), result.traceback
     assert result.result["outcome"] == "gone"
-    row = stack.store.get(bucket, "gone.txt")
+    row = stack.reader.get(bucket, "gone.txt")
     assert row is not None
     assert row.is_deleted is True
     assert row.deleted_at is not None
@@ -185,12 +185,12 @@ def test_a_removal_event_for_a_key_never_indexed_and_not_in_s3_is_never_seen(
     result = run(bucket, "never-there.txt", event_name="ObjectRemoved:Delete")
 
     assert result.successful(), result.traceback
-    row = stack.store.get(bucket, "never-there.txt")
+    row = stack.reader.get(bucket, "never-there.txt")
     assert row is not None
     assert (row.is_deleted, row.never_seen) == (True, True)
     assert row.deleted_by == "ObjectRemoved:Delete"  # what S3 said is kept
     assert listed(stack, bucket) == []
-    assert stack.store.history(bucket, "never-there.txt") == []
+    assert stack.reader.history(bucket, "never-there.txt") == []
 
 
 def test_a_requeue_typo_is_never_seen_hidden_from_list_and_stats_and_unknown_to_show(
@@ -212,7 +212,7 @@ def test_a_requeue_typo_is_never_seen_hidden_from_list_and_stats_and_unknown_to_
     assert shown.exit_code == 1
     assert shown.stdout == ""
     assert f"s3://{bucket}/reprot.csv was never seen in S3" in shown.stderr
-    (counts,) = rows_per_bucket(create_engine(stack.database_url), bucket)
+    (counts,) = stack.reader.rows_per_bucket(bucket)
     assert (counts.live, counts.deleted, counts.never_seen) == (1, 0, 1)
 
 
@@ -224,10 +224,10 @@ def test_an_upload_of_a_key_once_never_seen_gives_a_normal_row(stack: Stack) -> 
     result = run(bucket, "early.txt", event_name="ObjectCreated:Put", event_time=s3_time())
 
     assert result.result["outcome"] == "succeeded"
-    row = stack.store.get(bucket, "early.txt")
+    row = stack.reader.get(bucket, "early.txt")
     assert row is not None
     assert (row.is_deleted, row.never_seen, row.size) == (False, False, len(b"here now"))
-    assert [entry.record_type for entry in stack.store.history(bucket, "early.txt")] == ["CREATE"]
+    assert [entry.record_type for entry in stack.reader.history(bucket, "early.txt")] == ["CREATE"]
     assert [row["key"] for row in listed(stack, bucket)] == ["early.txt"]
 
 
@@ -249,7 +249,7 @@ def test_an_upload_found_gone_says_so_and_its_removal_event_then_names_itself(
     found = run(bucket, "brief.txt", event_name="ObjectCreated:Put", event_time=put_time)
 
     assert found.result["outcome"] == "gone"
-    gone = stack.store.get(bucket, "brief.txt")
+    gone = stack.reader.get(bucket, "brief.txt")
     assert gone is not None
     assert gone.is_deleted is True
     assert gone.deleted_by == "HeadObject:NotFound"
@@ -261,7 +261,7 @@ def test_an_upload_found_gone_says_so_and_its_removal_event_then_names_itself(
     removed = run(bucket, "brief.txt", event_name="ObjectRemoved:Delete", event_time=delete_time)
 
     assert removed.result["outcome"] == "gone"
-    row = stack.store.get(bucket, "brief.txt")
+    row = stack.reader.get(bucket, "brief.txt")
     assert row is not None
     assert row.deleted_by == "ObjectRemoved:Delete"
     assert row.event_name == "ObjectRemoved:Delete"
@@ -281,7 +281,7 @@ def test_a_throttled_head_is_retried_then_succeeds_with_every_attempt_recorded(
     assert result.successful(), result.traceback
     assert result.result["attempt"] == 3
     assert stack.faults.count("HEAD", f"/{bucket}/busy.txt") == 3
-    attempts = stack.store.attempts(bucket, "busy.txt")
+    attempts = stack.reader.attempts(bucket, "busy.txt")
     assert [a.outcome for a in attempts] == [Outcome.RETRYING, Outcome.RETRYING, Outcome.SUCCEEDED]
     assert [a.attempt for a in attempts] == [1, 2, 3]
     assert attempts[0].error_type == "StorageUnavailable"
@@ -289,7 +289,7 @@ def test_a_throttled_head_is_retried_then_succeeds_with_every_attempt_recorded(
     assert "503" in attempts[0].error
     assert len({a.task_id for a in attempts}) == 1
     assert all(a.finished_at >= a.started_at for a in attempts)
-    row = stack.store.get(bucket, "busy.txt")
+    row = stack.reader.get(bucket, "busy.txt")
     assert row is not None
     assert row.size == 1
 
@@ -305,10 +305,10 @@ def test_access_denied_fails_at_once_and_is_recorded(stack: Stack) -> None:
     # One attempt, no retry; within it S3Storage asks once more without checksums, which
     # SSE-KMS objects would otherwise need kms:Decrypt for.
     assert stack.faults.count("HEAD", f"/{bucket}/secret.txt") == 2
-    attempts = stack.store.attempts(bucket, "secret.txt")
+    attempts = stack.reader.attempts(bucket, "secret.txt")
     assert [a.outcome for a in attempts] == [Outcome.FAILED]
     assert attempts[0].error_type == "PermanentError"
-    assert stack.store.get(bucket, "secret.txt") is None
+    assert stack.reader.get(bucket, "secret.txt") is None
 
 
 @pytest.mark.parametrize(
@@ -382,7 +382,7 @@ def test_a_call_no_run_can_use_fails_at_once_with_an_attempt_row_and_one_line(
 
     assert result.failed()
     assert "InvalidTaskArguments" in (result.traceback or "")
-    (attempt,) = stack.store.attempts("123", "None")
+    (attempt,) = stack.reader.attempts("123", "None")
     assert attempt.outcome == Outcome.FAILED
     assert attempt.error_type == "InvalidTaskArguments"
     assert "bucket must be a string, got int 123" in (attempt.error or "")

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from db.engine import create_engine, session_factory
+from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.config import get_settings
 from tasks.app import app, celery_config
@@ -53,6 +54,7 @@ class Stack:
     moto: MotoServer
     faults: FaultProxy
     store: MetadataStore
+    reader: ObjectReader
     worker: WorkerProcess
     database_url: str
 
@@ -111,6 +113,7 @@ def stack(
                 moto=moto_server,
                 faults=fault_proxy,
                 store=MetadataStore(session_factory(engine)),
+                reader=ObjectReader(engine),
                 worker=worker,
                 database_url=database_url,
             )

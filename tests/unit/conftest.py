@@ -12,7 +12,9 @@ import pytest
 import sqlalchemy as sa
 from moto import mock_aws
 
-from db.engine import create_engine
+from db.engine import create_engine, session_factory
+from db.reader import ObjectReader
+from db.store import MetadataStore
 from s3meta.config import get_settings
 
 if TYPE_CHECKING:
@@ -72,3 +74,15 @@ def engine(sqlite_url: str) -> Iterator[sa.Engine]:
     engine = create_engine(sqlite_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def store(engine: sa.Engine) -> MetadataStore:
+    """The writer on the SQLite database of ``engine`` (the root conftest's runs on MySQL too)."""
+    return MetadataStore(session_factory(engine))
+
+
+@pytest.fixture
+def reader(engine: sa.Engine) -> ObjectReader:
+    """A reader on the SQLite database of ``engine``."""
+    return ObjectReader(engine)

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+from db.reader import open_reader
 from s3meta import composition, masking
 from s3meta.config import get_settings, load_settings
 from s3meta.domain.objects import ObjectState
@@ -98,7 +99,9 @@ def test_a_worker_whose_secret_cannot_be_read_stops_with_one_line(
 def test_the_store_opens_the_database_at_the_url(sqlite_url: str) -> None:
     store = composition.store(sqlite_url)
 
-    assert list(store.iter_bucket("bucket-a")) == []
+    assert store.record_attempt is not None
+    with open_reader(sqlite_url) as reader:
+        assert reader.get("bucket-a", "k") is None
 
 
 def test_the_storage_reads_s3_with_the_settings_client(s3: Any) -> None:

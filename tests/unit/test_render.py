@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from dataclasses import fields
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from rich.console import Console
 
-from db.models import ObjectMetadata
-from s3meta.render import human_size, iso_utc, row_table, row_to_json, rows_table
+from s3meta.records import ObjectRecord
+from s3meta.render import human_size, row_table, row_to_json, rows_table
 
 SPEC_FIELDS = {
     "bucket",
@@ -54,8 +55,10 @@ DETAILS: dict[str, Any] = {
 }
 
 
-def make_row(**overrides: Any) -> ObjectMetadata:
-    values: dict[str, Any] = {
+def make_row(**overrides: Any) -> ObjectRecord:
+    # Every field unset unless named here or in ``overrides``.
+    values: dict[str, Any] = dict.fromkeys(field.name for field in fields(ObjectRecord))
+    values |= {
         "bucket": "bucket-a",
         "object_key": "dir/file name+1.txt",
         "version_id": "v1",
@@ -69,12 +72,13 @@ def make_row(**overrides: Any) -> ObjectMetadata:
         "event_name": "ObjectCreated:Put",
         "event_time": datetime(2026, 11, 20, 10, 15, 31, 123000, tzinfo=UTC),
         "is_deleted": False,
+        "never_seen": False,
         "deleted_at": None,
         "created_at": datetime(2026, 11, 20, 10, 15, 32, tzinfo=UTC),
         "updated_at": datetime(2026, 11, 20, 10, 15, 33, 456789, tzinfo=UTC),
     }
     values.update(overrides)
-    return ObjectMetadata(**values)
+    return ObjectRecord(**values)
 
 
 def render(renderable: Any) -> str:
@@ -187,26 +191,6 @@ def test_row_to_json_returns_a_copy_of_the_metadata() -> None:
     row = make_row()
     row_to_json(row)["metadata"]["owner"] = "someone else"
     assert row.user_metadata == {"owner": "zoë"}
-
-
-@pytest.mark.parametrize(
-    ("moment", "expected"),
-    [
-        (None, None),
-        (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "2026-01-02T03:04:05.000000Z"),
-        (datetime(2026, 1, 2, 3, 4, 5, 7, tzinfo=UTC), "2026-01-02T03:04:05.000007Z"),
-        # Naive means UTC already, as everywhere in s3meta.
-        (datetime(2026, 1, 2, 3, 4, 5), "2026-01-02T03:04:05.000000Z"),
-        (
-            datetime(2026, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2))),
-            "2026-01-02T03:04:05.000000Z",
-        ),
-    ],
-)
-def test_iso_utc_always_gives_utc_with_z_and_microseconds(
-    moment: datetime | None, expected: str | None
-) -> None:
-    assert iso_utc(moment) == expected
 
 
 @pytest.mark.parametrize(

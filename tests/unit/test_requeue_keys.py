@@ -8,11 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from db.engine import session_factory
-from db.reports import FailedKey
+from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.errors import InvalidTaskArguments, PermanentError, PublishError, QueueUnavailable
 from s3meta.operations.requeue import SKIPPED_EXAMPLES, requeue_failed, requeue_uris
+from s3meta.records import FailedKey
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -118,12 +119,12 @@ def failures(store: MetadataStore) -> None:
 
 
 @pytest.mark.usefixtures("failures")
-def test_failed_keys_are_published_in_key_order_up_to_the_limit(engine: sa.Engine) -> None:
+def test_failed_keys_are_published_in_key_order_up_to_the_limit(reader: ObjectReader) -> None:
     publisher = Publisher()
     seen: list[tuple[str, int]] = []
 
     report = requeue_failed(
-        engine,
+        reader,
         publisher,
         bucket="bucket-a",
         limit=3,
@@ -136,10 +137,10 @@ def test_failed_keys_are_published_in_key_order_up_to_the_limit(engine: sa.Engin
 
 
 @pytest.mark.usefixtures("failures")
-def test_since_leaves_out_keys_that_failed_before_it(engine: sa.Engine) -> None:
+def test_since_leaves_out_keys_that_failed_before_it(reader: ObjectReader) -> None:
     publisher = Publisher()
 
-    report = requeue_failed(engine, publisher, since=NOW - timedelta(hours=1))
+    report = requeue_failed(reader, publisher, since=NOW - timedelta(hours=1))
 
     assert ("bucket-a", "old") not in publisher.published
     assert report.matched == 4
@@ -147,13 +148,13 @@ def test_since_leaves_out_keys_that_failed_before_it(engine: sa.Engine) -> None:
 
 @pytest.mark.usefixtures("failures")
 def test_a_dry_run_of_failed_keys_reports_each_key_and_publishes_nothing(
-    engine: sa.Engine,
+    reader: ObjectReader,
 ) -> None:
     publisher = Publisher()
     seen: list[FailedKey] = []
 
     report = requeue_failed(
-        engine, publisher, dry_run=True, on_key=lambda failed_key, _count: seen.append(failed_key)
+        reader, publisher, dry_run=True, on_key=lambda failed_key, _count: seen.append(failed_key)
     )
 
     assert publisher.published == []
@@ -164,10 +165,10 @@ def test_a_dry_run_of_failed_keys_reports_each_key_and_publishes_nothing(
 @pytest.mark.usefixtures("failures")
 @pytest.mark.parametrize("error", [PublishError, QueueUnavailable])
 def test_an_error_midway_keeps_its_type_and_says_how_far_it_got(
-    engine: sa.Engine, error: type[Exception]
+    reader: ObjectReader, error: type[Exception]
 ) -> None:
     with pytest.raises(error) as raised:
-        requeue_failed(engine, Publisher(refuse_from=2, error=error), bucket="bucket-a")
+        requeue_failed(reader, Publisher(refuse_from=2, error=error), bucket="bucket-a")
 
     assert str(raised.value) == (
         "could not publish the task for s3://bucket-a/k3: refused (after queueing 2 tasks, "
@@ -176,9 +177,9 @@ def test_an_error_midway_keeps_its_type_and_says_how_far_it_got(
 
 
 @pytest.mark.usefixtures("failures")
-def test_an_error_on_the_first_failed_key_is_raised_as_it_is(engine: sa.Engine) -> None:
+def test_an_error_on_the_first_failed_key_is_raised_as_it_is(reader: ObjectReader) -> None:
     with pytest.raises(PublishError) as raised:
-        requeue_failed(engine, Publisher(refuse_from=0), bucket="bucket-b")
+        requeue_failed(reader, Publisher(refuse_from=0), bucket="bucket-b")
 
     assert str(raised.value) == "could not publish the task for s3://bucket-b/other: refused"
 
@@ -219,13 +220,13 @@ def unusable_failures(store: MetadataStore) -> None:
 @pytest.mark.usefixtures("unusable_failures")
 @pytest.mark.parametrize("dry_run", [False, True])
 def test_unusable_attempts_are_skipped_and_counted_and_the_rest_published(
-    engine: sa.Engine, dry_run: bool
+    reader: ObjectReader, dry_run: bool
 ) -> None:
     publisher = Publisher()
     seen: list[str] = []
 
     report = requeue_failed(
-        engine, publisher, dry_run=dry_run, on_key=lambda failed_key, _: seen.append(failed_key.uri)
+        reader, publisher, dry_run=dry_run, on_key=lambda failed_key, _: seen.append(failed_key.uri)
     )
 
     usable = [("bucket-a", "k1"), ("bucket-a", "k3"), ("bucket-b", "k4")]
@@ -247,29 +248,29 @@ def test_unusable_attempts_are_skipped_and_counted_and_the_rest_published(
 
 
 @pytest.mark.usefixtures("unusable_failures")
-def test_skipped_attempts_do_not_count_toward_the_limit(engine: sa.Engine) -> None:
+def test_skipped_attempts_do_not_count_toward_the_limit(reader: ObjectReader) -> None:
     publisher = Publisher()
 
-    report = requeue_failed(engine, publisher, limit=2)
+    report = requeue_failed(reader, publisher, limit=2)
 
     assert publisher.published == [("bucket-a", "k1"), ("bucket-a", "k3")]
     assert (report.matched, report.skipped) == (2, 3)
 
 
 def test_only_the_first_few_skipped_attempts_are_named(
-    engine: sa.Engine, store: MetadataStore
+    reader: ObjectReader, store: MetadataStore
 ) -> None:
     for n in range(SKIPPED_EXAMPLES + 4):
         refused(store, f"{n}", "None")
 
-    report = requeue_failed(engine, Publisher())
+    report = requeue_failed(reader, Publisher())
 
     assert (report.matched, report.skipped) == (0, SKIPPED_EXAMPLES + 4)
     assert len(report.skipped_examples) == SKIPPED_EXAMPLES
 
 
 def test_a_task_the_publisher_refuses_as_unusable_is_skipped_not_fatal(
-    engine: sa.Engine, store: MetadataStore
+    reader: ObjectReader, store: MetadataStore
 ) -> None:
     class Refusing(Publisher):
         def requeue(self, bucket: str, key: str) -> str:
@@ -281,7 +282,7 @@ def test_a_task_the_publisher_refuses_as_unusable_is_skipped_not_fatal(
         fail(store, "bucket-a", key)
     publisher = Refusing()
 
-    report = requeue_failed(engine, publisher)
+    report = requeue_failed(reader, publisher)
 
     assert publisher.published == [("bucket-a", "a"), ("bucket-a", "z")]
     assert (report.matched, report.skipped) == (2, 1)

@@ -8,13 +8,14 @@ import pytest
 import sqlalchemy as sa
 
 from db.engine import session_factory
-from db.reports import BucketRows
+from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.aws.sqs import QueueDepth, QueueMessage
 from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.errors import PermanentError
 from s3meta.memory import SENT, MemoryQueue
 from s3meta.operations.stats import QueueReport, Stats, collect_stats, oldest, queue_report
+from s3meta.records import BucketRows
 
 NO_OUTCOMES = dict.fromkeys((str(outcome) for outcome in Outcome), 0)
 
@@ -104,7 +105,7 @@ def test_stats_count_rows_and_attempts_of_the_bucket_and_report_each_queue(
     store.record_attempt(Attempt("x", "bucket-b", "x", 1, Outcome.FAILED, SENT, SENT))
     queues = [("events", queue_with("a")), ("dead-letter", MemoryQueue("dlq", missing=True))]
 
-    stats = collect_stats(engine, queues, bucket="bucket-a", peek=True, now=SENT)
+    stats = collect_stats(ObjectReader(engine), queues, bucket="bucket-a", peek=True, now=SENT)
 
     assert stats.attempts == {
         "last_hour": {**NO_OUTCOMES, "failed": 1},
@@ -128,7 +129,7 @@ def test_queues_that_cannot_be_read_leave_the_counts_and_say_why(engine: sa.Engi
     store.record_attempt(Attempt("t", "bucket-a", "k", 1, Outcome.GONE, SENT, SENT))
     queues = [("events", Unreachable("events")), ("task", Unreachable("tasks"))]
 
-    stats = collect_stats(engine, queues, bucket=None, peek=True, now=SENT)
+    stats = collect_stats(ObjectReader(engine), queues, bucket=None, peek=True, now=SENT)
 
     assert stats.attempts["last_hour"] == {**NO_OUTCOMES, "gone": 1}
     assert stats.queues == []

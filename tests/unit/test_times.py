@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from s3meta.domain.times import format_age, parse_since
+from s3meta.domain.times import format_age, iso_utc, parse_since
 
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 
@@ -82,3 +82,23 @@ def test_a_span_from_a_zoned_now_is_in_utc() -> None:
 )
 def test_ages_are_short(seconds: float | None, shown: str) -> None:
     assert format_age(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (None, None),
+        (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "2026-01-02T03:04:05.000000Z"),
+        (datetime(2026, 1, 2, 3, 4, 5, 7, tzinfo=UTC), "2026-01-02T03:04:05.000007Z"),
+        # Naive means UTC already, as everywhere in s3meta.
+        (datetime(2026, 1, 2, 3, 4, 5), "2026-01-02T03:04:05.000000Z"),
+        (
+            datetime(2026, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+            "2026-01-02T03:04:05.000000Z",
+        ),
+    ],
+)
+def test_iso_utc_always_gives_utc_with_z_and_microseconds(
+    moment: datetime | None, expected: str | None
+) -> None:
+    assert iso_utc(moment) == expected

@@ -1,0 +1,144 @@
+"""What the index holds, as plain read-only values, and how to ask for a page of objects.
+
+``db.reader`` returns these; the commands, their operations and the renderer take them, so
+no database row or session reaches them. Each record has a field per column of its table
+(the surrogate ``id`` aside), named as the column is: a new column is a new field here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+# Where a listing stands: the (bucket, key) of the last object read.
+Position = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRecord:
+    """One row of ``object_metadata``: an object's current state, or that it went."""
+
+    bucket: str
+    object_key: str
+    version_id: str | None
+    size: int | None
+    etag: str | None
+    content_type: str | None
+    last_modified: datetime | None
+    storage_class: str | None
+    user_metadata: Mapping[str, str] | None
+    sequencer: str | None
+    event_name: str | None
+    event_time: datetime | None
+    is_deleted: bool
+    deleted_at: datetime | None
+    deleted_by: str | None  # the event that removed it
+    # Deleted, and nothing ever showed the object existed (see db.models.ObjectMetadata).
+    never_seen: bool
+    checksum_algorithm: str | None
+    checksum_value: str | None
+    server_side_encryption: str | None
+    sse_kms_key_id: str | None
+    object_lock_mode: str | None
+    object_lock_retain_until: datetime | None
+    object_lock_legal_hold: str | None
+    restore_status: str | None
+    parts_count: int | None
+    tags: Mapping[str, str] | None  # None: never fetched; {}: fetched, none set
+    created_at: datetime
+    updated_at: datetime
+    last_task_id: str | None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.object_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """One row of ``object_journal``: a change applied to an object's row."""
+
+    bucket: str
+    object_key: str
+    record_type: str  # CREATE, UPDATE_METADATA, DELETE
+    version_id: str | None
+    etag: str | None
+    size: int | None
+    sequencer: str | None
+    event_name: str | None
+    event_time: datetime | None
+    applied_at: datetime
+    task_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One row of ``task_attempts``: a run of the task and its outcome."""
+
+    task_id: str
+    bucket: str
+    object_key: str
+    attempt: int
+    outcome: str
+    error_type: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRows:
+    """How many rows a bucket has in ``object_metadata``."""
+
+    bucket: str
+    live: int
+    deleted: int
+    never_seen: int = 0  # keys HeadObject never found: not objects, so in neither count
+
+    @property
+    def total(self) -> int:
+        return self.live + self.deleted
+
+
+@dataclass(frozen=True, slots=True)
+class FailedKey:
+    """A key whose last recorded attempt failed."""
+
+    bucket: str
+    key: str
+    attempt_id: int
+    finished_at: datetime
+    error_type: str | None
+    error: str | None  # the first characters only
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFilter:
+    """Which objects a listing holds, always in (bucket, key) order, S3's byte order.
+
+    A prefix needs its bucket: only then is it one range of the (bucket, key) index.
+    """
+
+    bucket: str | None = None
+    prefix: str = ""
+    include_deleted: bool = True
+    # Keys HeadObject never found and no event showed existed: not objects, hidden by default.
+    include_never_seen: bool = False
+
+    def __post_init__(self) -> None:
+        if self.prefix and self.bucket is None:
+            raise ValueError("a key prefix needs a bucket")
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPage:
+    """One page of a listing, and where the next one starts."""
+
+    records: Sequence[ObjectRecord]
+    # The position to ask for the next page after; None when no object follows this page.
+    next_after: Position | None
