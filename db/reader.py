@@ -25,7 +25,7 @@ from db.engine import open_engine
 from db.models import JournalEntry, ObjectMetadata, TaskAttempt
 from db.store import translate_database_error
 from s3meta.domain.attempts import Outcome
-from s3meta.records import (
+from s3meta.domain.records import (
     AttemptRecord,
     BucketRows,
     FailedKey,

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import JournalEntry, ObjectMetadata, TaskAttempt, utcnow
 from s3meta.domain.attempts import Attempt
 from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.domain.transitions import Applied, Change, JournalRecord, ObjectRecord, transition
+from s3meta.domain.records import JournalRecord, ObjectRecord
+from s3meta.domain.transitions import Applied, Change, transition
 from s3meta.errors import (
     DatabaseError,
     DatabaseUnavailable,

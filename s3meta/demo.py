@@ -28,10 +28,10 @@ from s3meta.aws.sqs import DeadLetters, Queue
 from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
 from s3meta.config import DEFAULT_DATABASE_URL, Settings, get_settings
 from s3meta.domain.event_names import CREATED, REMOVED
+from s3meta.domain.records import ObjectFilter, ObjectRecord
 from s3meta.errors import S3MetaError
 from s3meta.masking import mask_url
 from s3meta.processes import WorkerProcess, free_port
-from s3meta.records import ObjectFilter, ObjectRecord
 from s3meta.render import rows_table
 
 if TYPE_CHECKING:

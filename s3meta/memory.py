@@ -23,7 +23,8 @@ from s3meta.domain.attempts import Attempt
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.metrics import Counter
 from s3meta.domain.objects import ObjectState
-from s3meta.domain.transitions import Applied, Change, JournalRecord, ObjectRecord, transition
+from s3meta.domain.records import JournalRecord, ObjectRecord
+from s3meta.domain.transitions import Applied, Change, transition
 from s3meta.errors import (
     InvalidTaskArguments,
     ObjectNotFound,

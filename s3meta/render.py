@@ -12,9 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from s3meta.domain.objects import to_utc
+from s3meta.domain.records import JournalRecord, ObjectRecord
 from s3meta.domain.terminal import printable
 from s3meta.domain.times import iso_utc
-from s3meta.records import JournalRecord, ObjectRecord
 
 _MISSING = "-"
 _SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")

@@ -12,10 +12,10 @@ from db.reader import open_reader
 from s3meta import composition
 from s3meta.cli.params import bucket_name, s3_uri
 from s3meta.config import get_settings
+from s3meta.domain.records import ObjectFilter
 from s3meta.domain.terminal import printable
 from s3meta.masking import mask_url
 from s3meta.operations import query
-from s3meta.records import ObjectFilter
 from s3meta.render import journal_table, journal_to_json, row_table, row_to_json, rows_table
 
 # A table of more rows than this is no use to a person; --json has no cap.

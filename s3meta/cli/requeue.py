@@ -18,6 +18,7 @@ from s3meta.cli.dead_letters import letter_summary_json
 from s3meta.cli.errors import one_line_errors
 from s3meta.cli.params import bucket_name, s3_uris, since_time
 from s3meta.config import Settings, get_settings
+from s3meta.domain.records import FailedKey
 from s3meta.domain.terminal import printable
 from s3meta.domain.times import iso_utc
 from s3meta.domain.wording import counted
@@ -27,7 +28,6 @@ from s3meta.operations.dead_letters import (
     preview_move,
 )
 from s3meta.operations.requeue import FailedRequeue, KeyPublisher, requeue_failed, requeue_uris
-from s3meta.records import FailedKey
 
 # Human output of a long --failed run says how far it got this often.
 _PROGRESS_EVERY = 5000

@@ -20,11 +20,11 @@ from s3meta.cli.params import bucket_name
 from s3meta.cli.query import stdout_console
 from s3meta.config import Settings, get_settings
 from s3meta.domain.attempts import Outcome
+from s3meta.domain.records import BucketRows
 from s3meta.domain.terminal import printable
 from s3meta.domain.times import format_age, iso_utc
 from s3meta.errors import S3MetaError
 from s3meta.operations.stats import QueueReport, Stats, collect_stats
-from s3meta.records import BucketRows
 from s3meta.render import titled_table
 
 _MISSING = "-"

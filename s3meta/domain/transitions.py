@@ -8,6 +8,7 @@ row lock and maps the result onto rows; nothing here knows how records are kept.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from s3meta.domain.ordering import (
     is_newer,
     record_type,
 )
+from s3meta.domain.records import JournalRecord, ObjectRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,63 +79,6 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
-class ObjectRecord:
-    """What s3meta holds about one key: its ``object_metadata`` row, a field per column.
-
-    The object's last known state (kept when it is deleted; none if never found), the last
-    event's fields, whether and how it was removed, and when s3meta wrote it.
-    """
-
-    bucket: str
-    object_key: str
-    created_at: datetime  # when s3meta first knew of the key
-    updated_at: datetime  # when s3meta last wrote the record
-    version_id: str | None = None
-    size: int | None = None
-    etag: str | None = None
-    content_type: str | None = None
-    last_modified: datetime | None = None
-    storage_class: str | None = None
-    user_metadata: dict[str, str] | None = None
-    checksum_algorithm: str | None = None
-    checksum_value: str | None = None
-    server_side_encryption: str | None = None
-    sse_kms_key_id: str | None = None
-    object_lock_mode: str | None = None
-    object_lock_retain_until: datetime | None = None
-    object_lock_legal_hold: str | None = None
-    restore_status: str | None = None
-    parts_count: int | None = None
-    tags: dict[str, str] | None = None
-    sequencer: str | None = None
-    event_name: str | None = None
-    event_time: datetime | None = None
-    is_deleted: bool = False
-    deleted_at: datetime | None = None
-    deleted_by: str | None = None  # the removal event's name, or FOUND_GONE
-    # Deleted, and nothing ever showed the object existed (see Change.shows_existence).
-    never_seen: bool = False
-    last_task_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class JournalRecord:
-    """One entry of the journal: its ``object_journal`` row, a field per column."""
-
-    bucket: str
-    object_key: str
-    record_type: RecordType
-    version_id: str | None
-    etag: str | None
-    size: int | None
-    sequencer: str | None
-    event_name: str | None
-    event_time: datetime | None
-    applied_at: datetime
-    task_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Transition:
     """What a change does: skipped (no record), or the record to store and its journal entry."""
 
@@ -142,7 +87,7 @@ class Transition:
     journal: JournalRecord | None = None  # None: nothing happened to an object s3meta knows
 
     def applied(self) -> Applied:
-        return Applied(self.outcome, self.journal.record_type if self.journal else None)
+        return Applied(self.outcome, RecordType(self.journal.record_type) if self.journal else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +198,7 @@ def _snapshot(record: ObjectRecord) -> Snapshot:
 
 
 def _comparable(value: object) -> object:
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return tuple(sorted(value.items()))
     return value
 

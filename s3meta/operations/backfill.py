@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Protocol
 from s3meta.aws.listing import count_objects, iter_pages
 from s3meta.aws.sqs import QueueDepth
 from s3meta.domain.objects import Listed
+from s3meta.domain.records import ObjectFilter, ObjectRecord
 from s3meta.domain.terminal import printable
-from s3meta.records import ObjectFilter, ObjectRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from s3meta.domain.records import JournalRecord, ObjectFilter, ObjectPage, ObjectRecord
 from s3meta.domain.times import iso_utc
 from s3meta.errors import S3MetaError
-from s3meta.records import JournalRecord, ObjectFilter, ObjectPage, ObjectRecord
 
 if TYPE_CHECKING:
     from db.reader import ObjectReader

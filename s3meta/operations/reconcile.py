@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Protocol
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.objects import Listed
 from s3meta.domain.reconcile import Difference, Drift, Recorded, Tally, differences
+from s3meta.domain.records import ObjectFilter
 from s3meta.domain.wording import counted
 from s3meta.errors import ConfigError, S3MetaError
-from s3meta.records import ObjectFilter
 
 if TYPE_CHECKING:
     from db.reader import ObjectReader

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from s3meta.domain.names import bucket_name_problem, key_problem
+from s3meta.domain.records import FailedKey
 from s3meta.domain.wording import counted
 from s3meta.errors import InvalidTaskArguments, PublishError, S3MetaError
-from s3meta.records import FailedKey
 
 if TYPE_CHECKING:
     from db.reader import ObjectReader

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from s3meta.aws.sqs import QueueDepth, QueueMessage
+from s3meta.domain.records import BucketRows
 from s3meta.errors import QueueNotFound, S3MetaError
-from s3meta.records import BucketRows
 
 if TYPE_CHECKING:
     from db.reader import ObjectReader

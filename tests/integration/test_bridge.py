@@ -18,9 +18,9 @@ from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
 from s3meta.cli.query import show
 from s3meta.cli.setup import setup
 from s3meta.domain.events import ObjectEvent, parse_body
+from s3meta.domain.records import ObjectFilter
 from s3meta.errors import InvalidTaskArguments
 from s3meta.processes import wait_for
-from s3meta.records import ObjectFilter
 from tasks.publisher import CeleryPublisher
 from tests.support.cli import invoke, json_report
 from tests.support.samples import SAMPLE_EVENTS

@@ -15,7 +15,7 @@ from db.engine import create_engine, session_factory
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.records import ObjectFilter, Position
+from s3meta.domain.records import ObjectFilter, Position
 
 MODIFIED = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
 NO_EVENT = EventInfo()

@@ -11,8 +11,8 @@ from db.engine import create_engine, session_factory
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.domain.objects import EventInfo, ObjectState
+from s3meta.domain.records import ObjectFilter
 from s3meta.errors import DatabaseUnavailable
-from s3meta.records import ObjectFilter
 
 MODIFIED = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
 NO_EVENT = EventInfo()

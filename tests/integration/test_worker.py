@@ -16,9 +16,9 @@ from s3meta.cli.query import list_objects, show
 from s3meta.cli.requeue import requeue as requeue_command
 from s3meta.cli.stats import stats as stats_command
 from s3meta.domain.attempts import Outcome
+from s3meta.domain.records import ObjectFilter
 from s3meta.errors import InvalidTaskArguments
 from s3meta.processes import wait_for
-from s3meta.records import ObjectFilter
 from tasks import app, extract_metadata
 from tests.support.cli import invoke
 from tests.support.faults import Fault

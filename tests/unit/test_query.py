@@ -12,8 +12,8 @@ from db.models import ObjectMetadata
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.domain.objects import EventInfo, ObjectState
+from s3meta.domain.records import ObjectFilter
 from s3meta.operations import query
-from s3meta.records import ObjectFilter
 
 MODIFIED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 UPLOAD = EventInfo(event_name="ObjectCreated:Put", event_time=MODIFIED, sequencer="00A1")

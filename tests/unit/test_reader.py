@@ -19,14 +19,14 @@ from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.errors import SchemaNotMigrated
-from s3meta.records import (
+from s3meta.domain.records import (
     AttemptRecord,
     JournalRecord,
     ObjectFilter,
     ObjectRecord,
     Position,
 )
+from s3meta.errors import SchemaNotMigrated
 
 MODIFIED = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
 UPLOAD = EventInfo(event_name="ObjectCreated:Put", event_time=MODIFIED, sequencer="00A1")

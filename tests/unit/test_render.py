@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from s3meta.records import ObjectRecord
+from s3meta.domain.records import ObjectRecord
 from s3meta.render import human_size, row_table, row_to_json, rows_table
 
 SPEC_FIELDS = {

@@ -11,9 +11,9 @@ from db.engine import session_factory
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.domain.attempts import Attempt, Outcome
+from s3meta.domain.records import FailedKey
 from s3meta.errors import InvalidTaskArguments, PermanentError, PublishError, QueueUnavailable
 from s3meta.operations.requeue import SKIPPED_EXAMPLES, requeue_failed, requeue_uris
-from s3meta.records import FailedKey
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

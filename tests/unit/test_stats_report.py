@@ -12,10 +12,10 @@ from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.aws.sqs import QueueDepth, QueueMessage
 from s3meta.domain.attempts import Attempt, Outcome
+from s3meta.domain.records import BucketRows
 from s3meta.errors import PermanentError
 from s3meta.memory import SENT, MemoryQueue
 from s3meta.operations.stats import QueueReport, Stats, collect_stats, oldest, queue_report
-from s3meta.records import BucketRows
 
 NO_OUTCOMES = dict.fromkeys((str(outcome) for outcome in Outcome), 0)
 

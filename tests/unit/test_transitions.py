@@ -14,13 +14,8 @@ from db.models import JournalEntry, ObjectMetadata
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.ordering import FOUND_GONE, RecordType
-from s3meta.domain.transitions import (
-    Change,
-    JournalRecord,
-    ObjectRecord,
-    Transition,
-    transition,
-)
+from s3meta.domain.records import JournalRecord, ObjectRecord
+from s3meta.domain.transitions import Change, Transition, transition
 
 BUCKET, KEY = "bucket-a", "k"
 T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC)

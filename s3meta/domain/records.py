@@ -1,8 +1,10 @@
-"""What the index holds, as plain read-only values, and how to ask for a page of objects.
+"""What the index holds, as plain values, and how to ask for a page of objects. Pure.
 
-``db.reader`` returns these; the commands, their operations and the renderer take them, so
-no database row or session reaches them. Each record has a field per column of its table
-(the surrogate ``id`` aside), named as the column is: a new column is a new field here.
+The write rule (``s3meta.domain.transitions``) computes the next ``ObjectRecord`` and
+``JournalRecord``; ``db.reader`` returns these types, and the commands, their operations and
+the renderer take them, so no database row or session reaches them. Each record has a
+field per column of its table (the surrogate ``id`` aside), named as the column is: a new
+column is a new field here.
 """
 
 from __future__ import annotations
@@ -17,38 +19,42 @@ Position = tuple[str, str]
 
 @dataclass(frozen=True, slots=True)
 class ObjectRecord:
-    """One row of ``object_metadata``: an object's current state, or that it went."""
+    """What s3meta holds about one key: its ``object_metadata`` row, a field per column.
+
+    The object's last known state (kept when it is deleted; none if never found), the last
+    event's fields, whether and how it was removed, and when s3meta wrote it.
+    """
 
     bucket: str
     object_key: str
-    version_id: str | None
-    size: int | None
-    etag: str | None
-    content_type: str | None
-    last_modified: datetime | None
-    storage_class: str | None
-    user_metadata: Mapping[str, str] | None
-    sequencer: str | None
-    event_name: str | None
-    event_time: datetime | None
-    is_deleted: bool
-    deleted_at: datetime | None
-    deleted_by: str | None  # the event that removed it
-    # Deleted, and nothing ever showed the object existed (see db.models.ObjectMetadata).
-    never_seen: bool
-    checksum_algorithm: str | None
-    checksum_value: str | None
-    server_side_encryption: str | None
-    sse_kms_key_id: str | None
-    object_lock_mode: str | None
-    object_lock_retain_until: datetime | None
-    object_lock_legal_hold: str | None
-    restore_status: str | None
-    parts_count: int | None
-    tags: Mapping[str, str] | None  # None: never fetched; {}: fetched, none set
-    created_at: datetime
-    updated_at: datetime
-    last_task_id: str | None
+    created_at: datetime  # when s3meta first knew of the key
+    updated_at: datetime  # when s3meta last wrote the record
+    version_id: str | None = None
+    size: int | None = None
+    etag: str | None = None
+    content_type: str | None = None
+    last_modified: datetime | None = None
+    storage_class: str | None = None
+    user_metadata: Mapping[str, str] | None = None
+    checksum_algorithm: str | None = None
+    checksum_value: str | None = None
+    server_side_encryption: str | None = None
+    sse_kms_key_id: str | None = None
+    object_lock_mode: str | None = None
+    object_lock_retain_until: datetime | None = None
+    object_lock_legal_hold: str | None = None
+    restore_status: str | None = None
+    parts_count: int | None = None
+    tags: Mapping[str, str] | None = None  # None: never fetched; {}: fetched, none set
+    sequencer: str | None = None
+    event_name: str | None = None
+    event_time: datetime | None = None
+    is_deleted: bool = False
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None  # the removal event's name, or FOUND_GONE
+    # Deleted, and nothing ever showed the object existed (see Change.shows_existence).
+    never_seen: bool = False
+    last_task_id: str | None = None
 
     @property
     def uri(self) -> str:
@@ -57,11 +63,11 @@ class ObjectRecord:
 
 @dataclass(frozen=True, slots=True)
 class JournalRecord:
-    """One row of ``object_journal``: a change applied to an object's row."""
+    """One entry of the journal: its ``object_journal`` row, a field per column."""
 
     bucket: str
     object_key: str
-    record_type: str  # CREATE, UPDATE_METADATA, DELETE
+    record_type: str  # a RecordType: CREATE, UPDATE_METADATA, DELETE
     version_id: str | None
     etag: str | None
     size: int | None
