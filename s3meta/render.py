@@ -1,4 +1,4 @@
-"""Object records as JSON (the SPEC's fields) and as tables for people.
+"""Object records as JSON (the interface fields other tools read first) and as tables for people.
 
 ``titled_table`` is the borderless, titled table style of the history and of ``s3meta stats``.
 """
@@ -37,7 +37,7 @@ _SHOWN_WHEN_SET = frozenset(
 
 
 def row_to_json(row: ObjectRecord) -> dict[str, Any]:
-    """The row as a JSON-ready dict: the SPEC's fields first, then event, times and details."""
+    """The row as a JSON-ready dict: the interface fields first, then event, times, details."""
     return {
         "bucket": row.bucket,
         "key": row.object_key,
