@@ -119,9 +119,9 @@ class Settings(HealthSettings):
     # botocore's own quick retries inside one attempt; Celery retries beyond that.
     s3_max_attempts: int = Field(default=3, ge=1, le=10)
     # S3 sends only ObjectCreated:* for an upload with tags (no ObjectTagging event), so tags
-    # are read with every task that finds the object: one GetObjectTagging each (and
-    # s3:GetObjectTagging, plus s3:GetObjectVersionTagging on versioned buckets). False reads
-    # none, not even for ObjectTagging:* events.
+    # are read by every task that finds an object HeadObject counts tags on: one
+    # GetObjectTagging each (s3:GetObjectTagging, plus s3:GetObjectVersionTagging on versioned
+    # buckets). False reads none, not even for ObjectTagging:* events.
     fetch_tags: bool = True
     # Celery task events for monitors (Flower, `celery events`), as `worker -E` does. Each
     # event is one SNS publish plus one SQS message per running monitor; a task emits 3-4

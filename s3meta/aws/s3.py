@@ -33,12 +33,20 @@ class S3Storage:
         """The object's current metadata; raises ``ObjectNotFound`` if it does not exist.
 
         ``with_tags`` adds a GetObjectTagging call for the version HeadObject saw, so that
-        tags and metadata describe the same version even if a new one lands in between. Tags
-        the worker may not read are left unknown (``tags=None``) with a warning rather than
+        tags and metadata describe the same version even if a new one lands in between, but
+        only when HeadObject counted tags (``x-amz-tagging-count``, sent only above zero):
+        most objects have none, and asking would double the requests per object. Tags the
+        worker may not read are left unknown (``tags=None``) with a warning rather than
         failing the task: the rest of the row is still worth having.
         """
         response = self._head_object(bucket, key)
-        tags = self._tags(bucket, key, response.get("VersionId")) if with_tags else None
+        tags: dict[str, str] | None = None
+        if with_tags:
+            tags = (
+                self._tags(bucket, key, response.get("VersionId"))
+                if response.get("TagCount")
+                else {}
+            )
         return state_from_head(bucket, key, response, tags)
 
     def _head_object(self, bucket: str, key: str) -> HeadObjectOutputTypeDef:

@@ -369,6 +369,23 @@ def test_an_untagged_object_has_empty_tags_when_asked(s3: S3Client) -> None:
     assert S3Storage(s3).head(BUCKET, "k", with_tags=True).tags == {}
 
 
+def test_an_object_without_tags_costs_no_tagging_request(s3: S3Client) -> None:
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
+
+    with sent(s3, "GetObjectTagging") as requests:
+        state = S3Storage(s3).head(BUCKET, "k", with_tags=True)
+
+    assert state.tags == {}
+    assert requests == []
+
+
+def test_tags_removed_since_the_upload_are_seen_as_empty(s3: S3Client) -> None:
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x", Tagging="a=1")
+    s3.delete_object_tagging(Bucket=BUCKET, Key="k")
+
+    assert S3Storage(s3).head(BUCKET, "k", with_tags=True).tags == {}
+
+
 def test_url_encoded_tags_arrive_decoded(s3: S3Client) -> None:
     s3.put_object(Bucket=BUCKET, Key="k", Body=b"x", Tagging="team=data%20eng&ref=a%3Db%2Fc")
 
@@ -458,7 +475,7 @@ def test_tags_the_worker_may_not_read_are_unknown_and_logged(
 
 
 def test_throttled_tagging_is_transient(s3: S3Client) -> None:
-    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x", Tagging="a=1")
 
     with (
         s3_fails(s3, "GetObjectTagging", 503, "SlowDown"),
@@ -468,7 +485,7 @@ def test_throttled_tagging_is_transient(s3: S3Client) -> None:
 
 
 def test_other_tagging_failures_are_permanent(s3: S3Client) -> None:
-    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"x", Tagging="a=1")
 
     with (
         s3_fails(s3, "GetObjectTagging", 400, "InvalidRequest"),
@@ -479,7 +496,7 @@ def test_other_tagging_failures_are_permanent(s3: S3Client) -> None:
 
 def test_tagging_is_asked_for_the_version_head_returned(s3: S3Client) -> None:
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    put = s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
+    put = s3.put_object(Bucket=BUCKET, Key="k", Body=b"x", Tagging="a=1")
 
     with sent(s3, "GetObjectTagging") as requests:
         S3Storage(s3).head(BUCKET, "k", with_tags=True)
