@@ -11,7 +11,7 @@ from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 from s3meta import logs
 from s3meta.aws.clients import broker_url, region
 from s3meta.config import Settings, get_settings
-from s3meta.domain.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
+from s3meta.deployment.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
 from s3meta.masking import redact
 from s3meta.monitor.command import guard_flower_command

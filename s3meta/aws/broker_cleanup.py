@@ -1,7 +1,7 @@
 """Remove the control and event queues, and SNS subscriptions, that dead processes left.
 
 A clean shutdown deletes them (``tasks.sqs_transport``); a process that was killed cannot.
-Only s3meta's own names are considered (``s3meta.domain.broker``).
+Only s3meta's own names are considered (``s3meta.deployment.broker``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3meta.aws.errors import describe, is_no_such_queue
-from s3meta.domain.arns import queue_name_of
-from s3meta.domain.broker import (
+from s3meta.deployment.arns import queue_name_of
+from s3meta.deployment.broker import (
     EVENTS_TOPIC,
     PIDBOX_TOPIC,
     Litter,

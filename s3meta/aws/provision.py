@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from s3meta.aws.errors import NO_SUCH_QUEUE, Failure, classify, describe, is_access_denied
 from s3meta.aws.s3 import NoSuchBucket, check_bucket
-from s3meta.domain.arns import queue_arn
+from s3meta.deployment.arns import queue_arn
 from s3meta.errors import PermanentError, QueueUnavailable, StorageUnavailable, TransientError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import click
 
 from s3meta.cli.errors import one_line_errors
-from s3meta.domain.broker import MIN_IDLE
+from s3meta.deployment.broker import MIN_IDLE
 from s3meta.domain.times import format_age, iso_utc, parse_span
 
 

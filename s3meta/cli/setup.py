@@ -10,7 +10,7 @@ import click
 
 from s3meta.cli.errors import one_line_errors
 from s3meta.cli.params import bucket_names, buckets_option
-from s3meta.domain.notifications import KeyFilter
+from s3meta.deployment.notifications import KeyFilter
 from s3meta.domain.objects import MAX_KEY_BYTES
 
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
@@ -152,8 +152,8 @@ def _print_iam_policy(
 ) -> None:
     from s3meta.aws.clients import region
     from s3meta.config import get_settings
-    from s3meta.domain.arns import queue_arn, secret_arn
-    from s3meta.domain.iam import bridge_iam_policy, worker_iam_policy
+    from s3meta.deployment.arns import queue_arn, secret_arn
+    from s3meta.deployment.iam import bridge_iam_policy, worker_iam_policy
 
     account = account_id or "*"
     if account != "*" and not _ACCOUNT_ID.fullmatch(account):

@@ -47,7 +47,7 @@ from vine import transform
 
 from s3meta.aws.errors import is_no_such_queue
 from s3meta.compat import Mirrored, require
-from s3meta.domain.broker import (
+from s3meta.deployment.broker import (
     HEARTBEAT_INTERVAL,
     HEARTBEAT_TAG,
     Kind,

@@ -19,9 +19,9 @@ from s3meta.aws.clients import broker_url, region
 from s3meta.aws.s3 import bucket_error, check_bucket
 from s3meta.aws.sqs import pipeline_queues
 from s3meta.config import Settings, env_var_for
-from s3meta.domain.arns import bucket_arn
+from s3meta.deployment.arns import bucket_arn
+from s3meta.deployment.queue_policy import POLICY_STATEMENT_ID, allowed_source_arns, parse_policy
 from s3meta.domain.event_names import SUBSCRIBED
-from s3meta.domain.queue_policy import POLICY_STATEMENT_ID, allowed_source_arns, parse_policy
 from s3meta.errors import S3MetaError
 from s3meta.masking import redact
 

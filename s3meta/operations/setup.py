@@ -23,14 +23,14 @@ from s3meta.aws.provision import (
     Provisioner,
 )
 from s3meta.config import Settings
-from s3meta.domain.arns import bucket_arn, queue_name_of
-from s3meta.domain.notifications import (
+from s3meta.deployment.arns import bucket_arn, queue_name_of
+from s3meta.deployment.notifications import (
     KeyFilter,
     NotificationPlan,
     describe_notification_change,
     plan_notification,
 )
-from s3meta.domain.queue_policy import (
+from s3meta.deployment.queue_policy import (
     POLICY_STATEMENT_ID,
     allowed_source_arns,
     attribute_changes,

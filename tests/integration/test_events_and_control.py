@@ -17,7 +17,7 @@ import boto3
 import pytest
 from celery.events import EventReceiver
 
-from s3meta.domain.broker import Kind, kind_of
+from s3meta.deployment.broker import Kind, kind_of
 from tasks import extract_metadata
 from tasks.app import app
 from tests.support.database import ROOT

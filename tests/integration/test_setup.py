@@ -19,8 +19,8 @@ from s3meta.aws.clients import s3_client, sqs_client, sts_client
 from s3meta.cli import LazyGroup
 from s3meta.cli.setup import setup
 from s3meta.config import get_settings, load_settings
-from s3meta.domain.notifications import KeyFilter
-from s3meta.domain.queue_policy import POLICY_STATEMENT_ID
+from s3meta.deployment.notifications import KeyFilter
+from s3meta.deployment.queue_policy import POLICY_STATEMENT_ID
 from s3meta.errors import PermanentError
 from s3meta.operations.setup import Setup
 from tests.support.processes import MotoServer

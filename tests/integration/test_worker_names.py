@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import boto3
 import pytest
 
-from s3meta.domain.broker import Kind, kind_of
+from s3meta.deployment.broker import Kind, kind_of
 from tests.support.database import ROOT
 from tests.support.processes import WorkerProcess, wait_for
 from tests.support.stack import Stack

@@ -1,10 +1,10 @@
-"""``s3meta.domain.arns``: ARNs in the region's partition."""
+"""``s3meta.deployment.arns``: ARNs in the region's partition."""
 
 from __future__ import annotations
 
 import pytest
 
-from s3meta.domain.arns import bucket_arn, partition, queue_arn
+from s3meta.deployment.arns import bucket_arn, partition, queue_arn
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from s3meta.aws.broker_cleanup import clean_broker
 from s3meta.cli import main
-from s3meta.domain.broker import HEARTBEAT_TAG, Kind
+from s3meta.deployment.broker import HEARTBEAT_TAG, Kind
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from s3meta.domain.broker import (
+from s3meta.deployment.broker import (
     HEARTBEAT_TAG,
     SQS_NAME_LIMIT,
     Kind,

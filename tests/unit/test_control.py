@@ -6,7 +6,7 @@ import os
 
 from s3meta.compat.celery import ProcessControl
 from s3meta.compat.kombu import ProcessMailbox
-from s3meta.domain.broker import Kind, kind_of
+from s3meta.deployment.broker import Kind, kind_of
 from tasks.app import app
 
 

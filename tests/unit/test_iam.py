@@ -1,12 +1,12 @@
-"""``s3meta.domain.iam``: the worker's and the bridge's least-privilege policies."""
+"""``s3meta.deployment.iam``: the worker's and the bridge's least-privilege policies."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from s3meta.domain.arns import queue_arn
-from s3meta.domain.iam import bridge_iam_policy, worker_iam_policy
-from s3meta.domain.notifications import KeyFilter
+from s3meta.deployment.arns import queue_arn
+from s3meta.deployment.iam import bridge_iam_policy, worker_iam_policy
+from s3meta.deployment.notifications import KeyFilter
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

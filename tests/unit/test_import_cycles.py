@@ -108,3 +108,16 @@ def test_the_graph_sees_function_level_imports_and_a_cycle_among_them() -> None:
 
 def test_the_masking_module_imports_nothing_of_s3meta() -> None:
     assert import_graph()["s3meta.masking"] == set()
+
+
+def test_the_rules_import_nothing_of_s3meta_outside_them() -> None:
+    graph = import_graph()
+    layers = {
+        "s3meta.domain": ("s3meta.domain",),
+        "s3meta.deployment": ("s3meta.deployment", "s3meta.domain"),
+    }
+
+    for layer, allowed in layers.items():
+        for module in (name for name in graph if name.startswith(layer)):
+            outside = {t for t in graph[module] if not t.startswith(allowed)}
+            assert outside == set(), f"{module} imports {sorted(outside)}"

@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3meta.domain.arns import queue_arn
-from s3meta.domain.event_names import SUBSCRIBED
-from s3meta.domain.notifications import (
+from s3meta.deployment.arns import queue_arn
+from s3meta.deployment.notifications import (
     KeyFilter,
     configuration_id,
     describe_notification_change,
     events_overlap,
     plan_notification,
 )
+from s3meta.domain.event_names import SUBSCRIBED
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

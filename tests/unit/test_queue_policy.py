@@ -1,12 +1,12 @@
-"""``s3meta.domain.queue_policy``: the queues' attributes and the events queue's policy."""
+"""``s3meta.deployment.queue_policy``: the queues' attributes and the events queue's policy."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from s3meta.domain.arns import queue_arn
-from s3meta.domain.queue_policy import (
+from s3meta.deployment.arns import queue_arn
+from s3meta.deployment.queue_policy import (
     MAX_RECEIVE_COUNT,
     POLICY_STATEMENT_ID,
     attribute_changes,

@@ -1,7 +1,7 @@
 """s3meta's Celery control and event names on SQS/SNS, and which of them are litter.
 
 Pure: no AWS calls. ``s3meta.compat.kombu`` names queues with it, ``s3meta broker-cleanup``
-selects what to remove with it, and ``s3meta.domain.iam`` scopes the policies to it.
+selects what to remove with it, and ``s3meta.deployment.iam`` scopes the policies to it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from s3meta.domain.arns import queue_name_of
+from s3meta.deployment.arns import queue_name_of
 
 # Celery's names, scoped to s3meta so that cleanup can never take another app's queues:
 # control_exchange "s3meta" gives the fanout exchange "s3meta.pidbox", worker queues

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from s3meta.domain.arns import bucket_arn
-from s3meta.domain.broker import (
+from s3meta.deployment.arns import bucket_arn
+from s3meta.deployment.broker import (
     CONTROL_QUEUE_PATTERN,
     EVENT_QUEUE_PATTERN,
     EVENTS_TOPIC,
     PIDBOX_TOPIC,
 )
-from s3meta.domain.notifications import EVERY_KEY, KeyFilter
+from s3meta.deployment.notifications import EVERY_KEY, KeyFilter
 
 POLICY_VERSION = "2012-10-17"
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from s3meta.domain.arns import queue_name_of
+from s3meta.deployment.arns import queue_name_of
 from s3meta.domain.event_names import SUBSCRIBED
 
 _DESTINATIONS = {

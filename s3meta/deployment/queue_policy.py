@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from s3meta.domain.iam import POLICY_VERSION
+from s3meta.deployment.iam import POLICY_VERSION
 
 # A message the bridge cannot publish stays on the events queue; after this many receives SQS
 # moves it to the dead-letter queue.
