@@ -20,16 +20,16 @@ from typing import Any, Protocol
 
 from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.metrics import event_to_row_lag
-from s3meta.domain.names import (
+from s3meta.domain.objects import ObjectState
+from s3meta.domain.ordering import RecordType
+from s3meta.domain.retries import Draw, RetryPolicy
+from s3meta.domain.task_call import (
     InvalidTaskCall,
     TaskCall,
     check_task_call,
     recordable_bucket,
     recordable_key,
 )
-from s3meta.domain.objects import ObjectState
-from s3meta.domain.ordering import RecordType
-from s3meta.domain.retries import Draw, RetryPolicy
 from s3meta.domain.transitions import Applied, Change
 from s3meta.errors import (
     InvalidTaskArguments,

@@ -11,7 +11,7 @@ from typing import Any
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from s3meta.domain.names import InvalidTaskCall, check_task_arguments
+from s3meta.domain.task_call import InvalidTaskCall, check_task_arguments
 from s3meta.errors import InvalidTaskArguments, PermanentError
 from s3meta.indexing import Failed, Indexed, Refused, Retry
 from tasks.app import app

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3meta.bridge import Published
 from s3meta.domain.events import ObjectEvent
+from s3meta.domain.task_call import task_kwargs
 from s3meta.errors import InvalidTaskArguments, PublishError, S3MetaError
 from tasks.app import app
 from tasks.batch import EncodedTask, KombuSqsEncoder, publishes_to_sqs, send_tasks
@@ -65,7 +66,7 @@ class CeleryPublisher:
         outcomes: list[Published | EncodedTask] = []
         for event in events:
             try:
-                outcomes.append(encoder.encode(event.bucket, event.key, **event.task_kwargs()))
+                outcomes.append(encoder.encode(event.bucket, event.key, **task_kwargs(event)))
             except InvalidTaskArguments as exc:
                 outcomes.append(exc)
             except S3MetaError as exc:
@@ -95,7 +96,7 @@ class CeleryPublisher:
 
     def publish(self, event: ObjectEvent) -> str:
         """Publish the task for ``event``; returns its task id once the broker has it."""
-        return self._send(event.bucket, event.key, event.task_kwargs())
+        return self._send(event.bucket, event.key, task_kwargs(event))
 
     def requeue(self, bucket: str, key: str) -> str:
         """Publish a manual requeue of ``bucket``/``key`` (no event fields); returns its task id."""

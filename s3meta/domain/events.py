@@ -58,18 +58,6 @@ class ObjectEvent:
     etag: str | None = None
     sequencer: str | None = None
 
-    def task_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``extract_metadata(bucket, key, **kwargs)``; Nones left out."""
-        values = {
-            "event_name": self.event_name,
-            "event_time": self.event_time,
-            "version_id": self.version_id,
-            "size": self.size,
-            "etag": self.etag,
-            "sequencer": self.sequencer,
-        }
-        return {name: value for name, value in values.items() if value is not None}
-
 
 @dataclass(frozen=True, slots=True)
 class ParsedMessage:

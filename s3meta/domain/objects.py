@@ -59,20 +59,6 @@ class EventInfo:
     size: int | None = None
     etag: str | None = None
 
-    @classmethod
-    def from_task_kwargs(cls, kwargs: Mapping[str, Any]) -> EventInfo:
-        """Build from the task's keyword arguments, ignoring ones a newer bridge may add."""
-        event_time = kwargs.get("event_time")
-        size = kwargs.get("size")
-        return cls(
-            event_name=_str_or_none(kwargs.get("event_name")),
-            event_time=parse_timestamp(event_time) if event_time else None,
-            sequencer=_str_or_none(kwargs.get("sequencer")),
-            version_id=_str_or_none(kwargs.get("version_id")),
-            size=int(size) if size is not None else None,
-            etag=strip_etag(kwargs["etag"]) if kwargs.get("etag") else None,
-        )
-
 
 def state_from_head(
     bucket: str,
@@ -201,10 +187,6 @@ def parse_timestamp(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
         return to_utc(value)
     return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _text(response: Mapping[str, Any], name: str) -> str | None:

@@ -1,18 +1,10 @@
-"""``s3meta.domain.names``: the bucket, key and task-argument rules everyone asks."""
+"""``s3meta.domain.names``: the bucket and key rules everyone asks."""
 
 from __future__ import annotations
 
 import pytest
 
-from s3meta.domain.names import (
-    InvalidTaskCall,
-    bucket_name_problem,
-    check_task_arguments,
-    check_task_call,
-    key_problem,
-    recordable_bucket,
-    recordable_key,
-)
+from s3meta.domain.names import bucket_name_problem, key_problem, short_repr
 
 
 @pytest.mark.parametrize("name", ["abc", "my.bucket-1", "a" * 63])
@@ -52,46 +44,7 @@ def test_a_key_of_1024_bytes_is_fine() -> None:
     assert key_problem("k/" + "é" * 511) is None
 
 
-def test_every_problem_of_a_call_is_named_in_one_sentence() -> None:
-    with pytest.raises(InvalidTaskCall) as raised:
-        check_task_call("Bad_Bucket!!", None, {"size": "big"})
-    message = str(raised.value)
-    assert "\n" not in message
-    assert "invalid bucket name" in message
-    assert "key must be a string" in message
-    assert "unreadable event fields" in message
-
-
-def test_a_good_call_gives_its_bucket_key_and_event() -> None:
-    call = check_task_call("bucket-a", "k", {"event_name": "ObjectCreated:Put", "size": 3})
-    assert (call.bucket, call.key, call.event.size) == ("bucket-a", "k", 3)
-
-
-@pytest.mark.parametrize(
-    ("args", "kwargs", "problem"),
-    [
-        ((), {}, "bucket is missing"),
-        (("bucket-a",), {"bucket": "bucket-b"}, "bucket given twice"),
-        (("bucket-a", "k", "x"), {}, "1 more positional"),
-    ],
-)
-def test_celerys_form_of_a_call_is_bound_like_the_function(
-    args: tuple[object, ...], kwargs: dict[str, object], problem: str
-) -> None:
-    with pytest.raises(InvalidTaskCall, match=problem):
-        check_task_arguments(args, kwargs)
-
-
-def test_named_bucket_and_key_are_accepted() -> None:
-    call = check_task_arguments(None, {"bucket": "bucket-a", "key": "k", "etag": '"e"'})
-    assert (call.bucket, call.key, call.event.etag) == ("bucket-a", "k", "e")
-
-
-def test_unusable_arguments_are_recorded_as_short_ascii_reprs() -> None:
-    assert recordable_bucket(123) == "123"
-    assert recordable_bucket("Bad_Bucket!!") == "Bad_Bucket!!"
-    assert recordable_bucket("bücket") == "'b\\xfccket'"
-    assert len(recordable_bucket("b" * 300)) == 63
-    assert recordable_key(None) == "None"
-    assert recordable_key("ünï/key") == "ünï/key"
-    assert recordable_key("") == "''"
+def test_a_short_repr_is_printable_ascii_of_at_most_63_characters() -> None:
+    assert short_repr("bücket") == "'b\\xfccket'"
+    assert len(short_repr("b" * 300)) == 63
+    assert short_repr("b" * 300).endswith("...")

@@ -11,7 +11,6 @@ import pytest
 
 from s3meta.domain.objects import (
     DEFAULT_STORAGE_CLASS,
-    EventInfo,
     ObjectState,
     state_from_head,
 )
@@ -208,96 +207,3 @@ def test_metadata_names_are_lowercased() -> None:
     state = state_from_head(BUCKET, "k", head_response(Metadata={"Owner": "x", "MiXeD-Case": "y"}))
 
     assert state.user_metadata == {"owner": "x", "mixed-case": "y"}
-
-
-# EventInfo ---------------------------------------------------------------------------------
-
-
-def test_event_info_takes_the_full_set_of_task_kwargs() -> None:
-    info = EventInfo.from_task_kwargs(
-        {
-            "event_name": "ObjectCreated:Put",
-            "event_time": "2026-11-20T10:15:30.123Z",
-            "sequencer": "0055AED6DCD90281E5",
-            "version_id": "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
-            "size": 1024,
-            "etag": '"d41d8cd98f00b204e9800998ecf8427e"',
-        }
-    )
-
-    assert info == EventInfo(
-        event_name="ObjectCreated:Put",
-        event_time=datetime(2026, 11, 20, 10, 15, 30, 123000, tzinfo=UTC),
-        sequencer="0055AED6DCD90281E5",
-        version_id="3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
-        size=1024,
-        etag="d41d8cd98f00b204e9800998ecf8427e",
-    )
-
-
-def test_a_manual_requeue_has_no_event_information() -> None:
-    info = EventInfo.from_task_kwargs({})
-
-    assert info == EventInfo()
-    assert info.event_name is None
-    assert info.event_time is None
-    assert info.sequencer is None
-    assert info.version_id is None
-    assert info.size is None
-    assert info.etag is None
-
-
-def test_unknown_extra_kwargs_are_ignored() -> None:
-    info = EventInfo.from_task_kwargs(
-        {"event_name": "ObjectRemoved:Delete", "region": "eu-west-1", "new_field": [1, 2]}
-    )
-
-    assert info == EventInfo(event_name="ObjectRemoved:Delete")
-
-
-def test_the_event_time_is_parsed_to_aware_utc_with_milliseconds() -> None:
-    info = EventInfo.from_task_kwargs({"event_time": "2026-11-20T10:15:30.123Z"})
-
-    assert info.event_time is not None
-    assert info.event_time.tzinfo is UTC
-    assert info.event_time.microsecond == 123000
-    assert info.event_time == datetime(2026, 11, 20, 10, 15, 30, 123000, tzinfo=UTC)
-
-
-def test_an_event_time_with_an_offset_is_converted_to_utc() -> None:
-    info = EventInfo.from_task_kwargs({"event_time": "2026-11-20T12:15:30+02:00"})
-
-    assert info.event_time == datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
-    assert info.event_time is not None
-    assert info.event_time.tzinfo is UTC
-
-
-def test_the_etag_loses_its_quotes() -> None:
-    assert EventInfo.from_task_kwargs({"etag": '"abc123"'}).etag == "abc123"
-    assert EventInfo.from_task_kwargs({"etag": "abc123"}).etag == "abc123"
-
-
-def test_a_multipart_etag_keeps_its_part_count() -> None:
-    assert EventInfo.from_task_kwargs({"etag": '"abc123-4"'}).etag == "abc123-4"
-
-
-def test_a_size_sent_as_a_string_becomes_an_int() -> None:
-    assert EventInfo.from_task_kwargs({"size": "2048"}).size == 2048
-
-
-def test_a_zero_size_is_kept() -> None:
-    assert EventInfo.from_task_kwargs({"size": 0}).size == 0
-
-
-def test_explicit_nones_mean_absent() -> None:
-    info = EventInfo.from_task_kwargs(
-        {"event_name": None, "event_time": None, "size": None, "etag": None}
-    )
-
-    assert info == EventInfo()
-
-
-@pytest.mark.parametrize("bad", ["yesterday", "2026-13-40T99:00:00Z", "2026/11/20 10:15"])
-def test_a_bad_event_time_raises_value_error(bad: str) -> None:
-    with pytest.raises(ValueError, match=r"isoformat|must be in"):
-        EventInfo.from_task_kwargs({"event_time": bad})
