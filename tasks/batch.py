@@ -7,7 +7,6 @@ requests. The message bodies are the ones kombu's SQS transport would send, so a
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -171,18 +170,6 @@ def _broker_errors() -> Iterator[None]:
         raise QueueUnavailable(f"SQS unreachable: {exc}") from exc
     except (ClientError, BotoCoreError) as exc:
         raise QueueUnavailable(f"SQS: {describe(exc)}") from exc
-
-
-def decode_body(body: str) -> dict[str, Any]:
-    """The kombu message dict of an SQS body (base64 or not); for tests and diagnostics."""
-    from kombu.utils.json import loads
-
-    try:
-        text = base64.b64decode(body, validate=True).decode()
-    except ValueError:
-        text = body
-    decoded: dict[str, Any] = loads(text)  # type: ignore[no-untyped-call]
-    return decoded
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import pytest
 
 from s3meta.aws.sqs import Queue
 from s3meta.processes import stop_process, wait_for
-from tasks.batch import decode_body
+from tests.support.messages import decode_body
 from tests.support.stack import Stack
 
 # The console script beside this interpreter: the venv's, even when its bin is not on PATH.

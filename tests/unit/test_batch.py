@@ -18,8 +18,9 @@ from celery.signals import before_task_publish
 from s3meta.config import load_settings
 from s3meta.errors import InvalidTaskArguments, PublishError
 from tasks.app import celery_config
-from tasks.batch import BatchPublisher, EncodedTask, KombuSqsEncoder, decode_body, send_tasks
+from tasks.batch import BatchPublisher, EncodedTask, KombuSqsEncoder, send_tasks
 from tasks.publisher import PUBLISH_RETRY_POLICY, retry_delays
+from tests.support.messages import decode_body
 
 URL = "http://sqs.local/123/tasks"
 
@@ -215,7 +216,7 @@ def test_the_publish_retry_policy_waits_longer_each_time_up_to_its_bound() -> No
     assert retry_delays(policy) == (1, 2, 2.5, 2.5)
 
 
-def test_decode_body_reads_base64_and_plain_json() -> None:
+def test_a_task_body_reads_back_from_base64_and_plain_json() -> None:
     assert decode_body('{"a": 1}') == {"a": 1}
     assert decode_body("eyJhIjogMX0=") == {"a": 1}
 
