@@ -44,26 +44,23 @@ def test_without_an_endpoint_the_broker_is_plain_sqs() -> None:
     assert settings.broker_is_secure() is True
 
 
-def test_a_local_http_endpoint_becomes_the_broker_host_with_the_credentials(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("endpoint", "url", "secure"),
+    [
+        ("http://127.0.0.1:5000", "sqs://KEY:SECRET@127.0.0.1:5000", False),
+        ("https://sqs.example.test", "sqs://KEY:SECRET@sqs.example.test", True),
+    ],
+)
+def test_an_endpoint_becomes_the_broker_host_with_the_credentials_secure_if_https(
+    monkeypatch: pytest.MonkeyPatch, endpoint: str, url: str, secure: bool
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     set_credentials(monkeypatch, "KEY", "SECRET")
 
     settings = load_settings()
 
-    assert broker_url(settings) == "sqs://KEY:SECRET@127.0.0.1:5000"
-    assert settings.broker_is_secure() is False
-
-
-def test_an_https_endpoint_makes_the_broker_secure(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://sqs.example.test")
-    set_credentials(monkeypatch, "KEY", "SECRET")
-
-    settings = load_settings()
-
-    assert broker_url(settings) == "sqs://KEY:SECRET@sqs.example.test"
-    assert settings.broker_is_secure() is True
+    assert broker_url(settings) == url
+    assert settings.broker_is_secure() is secure
 
 
 def test_a_secret_with_slash_and_plus_is_percent_quoted_and_round_trips_through_kombu(
