@@ -11,25 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.errors import DEADLOCK_MYSQL, error_code, translated_errors
 from db.models import JournalEntry, ObjectMetadata, TaskAttempt, utcnow
 from s3meta.domain.attempts import Attempt
-from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.records import JournalRecord, ObjectRecord
 from s3meta.domain.transitions import Applied, Change, transition
-from s3meta.errors import (
-    DatabaseError,
-    DatabaseUnavailable,
-    S3MetaError,
-    SchemaNotMigrated,
-)
+from s3meta.errors import DatabaseUnavailable
 
-# MySQL/MariaDB errors that say the server is away or busy, not that the query is wrong:
-# too many connections, shutdown, lock wait timeout, deadlock, connection killed,
-# can't connect, server gone away, lost connection.
-_TRANSIENT_MYSQL_ERRORS = frozenset({1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055})
-_NO_SUCH_TABLE_MYSQL = 1146
-_DEADLOCK_MYSQL = 1213
-_TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database table is locked")
 _INSERT_RACES = 3
 
 
@@ -59,19 +47,6 @@ class MetadataStore:
                 continue  # another worker created the row first: lock it and decide again
         raise DatabaseUnavailable(f"s3://{change.bucket}/{change.key}: kept losing insert races")
 
-    def save_state(
-        self, state: ObjectState, event: EventInfo, task_id: str | None = None
-    ) -> Applied:
-        """``apply`` a live state observed now."""
-        change = Change(state.bucket, state.key, state, event, utcnow(), task_id)
-        return self.apply(change)
-
-    def mark_deleted(
-        self, bucket: str, key: str, event: EventInfo, task_id: str | None = None
-    ) -> Applied:
-        """``apply`` the object's removal, observed now."""
-        return self.apply(Change(bucket, key, None, event, utcnow(), task_id))
-
     def record_attempt(self, attempt: Attempt) -> None:
         with self._transaction() as session:
             session.add(_attempt_row(attempt))
@@ -79,40 +54,8 @@ class MetadataStore:
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
         """A transaction, committed on success; database errors come out as s3meta's."""
-        with _translated_errors(), self._sessions.begin() as session:
+        with translated_errors(), self._sessions.begin() as session:
             yield session
-
-
-@contextmanager
-def _translated_errors() -> Iterator[None]:
-    try:
-        yield
-    except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
-        raise translate_database_error(exc) from exc
-
-
-def translate_database_error(exc: sa_exc.DBAPIError | sa_exc.TimeoutError) -> S3MetaError:
-    """s3meta's error for a failed query: transient only if the server is away or busy."""
-    if isinstance(exc, sa_exc.TimeoutError):
-        return DatabaseUnavailable(f"no database connection free in the pool: {exc}")
-    original = exc.orig
-    detail = str(original) if original is not None else str(exc)
-    code = _error_code(exc)
-    if exc.connection_invalidated or code in _TRANSIENT_MYSQL_ERRORS:
-        return DatabaseUnavailable(f"database unavailable: {detail}")
-    if any(message in detail for message in _TRANSIENT_SQLITE_MESSAGES):
-        return DatabaseUnavailable(f"database busy: {detail}")
-    if code == _NO_SUCH_TABLE_MYSQL or "no such table" in detail:
-        return SchemaNotMigrated(
-            f"the database has no s3meta schema; run `alembic upgrade head` ({detail})"
-        )
-    return DatabaseError(f"database error: {detail}")
-
-
-def _error_code(exc: sa_exc.DBAPIError) -> object:
-    """The driver's error code (MySQL's number), if it has one."""
-    original = exc.orig
-    return original.args[0] if original is not None and original.args else None
 
 
 def _attempt_row(attempt: Attempt) -> TaskAttempt:
@@ -146,7 +89,7 @@ def _apply_locked(session: Session, change: Change, attempt: Attempt | None) -> 
                 raise _InsertRace from exc
             except sa_exc.OperationalError as exc:
                 # InnoDB ends a deadlocked transaction whole: start it again.
-                if _error_code(exc) == _DEADLOCK_MYSQL:
+                if error_code(exc) == DEADLOCK_MYSQL:
                     raise _InsertRace from exc
                 raise
         else:

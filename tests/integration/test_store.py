@@ -13,6 +13,7 @@ from db.store import MetadataStore
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.records import ObjectFilter
 from s3meta.errors import DatabaseUnavailable
+from tests.support.writes import mark_deleted, save_state
 
 MODIFIED = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
 NO_EVENT = EventInfo()
@@ -27,8 +28,8 @@ def state(key: str, size: int = 1, bucket: str = "bucket-a") -> ObjectState:
 def test_saving_an_object_twice_leaves_one_row_with_the_latest_state(
     store: MetadataStore, reader: ObjectReader
 ) -> None:
-    store.save_state(state("a.txt", size=1), NO_EVENT, "t1")
-    store.save_state(state("a.txt", size=2), NO_EVENT, "t2")
+    save_state(store, state("a.txt", size=1), NO_EVENT, "t1")
+    save_state(store, state("a.txt", size=2), NO_EVENT, "t2")
 
     rows = list(reader.iter_objects(ObjectFilter("bucket-a")))
 
@@ -39,8 +40,8 @@ def test_saving_an_object_twice_leaves_one_row_with_the_latest_state(
 def test_keys_differing_only_in_case_are_different_objects(
     store: MetadataStore, reader: ObjectReader
 ) -> None:
-    store.save_state(state("Readme"), NO_EVENT, "t1")
-    store.save_state(state("README"), NO_EVENT, "t2")
+    save_state(store, state("Readme"), NO_EVENT, "t1")
+    save_state(store, state("README"), NO_EVENT, "t2")
 
     assert [r.object_key for r in reader.iter_objects(ObjectFilter("bucket-a"))] == [
         "README",
@@ -51,8 +52,8 @@ def test_keys_differing_only_in_case_are_different_objects(
 def test_the_same_key_in_two_buckets_is_two_rows(
     store: MetadataStore, reader: ObjectReader
 ) -> None:
-    store.save_state(state("k", bucket="bucket-a"), NO_EVENT, "t1")
-    store.save_state(state("k", bucket="bucket-b"), NO_EVENT, "t2")
+    save_state(store, state("k", bucket="bucket-a"), NO_EVENT, "t1")
+    save_state(store, state("k", bucket="bucket-b"), NO_EVENT, "t2")
 
     assert reader.get("bucket-a", "k") is not None
     assert reader.get("bucket-b", "k") is not None
@@ -62,14 +63,14 @@ def test_a_removal_of_an_unknown_key_is_recorded_and_a_later_upload_revives_it(
     store: MetadataStore, reader: ObjectReader
 ) -> None:
     removal = EventInfo(event_name="ObjectRemoved:Delete", sequencer="00AA")
-    store.mark_deleted("bucket-a", "late.txt", removal, "t1")
+    mark_deleted(store, "bucket-a", "late.txt", removal, "t1")
     tombstone = reader.get("bucket-a", "late.txt")
     assert tombstone is not None
     assert tombstone.is_deleted is True
     assert tombstone.event_name == "ObjectRemoved:Delete"
 
     upload = EventInfo(event_name="ObjectCreated:Put", sequencer="00AB")
-    store.save_state(state("late.txt"), upload, "t2")
+    save_state(store, state("late.txt"), upload, "t2")
 
     revived = reader.get("bucket-a", "late.txt")
     assert revived is not None
@@ -86,8 +87,8 @@ def test_a_manual_requeue_keeps_the_event_fields_of_the_last_event(
         event_time=datetime(2026, 11, 20, 10, 15, 30, 123000, tzinfo=UTC),
         sequencer="0055AED6DCD90281E5",
     )
-    store.save_state(state("e.txt", size=1), event, "t1")
-    store.save_state(state("e.txt", size=9), NO_EVENT, "t2")
+    save_state(store, state("e.txt", size=1), event, "t1")
+    save_state(store, state("e.txt", size=9), NO_EVENT, "t2")
 
     row = reader.get("bucket-a", "e.txt")
 
@@ -103,7 +104,7 @@ def test_a_database_server_that_does_not_answer_is_unavailable() -> None:
     unreachable = MetadataStore(session_factory(engine))
 
     with pytest.raises(DatabaseUnavailable):
-        unreachable.save_state(state("x"), NO_EVENT, "t")
+        save_state(unreachable, state("x"), NO_EVENT, "t")
     engine.dispose()
 
 
@@ -111,7 +112,7 @@ def test_a_database_server_that_does_not_answer_is_unavailable() -> None:
 def test_a_connection_killed_by_the_server_is_replaced_transparently(mysql_url: str) -> None:
     engine = create_engine(mysql_url, pool_size=1, max_overflow=0)
     store = MetadataStore(session_factory(engine))
-    store.save_state(state("before"), NO_EVENT, "t1")
+    save_state(store, state("before"), NO_EVENT, "t1")
     with engine.connect() as connection:
         victim = connection.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one()
     killer = create_engine(mysql_url)
@@ -119,7 +120,7 @@ def test_a_connection_killed_by_the_server_is_replaced_transparently(mysql_url: 
         connection.execute(sa.text(f"KILL CONNECTION {int(victim)}"))
     killer.dispose()
 
-    store.save_state(state("after"), NO_EVENT, "t2")
+    save_state(store, state("after"), NO_EVENT, "t2")
 
     assert ObjectReader(engine).get("bucket-a", "after") is not None
     engine.dispose()
