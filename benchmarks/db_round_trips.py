@@ -95,6 +95,27 @@ def s3meta_tasks(database_url: str, total: int) -> Run:
     return run
 
 
+def check_rows(database_url: str, tasks: int) -> None:
+    """RuntimeError unless every task left its row, journal entry, attempt and result."""
+    queries = {
+        "object_metadata": "SELECT COUNT(*) FROM object_metadata",
+        "object_journal": "SELECT COUNT(*) FROM object_journal",
+        "task_attempts": "SELECT COUNT(*) FROM task_attempts WHERE outcome = 'succeeded'",
+        "celery_taskmeta": "SELECT COUNT(*) FROM celery_taskmeta WHERE status = 'SUCCESS'",
+    }
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            found = {
+                name: connection.execute(sa.text(q)).scalar_one() for name, q in queries.items()
+            }
+    finally:
+        engine.dispose()
+    short = {name: count for name, count in found.items() if count != tasks}
+    if short:
+        raise RuntimeError(f"{tasks} tasks ran, but the tables hold {short}")
+
+
 @contextmanager
 def seed_writes(database_url: str) -> Iterator[Run]:
     """A runner of the seed's write (INSERT, COMMIT), on one connection, as the seed's loop."""
@@ -183,6 +204,7 @@ def main(tasks: int, warmup: int, mysql: str) -> None:
         with mock_aws():
             run = s3meta_tasks(_through(url, relay.ports["s3meta"]), warmup + tasks)
             tallies["s3meta"] = count_per_task(relay, "s3meta", run, tasks, warmup)
+        check_rows(url, warmup + tasks)
         with seed_writes(_through(url, relay.ports["seed"])) as write:
             tallies["seed"] = count_per_task(relay, "seed", write, tasks, warmup)
     click.echo(report(tallies, tasks))

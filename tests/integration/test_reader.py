@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from db.engine import create_engine, session_factory
+from db.engine import writer_engine
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.domain.objects import EventInfo, ObjectState
@@ -68,8 +68,8 @@ AWKWARD = ["a", "a ", "a\t", "a  b", "A", "B", "b", "é", "É", "日本", "\U000
 
 @pytest.fixture
 def mysql_store_and_reader(mysql_url: str) -> Iterator[tuple[MetadataStore, ObjectReader]]:
-    engine = create_engine(mysql_url)
-    yield MetadataStore(session_factory(engine)), ObjectReader(engine)
+    engine = writer_engine(mysql_url)
+    yield MetadataStore(engine), ObjectReader(engine)
     engine.dispose()
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
-from db.engine import create_engine, session_factory
+from db.engine import create_engine, writer_engine
 from db.reader import ObjectReader
 from db.store import MetadataStore
+from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.records import ObjectFilter
+from s3meta.domain.transitions import Change
 from s3meta.errors import DatabaseUnavailable
 from tests.support.writes import mark_deleted, save_state
 
@@ -101,7 +105,7 @@ def test_a_database_server_that_does_not_answer_is_unavailable() -> None:
     engine = create_engine(
         "mysql+pymysql://root@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
     )
-    unreachable = MetadataStore(session_factory(engine))
+    unreachable = MetadataStore(engine)
 
     with pytest.raises(DatabaseUnavailable):
         save_state(unreachable, state("x"), NO_EVENT, "t")
@@ -110,8 +114,8 @@ def test_a_database_server_that_does_not_answer_is_unavailable() -> None:
 
 @pytest.mark.mysql
 def test_a_connection_killed_by_the_server_is_replaced_transparently(mysql_url: str) -> None:
-    engine = create_engine(mysql_url, pool_size=1, max_overflow=0)
-    store = MetadataStore(session_factory(engine))
+    engine = writer_engine(mysql_url, pool_size=1, max_overflow=0)
+    store = MetadataStore(engine)
     save_state(store, state("before"), NO_EVENT, "t1")
     with engine.connect() as connection:
         victim = connection.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one()
@@ -124,3 +128,83 @@ def test_a_connection_killed_by_the_server_is_replaced_transparently(mysql_url: 
 
     assert ObjectReader(engine).get("bucket-a", "after") is not None
     engine.dispose()
+
+
+def attempt(task_id: str, key: str) -> Attempt:
+    return Attempt(task_id, "bucket-a", key, 1, Outcome.SUCCEEDED, MODIFIED, MODIFIED)
+
+
+@pytest.mark.mysql
+def test_an_insert_that_loses_the_race_for_a_new_key_is_decided_again_under_the_row_lock(
+    mysql_url: str,
+) -> None:
+    engine = writer_engine(mysql_url)
+    other = create_engine(mysql_url)
+    upload = EventInfo(event_name="ObjectCreated:Put", sequencer="00A1")
+    raced: list[str] = []
+
+    def another_worker_first(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # After our locking read found no row, before our INSERT: another worker inserts it.
+        if "INSERT INTO object_metadata" in statement and not raced:
+            raced.append(statement)
+            save_state(MetadataStore(other), state("k", size=1), upload, "other")
+
+    event.listen(engine, "before_cursor_execute", another_worker_first)
+    later = EventInfo(event_name="ObjectCreated:Put", sequencer="00A2")
+    change = Change("bucket-a", "k", state("k", size=2), later, MODIFIED, "ours")
+
+    applied = MetadataStore(engine).apply(change, attempt("ours", "k"))
+
+    reader = ObjectReader(engine)
+    row = reader.get("bucket-a", "k")
+    assert raced
+    assert applied.outcome is Outcome.SUCCEEDED
+    assert row is not None
+    assert (row.size, row.last_task_id) == (2, "ours")
+    # Each wrote its own content once: the other worker's, then ours, decided after it.
+    assert [(entry.task_id, entry.size) for entry in reader.history("bucket-a", "k")] == [
+        ("other", 1),
+        ("ours", 2),
+    ]
+    assert [(each.task_id, each.outcome) for each in reader.attempts("bucket-a", "k")] == [
+        ("ours", Outcome.SUCCEEDED)
+    ]
+    engine.dispose()
+    other.dispose()
+
+
+@pytest.mark.mysql
+def test_a_tasks_write_is_a_locking_read_one_query_and_a_commit_with_no_rollback_after(
+    mysql_url: str,
+) -> None:
+    engine = writer_engine(mysql_url, pool_size=1, max_overflow=0)
+    store = MetadataStore(engine)
+    save_state(store, state("warm"), NO_EVENT, "t0")  # the connection is open
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    before = session_counts(engine)
+    statements.clear()
+
+    store.apply(
+        Change("bucket-a", "k", state("k"), NO_EVENT, MODIFIED, "t1"),
+        attempt("t1", "k"),
+    )
+
+    assert len(statements) == 2  # SELECT ... FOR UPDATE; the writes, as one query
+    assert statements[0].rstrip().endswith("FOR UPDATE")
+    assert statements[1].count("INSERT INTO") == 3  # the row, its journal entry, the attempt
+    # The one ROLLBACK is the first reading's own.
+    assert session_counts(engine) == {
+        "Com_commit": before["Com_commit"] + 1,
+        "Com_rollback": before["Com_rollback"] + 1,
+    }
+    engine.dispose()
+
+
+def session_counts(engine: sa.Engine) -> dict[str, int]:
+    """The COMMITs and ROLLBACKs of the pool's one connection, read, then rolled back."""
+    with engine.connect() as connection:
+        query = "SHOW SESSION STATUS WHERE Variable_name IN ('Com_commit', 'Com_rollback')"
+        counts = {name: int(value) for name, value in connection.exec_driver_sql(query)}
+        connection.rollback()
+    return counts
