@@ -9,7 +9,8 @@ counted at the MySQL-protocol relay of ``benchmarks.relays``, after ``--warmup``
 open the connections; the figures are commands per task by statement, and round trips
 (the commands the server answers).
 
-A query that carries several statements is one command, named by its first statement.
+A query that carries several statements is one command (one round trip), named by its first
+statement and how many more it carries.
 
     .venv/bin/python -m benchmarks.db_round_trips --tasks 200
 """
@@ -30,7 +31,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks import seed
 from benchmarks.figures import table
-from benchmarks.harness import AWS, scratch_database
+from benchmarks.harness import AWS, scratch_database, upload
 from benchmarks.relays import NO_REPLY, ListenerSpec, RelayProcess, Tally
 
 BUCKET = "round-trips"
@@ -57,11 +58,7 @@ def s3meta_tasks(database_url: str, total: int) -> Run:
 
     os.environ.update(AWS, S3META_DATABASE_URL=database_url, S3META_TASK_QUEUE=QUEUE)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    s3 = boto3.client("s3", region_name=AWS["AWS_REGION"])
-    s3.create_bucket(Bucket=BUCKET)
-    keys = [f"objects/{n:05d}.bin" for n in range(total)]
-    for key in keys:
-        s3.put_object(Bucket=BUCKET, Key=key, Body=b"x" * 64)
+    keys = upload(boto3.client("s3", region_name=AWS["AWS_REGION"]), BUCKET, total)
 
     from celery.app.trace import build_tracer
 

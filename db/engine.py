@@ -18,6 +18,8 @@ from s3meta.errors import ConfigError
 # Below the idle timeouts of RDS Proxy (30 min) and most NATs and proxies: a connection is
 # replaced before anything in between drops it.
 POOL_RECYCLE_SECONDS = 1500
+# In a pooled connection's info: its last transaction was ended by SQLAlchemy.
+_ENDED = "s3meta_transaction_ended"
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
@@ -65,9 +67,6 @@ def reset_only_open_transactions(engine: Engine) -> None:
     event.listen(engine, "commit", _ended)
     event.listen(engine, "rollback", _ended)
     event.listen(engine, "reset", _rollback_if_open)
-
-
-_ENDED = "s3meta_transaction_ended"
 
 
 def _open_at_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:

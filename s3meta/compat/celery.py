@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from celery import Celery, signals, states
@@ -89,25 +90,13 @@ class DatabaseResults(DatabaseBackend):  # type: ignore[misc]
     def success_record(self, request: Any, value: Any) -> TaskResultRecord:
         """The row Celery's ``store_result(request.id, value, SUCCESS, request=request)``
         would write, with its values encoded by Celery's own code."""
-        row = _Row()
+        # _update_result sets every column of Celery's table but these two only if present.
+        row = SimpleNamespace(children=None, stamps=None)
         self._update_result(
             row, self.encode_result(value, states.SUCCESS), states.SUCCESS, request=request
         )
-        return TaskResultRecord(
-            task_id=request.id,
-            status=row.status,
-            result=row.result,
-            date_done=row.date_done,
-            traceback=row.traceback,
-            children=row.children,
-            name=row.name,
-            args=row.args,
-            kwargs=row.kwargs,
-            worker=row.worker,
-            retries=row.retries,
-            queue=row.queue,
-            stamps=row.stamps,
-        )
+        columns: dict[str, Any] = {name: getattr(row, name, None) for name in _RESULT_COLUMNS}
+        return TaskResultRecord(task_id=request.id, **columns)
 
     @staticmethod
     def stored_by_task(request: Any) -> None:
@@ -129,23 +118,7 @@ class DatabaseResults(DatabaseBackend):  # type: ignore[misc]
 
 RESULT_TABLE = "celery_taskmeta"
 _STORED_BY_TASK = "s3meta_result_stored_by_task"
-
-
-class _Row:
-    """What ``DatabaseBackend._update_result`` sets a task row's columns on."""
-
-    children: Any = None
-    stamps: Any = None
-    status: Any = None
-    result: Any = None
-    date_done: Any = None
-    traceback: Any = None
-    name: Any = None
-    args: Any = None
-    kwargs: Any = None
-    worker: Any = None
-    retries: Any = None
-    queue: Any = None
+_RESULT_COLUMNS = tuple(field.name for field in fields(TaskResultRecord) if field.name != "task_id")
 
 
 class Loader(AppLoader):  # type: ignore[misc]
