@@ -142,6 +142,9 @@ _COMMANDS = {
 # Commands the server does not answer: no round trip.
 NO_REPLY = frozenset({"COM_QUIT", "COM_STMT_CLOSE", "COM_STMT_SEND_LONG_DATA"})
 _COM_QUERY = 0x03
+# How db.together joins the statements of one query. A driver escapes a newline inside a
+# value (PyMySQL sends a backslash and an n), so only a separator follows a semicolon with one.
+_NEXT_STATEMENT = b";\n"
 _NAMED_WITHIN = 2000  # bytes of a statement enough to name it
 _COMMENTS = re.compile(r"^(?:\s+|/\*.*?\*/)+", re.S)
 _FIRST_TOKEN = re.compile(r"[(\s=,]")
@@ -184,6 +187,9 @@ def command_kind(payload: bytes) -> str:
 class CommandCounter:
     """Splits a client's byte stream into MySQL packets; names each command it starts.
 
+    A query of several statements (``db.together``) is named by its first, with how many
+    more it carries: ``INSERT object_metadata +3 statements``.
+
     A packet is a 3-byte little-endian length, a sequence number and the payload; every
     command starts a new exchange at sequence 0. The client's handshake answers and
     continuation packets carry other numbers, so they are not commands.
@@ -201,9 +207,15 @@ class CommandCounter:
                 break
             sequence = self._buffer[3]
             start = bytes(self._buffer[4 : 4 + min(length, _NAMED_WITHIN)])
+            more = (
+                self._buffer.count(_NEXT_STATEMENT, 4, 4 + length)
+                if start[:1] == bytes([_COM_QUERY])
+                else 0
+            )
             del self._buffer[: 4 + length]
             if sequence == 0 and start:
-                kinds.append(command_kind(start))
+                kind = command_kind(start)
+                kinds.append(f"{kind} +{more} statements" if more else kind)
         return kinds
 
 

@@ -26,7 +26,7 @@ SEED_TABLE = sa.text(
     # The server stamps the row, so that event-to-row latency needs no client clock.
     " indexed_at DATETIME(6) NOT NULL DEFAULT (UTC_TIMESTAMP(6)))"
 )
-_INSERT = sa.text(
+INSERT = sa.text(
     "INSERT INTO seed_metadata (bucket, object_key, size, etag, content_type, last_modified,"
     " metadata) VALUES (:bucket, :key, :size, :etag, :type, :modified, :metadata)"
 )
@@ -44,7 +44,7 @@ def index(s3: Any, sqs: Any, queue_url: str, connection: sa.Connection, limit: f
             bucket, key = record["bucket"]["name"], unquote_plus(record["object"]["key"])
             head = s3.head_object(Bucket=bucket, Key=key)
             connection.execute(
-                _INSERT,
+                INSERT,
                 {
                     "bucket": bucket,
                     "key": key.encode(),

@@ -1,4 +1,4 @@
-"""Engines and sessions, tuned per database."""
+"""Engines, tuned per database."""
 
 from __future__ import annotations
 
@@ -10,24 +10,90 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool, PoolResetState
 
+from db.together import allow_statements_together
 from s3meta.errors import ConfigError
+
+# Below the idle timeouts of RDS Proxy (30 min) and most NATs and proxies: a connection is
+# replaced before anything in between drops it.
+POOL_RECYCLE_SECONDS = 1500
+# In a pooled connection's info: its last transaction was ended by SQLAlchemy.
+_ENDED = "s3meta_transaction_ended"
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``: pre-ping and recycle for RDS, WAL and a busy timeout for SQLite."""
+    """An engine for ``url``: recycled before idle timeouts and no reset ROLLBACK after a
+    COMMIT on MySQL; WAL and a busy timeout for SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    # RDS and proxies drop idle connections; pre-ping finds them before a query does.
     # READ COMMITTED: a locking read of a key not yet in the table takes no gap lock, so
     # workers inserting different new keys do not deadlock each other.
     kwargs.setdefault("isolation_level", "READ COMMITTED")
-    return sa.create_engine(url, pool_pre_ping=True, pool_recycle=1800, **kwargs)
+    # No ping per checkout (a round trip each): a connection the server dropped fails at its
+    # first statement, which the writer starts again (db.store); readers' engines are new.
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+    kwargs.setdefault("pool_reset_on_return", None)
+    engine = sa.create_engine(url, **kwargs)
+    if kwargs["pool_reset_on_return"] is None:
+        reset_only_open_transactions(engine)
+    return engine
+
+
+def writer_engine(url: str, **kwargs: Any) -> Engine:
+    """``create_engine``, and on MySQL a query may carry several statements (``db.together``)."""
+    engine = create_engine(url, **kwargs)
+    allow_statements_together(engine)
+    return engine
+
+
+def reset_only_open_transactions(engine: Engine) -> None:
+    """Roll back a connection returned to ``engine``'s pool only if its transaction may be open.
+
+    SQLAlchemy's pool rolls back every connection returned after a COMMIT (a round trip each),
+    unless the engine is made with ``pool_reset_on_return=None``, as it must be for this. A
+    connection counts as clean from a COMMIT or ROLLBACK that SQLAlchemy issued until the
+    next checkout, transaction or error; a connection used any other way is rolled back.
+    """
+    if isinstance(engine.pool, NullPool):
+        return  # NullPool closes every connection returned: nothing is left open
+    event.listen(engine, "checkout", _open_at_checkout)
+    event.listen(engine, "begin", _open)
+    event.listen(engine, "handle_error", _open_on_error)
+    event.listen(engine, "commit", _ended)
+    event.listen(engine, "rollback", _ended)
+    event.listen(engine, "reset", _rollback_if_open)
+
+
+def _open_at_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    record.info[_ENDED] = False
+
+
+def _open(connection: sa.Connection) -> None:
+    connection.info[_ENDED] = False
+
+
+def _open_on_error(context: sa.engine.ExceptionContext) -> None:
+    if context.connection is not None and not context.connection.invalidated:
+        context.connection.info[_ENDED] = False
+
+
+def _ended(connection: sa.Connection) -> None:
+    # Fired before the COMMIT or ROLLBACK is sent: if it fails, handle_error follows. An
+    # invalidated connection's record is discarded (and reading its info would reconnect).
+    if not connection.invalidated:
+        connection.info[_ENDED] = True
+
+
+def _rollback_if_open(dbapi_connection: Any, record: Any, state: PoolResetState) -> None:
+    if state.terminate_only or state.transaction_was_reset:
+        return  # closed next, or rolled back by SQLAlchemy's Connection already
+    if not record.info.get(_ENDED, False):
+        dbapi_connection.rollback()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -46,10 +112,6 @@ def _sqlite_begin_immediate(connection: sa.Connection) -> None:
     # when another writer got there first; IMMEDIATE takes the write lock up front, so
     # writers queue for busy_timeout instead. SQLite has no row locks to do better.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def sqlite_path(url: str) -> Path | None:

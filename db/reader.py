@@ -18,12 +18,11 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from db.engine import open_engine
+from db.errors import translated_errors
 from db.models import JournalEntry, ObjectMetadata, TaskAttempt
-from db.store import translate_database_error
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.records import (
     AttemptRecord,
@@ -222,11 +221,8 @@ class ObjectReader:
     @contextmanager
     def _connection(self) -> Iterator[sa.Connection]:
         """A connection for reads; database errors come out as s3meta's."""
-        try:
-            with self._engine.connect() as connection:
-                yield connection
-        except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
-            raise translate_database_error(exc) from exc
+        with translated_errors(), self._engine.connect() as connection:
+            yield connection
 
 
 @contextmanager

@@ -1,168 +1,194 @@
-"""The writer: every change to the index, under the ordering rule and row locks."""
+"""The writer: every change to the index, under the ordering rule and row locks.
+
+A task's write is one transaction of three round trips on MySQL: the key's row locked and
+read (``SELECT … FOR UPDATE``), then every write in one query (``db.together``: the row,
+the journal entry, the attempt and the task's result), then COMMIT.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import fields
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Engine
 
-from db.models import JournalEntry, ObjectMetadata, TaskAttempt, utcnow
+from db import results, together
+from db.errors import DEADLOCK_MYSQL, error_code, translate_database_error, translated_errors
+from db.models import Base, JournalEntry, ObjectMetadata, TaskAttempt, utcnow
+from db.together import Write
 from s3meta.domain.attempts import Attempt
-from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.domain.records import JournalRecord, ObjectRecord
+from s3meta.domain.records import AttemptRecord, JournalRecord, ObjectRecord, TaskResultRecord
 from s3meta.domain.transitions import Applied, Change, transition
-from s3meta.errors import (
-    DatabaseError,
-    DatabaseUnavailable,
-    S3MetaError,
-    SchemaNotMigrated,
+from s3meta.errors import DatabaseUnavailable
+
+_RESTARTS = 3  # insert races and deadlocks a write starts again after
+_OBJECTS = Base.metadata.tables[ObjectMetadata.__tablename__]
+_JOURNAL = Base.metadata.tables[JournalEntry.__tablename__]
+_ATTEMPTS = Base.metadata.tables[TaskAttempt.__tablename__]
+_RECORD_COLUMNS = tuple(field.name for field in fields(ObjectRecord))
+_JOURNAL_COLUMNS = tuple(field.name for field in fields(JournalRecord))
+_ATTEMPT_COLUMNS = tuple(field.name for field in fields(AttemptRecord))
+_LOCK = (
+    sa.select(_OBJECTS)
+    .where(
+        _OBJECTS.c.bucket == sa.bindparam("bucket"), _OBJECTS.c.object_key == sa.bindparam("key")
+    )
+    .with_for_update()
 )
-
-# MySQL/MariaDB errors that say the server is away or busy, not that the query is wrong:
-# too many connections, shutdown, lock wait timeout, deadlock, connection killed,
-# can't connect, server gone away, lost connection.
-_TRANSIENT_MYSQL_ERRORS = frozenset({1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055})
-_NO_SUCH_TABLE_MYSQL = 1146
-_DEADLOCK_MYSQL = 1213
-_TRANSIENT_SQLITE_MESSAGES = ("database is locked", "database table is locked")
-_INSERT_RACES = 3
+T = TypeVar("T")
+ResultFor = Callable[[Applied], TaskResultRecord]
 
 
-class _InsertRace(Exception):
-    """Two workers inserted the same new key; the loser starts its transaction again."""
+class _Restart(Exception):
+    """Nothing of the transaction stands: start it again (``reason`` if it keeps happening)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class MetadataStore:
-    """Writes ``object_metadata``, its journal and ``task_attempts``; ``db.reader`` reads them."""
+    """Writes ``object_metadata``, its journal, ``task_attempts`` and a task's Celery result;
+    ``db.reader`` reads them."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
-    def apply(self, change: Change, attempt: Attempt | None = None) -> Applied:
+    def apply(
+        self, change: Change, attempt: Attempt | None = None, result: ResultFor | None = None
+    ) -> Applied:
         """Write ``change`` unless the row holds newer knowledge, atomically.
 
         The row is locked while the write rule (``s3meta.domain.transitions``) decides,
-        so concurrent workers on one key cannot interleave. The journal entry and
-        ``attempt`` (its outcome and end time filled in here) are written in the same
-        transaction.
+        so concurrent workers on one key cannot interleave. The journal entry, ``attempt``
+        (its outcome and end time filled in here) and the task's result (``result`` of what
+        was decided; Celery's row, ``db.results``) are written in the same transaction.
         """
-        for _ in range(_INSERT_RACES):
-            try:
-                with self._transaction() as session:
-                    return _apply_locked(session, change, attempt)
-            except _InsertRace:
-                continue  # another worker created the row first: lock it and decide again
-        raise DatabaseUnavailable(f"s3://{change.bucket}/{change.key}: kept losing insert races")
-
-    def save_state(
-        self, state: ObjectState, event: EventInfo, task_id: str | None = None
-    ) -> Applied:
-        """``apply`` a live state observed now."""
-        change = Change(state.bucket, state.key, state, event, utcnow(), task_id)
-        return self.apply(change)
-
-    def mark_deleted(
-        self, bucket: str, key: str, event: EventInfo, task_id: str | None = None
-    ) -> Applied:
-        """``apply`` the object's removal, observed now."""
-        return self.apply(Change(bucket, key, None, event, utcnow(), task_id))
+        return self._in_transaction(
+            lambda connection: self._apply(connection, change, attempt, result)
+        )
 
     def record_attempt(self, attempt: Attempt) -> None:
-        with self._transaction() as session:
-            session.add(_attempt_row(attempt))
+        def write(connection: sa.Connection) -> None:
+            _first(connection, lambda: together.execute(connection, [self._attempt(attempt)]))
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        """A transaction, committed on success; database errors come out as s3meta's."""
-        with _translated_errors(), self._sessions.begin() as session:
-            yield session
+        self._in_transaction(write)
 
+    def _in_transaction(self, work: Callable[[sa.Connection], T]) -> T:
+        """``work`` in a transaction, committed; database errors come out as s3meta's.
 
-@contextmanager
-def _translated_errors() -> Iterator[None]:
-    try:
-        yield
-    except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
-        raise translate_database_error(exc) from exc
-
-
-def translate_database_error(exc: sa_exc.DBAPIError | sa_exc.TimeoutError) -> S3MetaError:
-    """s3meta's error for a failed query: transient only if the server is away or busy."""
-    if isinstance(exc, sa_exc.TimeoutError):
-        return DatabaseUnavailable(f"no database connection free in the pool: {exc}")
-    original = exc.orig
-    detail = str(original) if original is not None else str(exc)
-    code = _error_code(exc)
-    if exc.connection_invalidated or code in _TRANSIENT_MYSQL_ERRORS:
-        return DatabaseUnavailable(f"database unavailable: {detail}")
-    if any(message in detail for message in _TRANSIENT_SQLITE_MESSAGES):
-        return DatabaseUnavailable(f"database busy: {detail}")
-    if code == _NO_SUCH_TABLE_MYSQL or "no such table" in detail:
-        return SchemaNotMigrated(
-            f"the database has no s3meta schema; run `alembic upgrade head` ({detail})"
-        )
-    return DatabaseError(f"database error: {detail}")
-
-
-def _error_code(exc: sa_exc.DBAPIError) -> object:
-    """The driver's error code (MySQL's number), if it has one."""
-    original = exc.orig
-    return original.args[0] if original is not None and original.args else None
-
-
-def _attempt_row(attempt: Attempt) -> TaskAttempt:
-    return TaskAttempt(
-        task_id=attempt.task_id,
-        bucket=attempt.bucket,
-        object_key=attempt.key,
-        attempt=attempt.attempt,
-        outcome=attempt.outcome,
-        error_type=attempt.error_type,
-        error=attempt.error,
-        started_at=attempt.started_at,
-        finished_at=attempt.finished_at,
-    )
-
-
-def _apply_locked(session: Session, change: Change, attempt: Attempt | None) -> Applied:
-    row = session.scalars(
-        sa.select(ObjectMetadata)
-        .where(ObjectMetadata.bucket == change.bucket, ObjectMetadata.object_key == change.key)
-        .with_for_update()
-    ).one_or_none()
-    now = utcnow()
-    decided = transition(_record(row) if row is not None else None, change, now)
-    if decided.record is not None:
-        if row is None:
-            session.add(ObjectMetadata(**_columns(decided.record)))
+        Started again when nothing of it stands: a pooled connection the server had dropped
+        (found at the first statement, as no ping precedes it), another worker's insert of
+        the same new key, a deadlock (InnoDB rolls the whole transaction back).
+        """
+        reason = ""
+        for _ in range(_RESTARTS + 1):
             try:
-                session.flush()
-            except sa_exc.IntegrityError as exc:
-                raise _InsertRace from exc
-            except sa_exc.OperationalError as exc:
-                # InnoDB ends a deadlocked transaction whole: start it again.
-                if _error_code(exc) == _DEADLOCK_MYSQL:
-                    raise _InsertRace from exc
-                raise
-        else:
-            for column, value in _columns(decided.record).items():
-                setattr(row, column, value)
-    if decided.journal is not None:
-        session.add(JournalEntry(**_columns(decided.journal)))
-    if attempt is not None:
-        session.add(_attempt_row(attempt.ended(decided.outcome, now)))
-    return decided.applied()
+                with translated_errors(), self._engine.begin() as connection:
+                    return work(connection)
+            except _Restart as restart:
+                reason = restart.reason
+        raise DatabaseUnavailable(reason)
+
+    def _apply(
+        self,
+        connection: sa.Connection,
+        change: Change,
+        attempt: Attempt | None,
+        result: ResultFor | None,
+    ) -> Applied:
+        found = _first(
+            connection,
+            lambda: connection.execute(_LOCK, {"bucket": change.bucket, "key": change.key}),
+        ).first()
+        now = utcnow()
+        stored = _record(found._mapping) if found is not None else None
+        decided = transition(stored, change, now)
+        applied = decided.applied()
+        writes: list[Write] = []
+        inserts = decided.record is not None and found is None
+        if decided.record is not None:
+            row = _values(decided.record, _RECORD_COLUMNS)
+            if found is None:
+                writes.append(Write(self._statements.insert_object, row))
+            else:
+                writes.append(Write(self._statements.update_object, {**row, "id": found.id}))
+        if decided.journal is not None:
+            writes.append(
+                Write(self._statements.insert_journal, _values(decided.journal, _JOURNAL_COLUMNS))
+            )
+        if attempt is not None:
+            writes.append(self._attempt(attempt.ended(decided.outcome, now)))
+        if result is not None:
+            writes.append(results.write(result(applied), connection.dialect))
+        _write(connection, writes, change, inserts)
+        return applied
+
+    def _attempt(self, attempt: Attempt) -> Write:
+        return Write(self._statements.insert_attempt, _attempt_row(attempt))
+
+    @cached_property
+    def _statements(self) -> _Statements:
+        return _Statements(self._engine.dialect)
 
 
-def _record(row: ObjectMetadata) -> ObjectRecord:
-    return ObjectRecord(**{f.name: getattr(row, f.name) for f in fields(ObjectRecord)})
+class _Statements:
+    """The writer's statements on one dialect."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.insert_object = together.insert(_OBJECTS, _RECORD_COLUMNS, dialect)
+        self.update_object = together.update(_OBJECTS, _RECORD_COLUMNS, "id", dialect)
+        self.insert_journal = together.insert(_JOURNAL, _JOURNAL_COLUMNS, dialect)
+        self.insert_attempt = together.insert(_ATTEMPTS, _ATTEMPT_COLUMNS, dialect)
 
 
-def _columns(record: ObjectRecord | JournalRecord) -> dict[str, Any]:
+def _first(connection: sa.Connection, statement: Callable[[], T]) -> T:
+    """The transaction's first statement: a connection found dead restarts it."""
+    try:
+        return statement()
+    except sa_exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise _Restart(str(translate_database_error(exc))) from exc
+        raise
+
+
+def _write(
+    connection: sa.Connection, writes: Sequence[Write], change: Change, inserts: bool
+) -> None:
+    try:
+        together.execute(connection, writes)
+    except sa_exc.IntegrityError as exc:
+        if inserts:  # another worker created the row first: lock it and decide again
+            raise _Restart(f"s3://{change.bucket}/{change.key}: kept losing insert races") from exc
+        raise
+    except sa_exc.OperationalError as exc:
+        if error_code(exc) == DEADLOCK_MYSQL:
+            raise _Restart(str(translate_database_error(exc))) from exc
+        raise
+
+
+def _attempt_row(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "task_id": attempt.task_id,
+        "bucket": attempt.bucket,
+        "object_key": attempt.key,
+        "attempt": attempt.attempt,
+        "outcome": attempt.outcome,
+        "error_type": attempt.error_type,
+        "error": attempt.error,
+        "started_at": attempt.started_at,
+        "finished_at": attempt.finished_at,
+    }
+
+
+def _values(record: object, columns: Sequence[str]) -> dict[str, Any]:
     """``record``'s values by column: each field is the column of its name."""
-    return {f.name: getattr(record, f.name) for f in fields(record)}
+    return {name: getattr(record, name) for name in columns}
+
+
+def _record(row: sa.RowMapping) -> ObjectRecord:
+    return ObjectRecord(**{name: row[name] for name in _RECORD_COLUMNS})

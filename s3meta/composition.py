@@ -56,10 +56,10 @@ def storage(settings: Settings) -> S3Storage:
 def store(database_url: str) -> MetadataStore:
     """The metadata store at ``database_url``, on a new engine (one per process)."""
     # The database stack only for the processes that open the database.
-    from db.engine import create_engine, session_factory
+    from db.engine import writer_engine
     from db.store import MetadataStore
 
-    return MetadataStore(session_factory(create_engine(database_url)))
+    return MetadataStore(writer_engine(database_url))
 
 
 def indexer(settings: Settings, database_url: str, metrics: Metrics) -> Indexer:

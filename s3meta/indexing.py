@@ -22,6 +22,7 @@ from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.metrics import event_to_row_lag
 from s3meta.domain.objects import ObjectState
 from s3meta.domain.ordering import RecordType
+from s3meta.domain.records import TaskResultRecord
 from s3meta.domain.retries import Draw, RetryPolicy
 from s3meta.domain.task_call import (
     InvalidTaskCall,
@@ -50,12 +51,22 @@ class ObjectStorage(Protocol):
         ...
 
 
+# The caller's record of a succeeded run's result, given the value the run returns.
+ResultRecorder = Callable[[dict[str, Any]], TaskResultRecord]
+
+
 class IndexStore(Protocol):
     """Where records and attempts are kept (``db.store.MetadataStore``)."""
 
-    def apply(self, change: Change, attempt: Attempt | None = None) -> Applied:
+    def apply(
+        self,
+        change: Change,
+        attempt: Attempt | None = None,
+        result: Callable[[Applied], TaskResultRecord] | None = None,
+    ) -> Applied:
         """Apply ``change`` by ``s3meta.domain.transitions``, with ``attempt`` ended by its
-        outcome, atomically, under a lock on the key."""
+        outcome and the task's result (``result`` of the outcome), atomically, under a lock
+        on the key."""
         ...
 
     def record_attempt(self, attempt: Attempt) -> None: ...
@@ -146,18 +157,21 @@ class Indexer:
         attempt: int,
         task_id: str,
         transient: tuple[type[Exception], ...] = (),
+        result: ResultRecorder | None = None,
     ) -> IndexOutcome:
         """Run attempt number ``attempt`` (1 for the first) of task ``task_id``.
 
         ``transient`` adds the caller's own errors worth retrying (a time limit) to
-        ``TransientError``.
+        ``TransientError``. With ``result``, an ``Indexed`` outcome's result
+        (``Indexed.result()``, recorded by ``result``) is written in the same transaction as
+        the row, its journal entry and the attempt.
         """
         run = _Run(task_id, attempt, self.clock(), self.clock)
         try:
             call = check_task_call(bucket, key, event_kwargs)
         except InvalidTaskCall as exc:
             return self._refuse(run, bucket, key, InvalidTaskArguments(str(exc)))
-        return self._run(run, call, (TransientError, *transient))
+        return self._run(run, call, (TransientError, *transient), result)
 
     def _refuse(self, run: _Run, bucket: object, key: object, exc: InvalidTaskArguments) -> Refused:
         """One line, and a failed attempt that says what it was given."""
@@ -172,7 +186,11 @@ class Indexer:
         return Refused(exc)
 
     def _run(
-        self, run: _Run, call: TaskCall, transient: tuple[type[Exception], ...]
+        self,
+        run: _Run,
+        call: TaskCall,
+        transient: tuple[type[Exception], ...],
+        result: ResultRecorder | None,
     ) -> IndexOutcome:
         bucket, key, event = call.bucket, call.key, call.event
         try:
@@ -184,7 +202,8 @@ class Indexer:
                 state = None
             # The outcome is decided under the row lock: succeeded, gone, or skipped if newer.
             change = Change(bucket, key, state, event, observed_at, run.task_id)
-            applied = self.store.apply(change, run.attempt(bucket, key, Outcome.SUCCEEDED))
+            record = None if result is None else _recording(result, call, run, state)
+            applied = self.store.apply(change, run.attempt(bucket, key, Outcome.SUCCEEDED), record)
         except transient as exc:
             return self._transient_failure(run, call, exc)
         except Exception as exc:  # noqa: BLE001 - handed back in Failed, with its traceback
@@ -200,15 +219,7 @@ class Indexer:
             self.metrics.record_skipped()
         else:
             self.metrics.record_indexed(event_to_row_lag(event.event_time, self.clock()))
-        return Indexed(
-            bucket,
-            key,
-            applied.outcome,
-            run.number,
-            state.version_id if state else None,
-            state.etag if state else None,
-            applied.record_type,
-        )
+        return _indexed(call, run, state, applied)
 
     def _transient_failure(self, run: _Run, call: TaskCall, exc: Exception) -> Retry | Failed:
         bucket, key = call.bucket, call.key
@@ -238,6 +249,25 @@ class Indexer:
             logger.exception(
                 "could not record %s attempt for s3://%s/%s", outcome, call.bucket, call.key
             )
+
+
+def _recording(
+    result: ResultRecorder, call: TaskCall, run: _Run, state: ObjectState | None
+) -> Callable[[Applied], TaskResultRecord]:
+    """What the store calls with the outcome: the run's result, as ``result`` records it."""
+    return lambda applied: result(_indexed(call, run, state, applied).result())
+
+
+def _indexed(call: TaskCall, run: _Run, state: ObjectState | None, applied: Applied) -> Indexed:
+    return Indexed(
+        call.bucket,
+        call.key,
+        applied.outcome,
+        run.number,
+        state.version_id if state else None,
+        state.etag if state else None,
+        applied.record_type,
+    )
 
 
 @dataclass(frozen=True, slots=True)

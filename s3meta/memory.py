@@ -23,7 +23,7 @@ from s3meta.domain.attempts import Attempt
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.metrics import Counter
 from s3meta.domain.objects import ObjectState
-from s3meta.domain.records import JournalRecord, ObjectRecord
+from s3meta.domain.records import JournalRecord, ObjectRecord, TaskResultRecord
 from s3meta.domain.transitions import Applied, Change, transition
 from s3meta.errors import (
     InvalidTaskArguments,
@@ -80,10 +80,16 @@ class MemoryStore:
         self.records: dict[Key, ObjectRecord] = {}
         self.journal: list[JournalRecord] = []
         self.attempts: list[Attempt] = []
+        self.results: dict[str, TaskResultRecord] = {}  # by task id
         self._clock = clock
         self._lock = threading.Lock()
 
-    def apply(self, change: Change, attempt: Attempt | None = None) -> Applied:
+    def apply(
+        self,
+        change: Change,
+        attempt: Attempt | None = None,
+        result: Callable[[Applied], TaskResultRecord] | None = None,
+    ) -> Applied:
         with self._lock:
             now = self._clock()
             decided = transition(self.records.get((change.bucket, change.key)), change, now)
@@ -93,7 +99,13 @@ class MemoryStore:
                 self.journal.append(decided.journal)
             if attempt is not None:
                 self.attempts.append(attempt.ended(decided.outcome, now))
-            return decided.applied()
+            applied = decided.applied()
+            if result is not None:
+                record = result(applied)
+                stored = self.results.get(record.task_id)
+                if stored is None or stored.status != "SUCCESS":  # never replaced, as Celery's
+                    self.results[record.task_id] = record
+            return applied
 
     def record_attempt(self, attempt: Attempt) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ import click
 from celery import Celery
 from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 
+from db.engine import POOL_RECYCLE_SECONDS
 from s3meta import logs
 from s3meta.aws.clients import broker_url, region
 from s3meta.config import Settings, get_settings
@@ -54,7 +55,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_extended": True,
         # The schema, Celery's tables included, belongs to Alembic.
         "database_create_tables_at_setup": False,
-        "database_engine_options": {"pool_pre_ping": True, "pool_recycle": 1800},
+        # As db.engine's: no ping per checkout (Celery retries a write whose connection the
+        # server dropped), recycled before idle timeouts, no ROLLBACK after every COMMIT.
+        "database_engine_options": {
+            "pool_recycle": POOL_RECYCLE_SECONDS,
+            "pool_reset_on_return": None,
+        },
+        "database_engine_callback": "db.engine:reset_only_open_transactions",
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
@@ -96,7 +103,14 @@ def create_app() -> Celery:
     """A Celery app whose configuration is read from the environment on first use."""
     # One control queue per worker process, so that workers sharing a name never delete
     # each other's (see s3meta.compat.kombu.ProcessMailbox).
-    app = Celery("s3meta", include=["tasks.extract"], control="s3meta.compat.celery:ProcessControl")
+    # The loader makes `db+URL` results s3meta.compat.celery.DatabaseResults: Celery's
+    # backend, but a task stores its SUCCESS row in its own transaction (tasks.extract).
+    app = Celery(
+        "s3meta",
+        include=["tasks.extract"],
+        control="s3meta.compat.celery:ProcessControl",
+        loader="s3meta.compat.celery:Loader",
+    )
     app.add_defaults(_configuration)
     app.steps["consumer"].add(HealthFile)
     return app

@@ -11,11 +11,12 @@ from typing import Any
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from s3meta.compat.celery import DatabaseResults
 from s3meta.domain.task_call import InvalidTaskCall, check_task_arguments
 from s3meta.errors import InvalidTaskArguments, PermanentError
 from s3meta.indexing import Failed, Indexed, Refused, Retry
 from tasks.app import app
-from tasks.runtime import indexer
+from tasks.runtime import database_url, indexer
 
 
 class ExtractTask(Task):  # type: ignore[misc]
@@ -57,6 +58,12 @@ def extract_metadata(self: Task, bucket: str, key: str, **event: Any) -> dict[st
     Transient failures are retried with exponential backoff and jitter; the rest fail.
     """
     runner = indexer()
+    # The result's row goes in the transaction of the task's own rows, when Celery would
+    # write it to the same database: Celery's backend then skips its own write.
+    backend = self.backend
+    recorder = (
+        backend.recorder(self, database_url()) if isinstance(backend, DatabaseResults) else None
+    )
     outcome = runner.index(
         bucket,
         key,
@@ -65,9 +72,12 @@ def extract_metadata(self: Task, bucket: str, key: str, **event: Any) -> dict[st
         task_id=str(self.request.id),
         # The soft time limit is raised inside the task: one more try may well finish.
         transient=(SoftTimeLimitExceeded,),
+        result=recorder,
     )
     match outcome:
         case Indexed():
+            if recorder is not None:
+                DatabaseResults.stored_by_task(self.request)
             return outcome.result()
         case Retry(after_seconds=countdown, error=exc):
             max_retries = runner.retries.max_retries

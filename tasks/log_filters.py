@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from celery.app import trace
 from sqlalchemy import exc as sa_exc
 
-from db.store import translate_database_error
+from db.errors import translate_database_error
 from s3meta.errors import DatabaseUnavailable
 from s3meta.logs import HANDLER_NAME
 

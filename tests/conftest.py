@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from db.engine import create_engine, session_factory
+from db.engine import create_engine, writer_engine
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from tests.support.database import migrate, scratch_mysql_database, scratch_sqlite_database
@@ -38,8 +38,9 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[MetadataStore]:
-    engine = create_engine(database_url)
-    yield MetadataStore(session_factory(engine))
+    """The writer, on an engine as the worker's (several statements a query on MySQL)."""
+    engine = writer_engine(database_url)
+    yield MetadataStore(engine)
     engine.dispose()
 
 

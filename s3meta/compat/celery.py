@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from celery import Celery, signals
+from celery import Celery, signals, states
 from celery.app.amqp import AMQP
 from celery.app.control import Control
+from celery.app.task import Task, get_actual_ignore_result
+from celery.backends.base import BaseBackend
+from celery.backends.database import DatabaseBackend
+from celery.loaders.app import AppLoader
+from celery.loaders.base import BaseLoader
 from celery.utils.saferepr import saferepr
 
 from s3meta.compat import Mirrored, require
 from s3meta.compat.kombu import ProcessMailbox
+from s3meta.domain.records import TaskResultRecord
 
 SERIES = ((5, 7), (5, 8))
 VERSION = require("celery", SERIES, "s3meta.compat.celery")
@@ -33,6 +41,96 @@ class ProcessControl(Control):  # type: ignore[misc]
     )
 
     Mailbox = ProcessMailbox
+
+
+class DatabaseResults(DatabaseBackend):  # type: ignore[misc]
+    """Celery's database result backend, but a task may store its SUCCESS row itself, in the
+    transaction that writes its other rows (``recorder``); Celery then writes it no more.
+
+    Every other write (FAILURE, RETRY, STARTED, groups) and every read is Celery's own.
+    """
+
+    MIRRORS: ClassVar[tuple[Mirrored, ...]] = (
+        # Overridden: SUCCESS skipped when the task stored it.
+        Mirrored(
+            BaseBackend,
+            "mark_as_done",
+            ("self", "task_id", "result", "request", "store_result", "state"),
+        ),
+        # Called, as Celery's store_result calls them, for the values of the row.
+        Mirrored(BaseBackend, "encode_result", ("self", "result", "state")),
+        Mirrored(
+            DatabaseBackend,
+            "_update_result",
+            ("self", "task", "result", "state", "traceback", "request"),
+        ),
+        # Its rule, kept by db.results: a row at SUCCESS is not replaced.
+        Mirrored(
+            DatabaseBackend,
+            "_store_result",
+            ("self", "task_id", "result", "state", "traceback", "request", "kwargs"),
+        ),
+        Mirrored(DatabaseBackend, "task_cls"),
+        Mirrored("celery.app.task", "get_actual_ignore_result", ("task", "req")),
+    )
+
+    def recorder(self, task: Task, database_url: str) -> Callable[[Any], TaskResultRecord] | None:
+        """The record of ``task``'s SUCCESS for the request it runs, to be stored with the
+        task's rows in the database at ``database_url``; None where Celery would store no
+        result (results ignored, an eager call) or not there (another database, or tables
+        of other names), and Celery writes its own."""
+        request = task.request
+        if request.is_eager or get_actual_ignore_result(task, request):
+            return None
+        table = self.task_cls.__table__
+        if self.url != database_url or table.name != RESULT_TABLE or table.schema is not None:
+            return None
+        return lambda value: self.success_record(request, value)
+
+    def success_record(self, request: Any, value: Any) -> TaskResultRecord:
+        """The row Celery's ``store_result(request.id, value, SUCCESS, request=request)``
+        would write, with its values encoded by Celery's own code."""
+        # _update_result sets every column of Celery's table but these two only if present.
+        row = SimpleNamespace(children=None, stamps=None)
+        self._update_result(
+            row, self.encode_result(value, states.SUCCESS), states.SUCCESS, request=request
+        )
+        columns: dict[str, Any] = {name: getattr(row, name, None) for name in _RESULT_COLUMNS}
+        return TaskResultRecord(task_id=request.id, **columns)
+
+    @staticmethod
+    def stored_by_task(request: Any) -> None:
+        """Say that ``request``'s task stored its SUCCESS row: ``mark_as_done`` skips it."""
+        setattr(request, _STORED_BY_TASK, True)
+
+    def mark_as_done(
+        self,
+        task_id: str,
+        result: Any,
+        request: Any = None,
+        store_result: bool = True,
+        state: str = states.SUCCESS,
+    ) -> None:
+        if state == states.SUCCESS and getattr(request, _STORED_BY_TASK, False):
+            store_result = False
+        super().mark_as_done(task_id, result, request, store_result, state)
+
+
+RESULT_TABLE = "celery_taskmeta"
+_STORED_BY_TASK = "s3meta_result_stored_by_task"
+_RESULT_COLUMNS = tuple(field.name for field in fields(TaskResultRecord) if field.name != "task_id")
+
+
+class Loader(AppLoader):  # type: ignore[misc]
+    """Celery's loader, with ``db+URL`` result backends made ``DatabaseResults``."""
+
+    MIRRORS: ClassVar[tuple[Mirrored, ...]] = (
+        Mirrored(BaseLoader, "override_backends"),
+        Mirrored("celery.app.backends", "by_url", ("backend", "loader")),
+        Mirrored("celery.app.backends", "BACKEND_ALIASES"),
+    )
+
+    override_backends: ClassVar[dict[str, str]] = {"db": "s3meta.compat.celery:DatabaseResults"}
 
 
 # Celery's task message (protocol 2) as ``AMQP.as_task_v2`` builds it and ``Celery.send_task``

@@ -94,6 +94,27 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskResultRecord:
+    """A task's result as Celery's database result backend stores it: its ``celery_taskmeta``
+    row, a field per column, the values encoded as Celery encodes them (the runtime's part:
+    ``s3meta.compat.celery.DatabaseResults``)."""
+
+    task_id: str
+    status: str
+    result: bytes | None
+    date_done: datetime | None
+    traceback: str | None
+    children: bytes | None
+    name: str | None
+    args: bytes | None
+    kwargs: bytes | None
+    worker: str | None
+    retries: int | None
+    queue: str | None
+    stamps: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
 class BucketRows:
     """How many rows a bucket has in ``object_metadata``."""
 

@@ -22,6 +22,7 @@ from db.store import MetadataStore
 from s3meta.cli import main
 from s3meta.config import get_settings
 from s3meta.domain.objects import EventInfo, ObjectState
+from tests.support.writes import save_state
 
 BUCKET = "bucket-a"
 LAST_MODIFIED = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
@@ -104,7 +105,7 @@ def put_row(store: MetadataStore, engine: sa.Engine) -> Callable[..., None]:
         event = EventInfo(
             event_name="ObjectCreated:Put", event_time=EVENT_TIME, sequencer="0055AED6DCD90281E5"
         )
-        store.save_state(state, event, "task-id")
+        save_state(store, state, event, "task-id")
         # Whatever journal rows saving appended are not this test's: start the key afresh.
         with Session(engine) as session, session.begin():
             session.execute(

@@ -13,6 +13,7 @@ from db.store import MetadataStore
 from s3meta.cli import main
 from s3meta.config import get_settings
 from s3meta.domain.objects import EventInfo, ObjectState
+from tests.support.writes import mark_deleted, save_state
 
 BUCKET = "bucket-a"
 LAST_MODIFIED = datetime(2026, 11, 20, 10, 15, 30, tzinfo=UTC)
@@ -55,7 +56,7 @@ def put(store: MetadataStore) -> Callable[..., ObjectState]:
         event = EventInfo(
             event_name="ObjectCreated:Put", event_time=EVENT_TIME, sequencer="0055AED6DCD90281E5"
         )
-        store.save_state(state, event, "task-1")
+        save_state(store, state, event, "task-1")
         return state
 
     return save
@@ -141,7 +142,7 @@ def test_show_reports_a_deleted_object_as_deleted(
     cli: RunCli, put: Callable[..., ObjectState], store: MetadataStore
 ) -> None:
     put("gone.txt")
-    store.mark_deleted(BUCKET, "gone.txt", EventInfo(event_name="ObjectRemoved:Delete"), "task-2")
+    mark_deleted(store, BUCKET, "gone.txt", EventInfo(event_name="ObjectRemoved:Delete"), "task-2")
 
     document = json.loads(cli("show", f"s3://{BUCKET}/gone.txt", "--json").stdout)
 
@@ -251,8 +252,8 @@ def test_list_includes_deleted_objects_unless_live_only_and_never_seen_keys_if_a
 ) -> None:
     for key in ["a", "b", "c"]:
         put(key)
-    store.mark_deleted(BUCKET, "b", EventInfo(event_name="ObjectRemoved:Delete"), "task-2")
-    store.mark_deleted(BUCKET, "never-seen", EventInfo(), None)
+    mark_deleted(store, BUCKET, "b", EventInfo(event_name="ObjectRemoved:Delete"), "task-2")
+    mark_deleted(store, BUCKET, "never-seen", EventInfo(), None)
 
     everything = cli("list", "--bucket", BUCKET, "--json")
     live = cli("list", "--bucket", BUCKET, "--json", "--live-only")
@@ -275,7 +276,7 @@ def test_a_never_seen_key_is_shown_as_such_in_the_table(
     cli: RunCli, put: Callable[..., ObjectState], store: MetadataStore
 ) -> None:
     put("a")
-    store.mark_deleted(BUCKET, "typo", EventInfo(), None)
+    mark_deleted(store, BUCKET, "typo", EventInfo(), None)
 
     table = cli("list", "--bucket", BUCKET, "--include-never-seen")
 
@@ -296,7 +297,7 @@ def test_list_limit_counts_only_rows_that_are_shown(
 ) -> None:
     for key in ["a", "b", "c"]:
         put(key)
-    store.mark_deleted(BUCKET, "a", EventInfo(), None)
+    mark_deleted(store, BUCKET, "a", EventInfo(), None)
 
     result = cli("list", "--bucket", BUCKET, "--json", "--live-only", "--limit", "2")
 
@@ -324,7 +325,7 @@ def test_list_without_json_prints_a_table(
 ) -> None:
     put("dir/one file.txt", size=3 * 1024 * 1024)
     put("dir/two.txt")
-    store.mark_deleted(BUCKET, "dir/two.txt", EventInfo(), None)
+    mark_deleted(store, BUCKET, "dir/two.txt", EventInfo(), None)
 
     result = cli("list", "--bucket", BUCKET)
 

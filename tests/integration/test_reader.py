@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from db.engine import create_engine, session_factory
+from db.engine import writer_engine
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.records import ObjectFilter, Position
+from tests.support.writes import save_state
 
 MODIFIED = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
 NO_EVENT = EventInfo()
@@ -33,7 +34,7 @@ def listed(reader: ObjectReader, bucket: str = "bucket-a", prefix: str = "") -> 
 
 def test_a_prefix_is_matched_literally(store: MetadataStore, reader: ObjectReader) -> None:
     for key in ["50%_off/a", "50x_off/b", "50%_offer"]:
-        store.save_state(state(key), NO_EVENT, "t")
+        save_state(store, state(key), NO_EVENT, "t")
 
     assert listed(reader, prefix="50%_off/") == ["50%_off/a"]
 
@@ -43,7 +44,7 @@ def test_rows_are_listed_in_s3_key_order_byte_by_byte(
 ) -> None:
     keys = ["a", "a ", "a\t", "B", "b", "é", "z"]
     for key in keys:
-        store.save_state(state(key), NO_EVENT, "t")
+        save_state(store, state(key), NO_EVENT, "t")
 
     assert listed(reader) == sorted(keys, key=lambda k: k.encode("utf-8"))
 
@@ -52,7 +53,7 @@ def test_rows_read_before_stopping_a_listing_early_stay_readable(
     store: MetadataStore, reader: ObjectReader
 ) -> None:
     for key in ["k1", "k2", "k3"]:
-        store.save_state(state(key), NO_EVENT, "t")
+        save_state(store, state(key), NO_EVENT, "t")
 
     rows = reader.iter_objects(ObjectFilter("bucket-a"), page_size=1)
     first = next(rows)
@@ -67,8 +68,8 @@ AWKWARD = ["a", "a ", "a\t", "a  b", "A", "B", "b", "é", "É", "日本", "\U000
 
 @pytest.fixture
 def mysql_store_and_reader(mysql_url: str) -> Iterator[tuple[MetadataStore, ObjectReader]]:
-    engine = create_engine(mysql_url)
-    yield MetadataStore(session_factory(engine)), ObjectReader(engine)
+    engine = writer_engine(mysql_url)
+    yield MetadataStore(engine), ObjectReader(engine)
     engine.dispose()
 
 
@@ -79,8 +80,8 @@ def test_mysql_pages_follow_s3_byte_order_across_page_boundaries_and_buckets(
 ) -> None:
     store, reader = mysql_store_and_reader
     for key in reversed(AWKWARD):
-        store.save_state(state(key), NO_EVENT, "t")
-    store.save_state(state("a", bucket="bucket-b"), NO_EVENT, "t")
+        save_state(store, state(key), NO_EVENT, "t")
+    save_state(store, state("a", bucket="bucket-b"), NO_EVENT, "t")
 
     seen: list[Position] = []
     after: Position | None = None
@@ -101,7 +102,7 @@ def test_mysql_keys_that_differ_by_trailing_spaces_or_case_are_distinct_position
 ) -> None:
     store, reader = mysql_store_and_reader
     for key in ["k", "k ", "K"]:
-        store.save_state(state(key), NO_EVENT, "t")
+        save_state(store, state(key), NO_EVENT, "t")
 
     after_k = reader.page(ObjectFilter("bucket-a"), after=("bucket-a", "k"))
     exact = reader.get("bucket-a", "k ")
@@ -117,7 +118,7 @@ def test_mysql_a_prefix_with_like_wildcards_pages_literally(
 ) -> None:
     store, reader = mysql_store_and_reader
     for key in ["50%/a", "50%/b", "50%/c", "50x/a", "50_/a", "50%"]:
-        store.save_state(state(key), NO_EVENT, "t")
+        save_state(store, state(key), NO_EVENT, "t")
 
     first = reader.page(ObjectFilter("bucket-a", "50%/"), limit=2)
     rest = reader.page(ObjectFilter("bucket-a", "50%/"), after=first.next_after, limit=2)

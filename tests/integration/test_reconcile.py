@@ -16,6 +16,7 @@ from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.processes import wait_for
 from tests.support.cli import invoke as cli_invoke
 from tests.support.stack import Stack
+from tests.support.writes import save_state
 
 pytestmark = pytest.mark.mysql
 
@@ -51,7 +52,7 @@ def index(stack: Stack, bucket: str, key: str) -> None:
         # Older than anything S3 will say later, so the repair is never taken as stale news.
         last_modified=datetime.now(UTC) - timedelta(hours=1),
     )
-    stack.store.save_state(state, EventInfo(event_name="ObjectCreated:Put"))
+    save_state(stack.store, state, EventInfo(event_name="ObjectCreated:Put"))
 
 
 def test_reconcile_finds_planted_drift_and_fix_repairs_it(stack: Stack) -> None:

@@ -12,7 +12,7 @@ import pytest
 from celery.result import AsyncResult
 from click.testing import Result
 
-from db.engine import create_engine, session_factory
+from db.engine import create_engine
 from db.models import utcnow
 from db.store import MetadataStore
 from s3meta.aws.sqs import Attribute, DeadLetters, Queue, QueueMessage
@@ -241,7 +241,7 @@ SKIPPED_LINE = (
 def test_requeue_failed_skips_unusable_attempts_in_one_counted_line(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
-        record_unusable_attempts(MetadataStore(session_factory(engine)), "bucket-a")
+        record_unusable_attempts(MetadataStore(engine), "bucket-a")
     finally:
         engine.dispose()
 
@@ -271,7 +271,7 @@ def test_requeue_failed_runs_the_usable_keys_and_never_the_unusable_ones(
     stack.s3().put_object(Bucket=bucket, Key="healed.txt", Body=b"healed")
     engine = create_engine(mysql_url)
     try:
-        record_unusable_attempts(MetadataStore(session_factory(engine)), bucket)
+        record_unusable_attempts(MetadataStore(engine), bucket)
     finally:
         engine.dispose()
     # The session's database may hold attempts of other tests' refused calls for these.

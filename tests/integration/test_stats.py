@@ -20,6 +20,7 @@ from tasks import extract_metadata
 from tests.support.cli import invoke as cli_invoke
 from tests.support.faults import Fault
 from tests.support.stack import Stack
+from tests.support.writes import mark_deleted, save_state
 
 pytestmark = pytest.mark.mysql
 
@@ -54,7 +55,7 @@ def put_row(stack: Stack, bucket: str, key: str) -> None:
         last_modified=utcnow() - timedelta(minutes=5),
         content_type="text/plain",
     )
-    stack.store.save_state(state, EventInfo())
+    save_state(stack.store, state, EventInfo())
 
 
 def record(stack: Stack, bucket: str, outcome: Outcome, finished_at: datetime, n: int = 1) -> None:
@@ -76,8 +77,8 @@ def test_rows_per_bucket_count_live_and_deleted(stack: Stack) -> None:
     bucket, other = stack.new_bucket(), stack.new_bucket()
     for key in ("a.txt", "b.txt", "c.txt", "d.txt"):
         put_row(stack, bucket, key)
-    stack.store.mark_deleted(bucket, "d.txt", EventInfo(event_name="ObjectRemoved:Delete"))
-    stack.store.mark_deleted(bucket, "never-seen.txt", EventInfo())
+    mark_deleted(stack.store, bucket, "d.txt", EventInfo(event_name="ObjectRemoved:Delete"))
+    mark_deleted(stack.store, bucket, "never-seen.txt", EventInfo())
     put_row(stack, other, "x.txt")
 
     mine = stats_json("--bucket", bucket)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from db.engine import create_engine, session_factory
+from db.engine import writer_engine
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.config import get_settings
@@ -103,7 +103,7 @@ def stack(
         indexer.cache_clear()
         # This process sends tasks and reads results exactly as an operator's shell would.
         app.conf.update(celery_config(get_settings()))
-        engine = create_engine(database_url)
+        engine = writer_engine(database_url)
         worker = WorkerProcess(
             env, tmp_path_factory.mktemp("worker") / "worker.log", name="test", cwd=ROOT
         )
@@ -112,7 +112,7 @@ def stack(
                 env=env,
                 moto=moto_server,
                 faults=fault_proxy,
-                store=MetadataStore(session_factory(engine)),
+                store=MetadataStore(engine),
                 reader=ObjectReader(engine),
                 worker=worker,
                 database_url=database_url,

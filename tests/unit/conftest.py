@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from moto import mock_aws
 
-from db.engine import create_engine, session_factory
+from db.engine import create_engine
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.config import get_settings
@@ -79,7 +79,7 @@ def engine(sqlite_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture
 def store(engine: sa.Engine) -> MetadataStore:
     """The writer on the SQLite database of ``engine`` (the root conftest's runs on MySQL too)."""
-    return MetadataStore(session_factory(engine))
+    return MetadataStore(engine)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from s3meta.aws.sqs import QueueDepth
 from s3meta.domain.objects import EventInfo, ObjectState, parse_timestamp, strip_etag
 from s3meta.errors import PublishError
 from s3meta.operations.backfill import Backfill, BackfillJob, Counts, wait_for_room
+from tests.support.writes import mark_deleted, save_state
 from tests.unit.conftest import BUCKET
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def index(s3: S3Client, store: MetadataStore, key: str, *, etag: str | None = No
         etag=etag or strip_etag(head["ETag"]),
         last_modified=parse_timestamp(head["LastModified"]),
     )
-    store.save_state(state, EventInfo(), "t")
+    save_state(store, state, EventInfo(), "t")
 
 
 def test_every_listed_object_gets_a_task(s3: S3Client) -> None:
@@ -128,7 +129,7 @@ def test_only_missing_skips_keys_whose_live_row_matches_after_the_start(
     for key in ("a", "b-same", "d-deleted", "f-same"):
         index(s3, store, key)
     index(s3, store, "c-changed", etag="0" * 32)
-    store.mark_deleted(BUCKET, "d-deleted", EventInfo(event_name="ObjectRemoved:Delete"))
+    mark_deleted(store, BUCKET, "d-deleted", EventInfo(event_name="ObjectRemoved:Delete"))
     job = replace(JOB, only_missing=True, start_after="a")
     batches = Batches()
 

@@ -72,3 +72,11 @@ def test_statements_are_named_by_verb_and_table() -> None:
 def test_binary_commands_are_named_and_unknown_ones_shown_by_number() -> None:
     assert command_kind(b"\x17\x01\x00\x00\x00") == "COM_STMT_EXECUTE"
     assert command_kind(b"\x7f") == "COM_0x7f"
+
+
+def test_a_query_of_several_statements_is_one_command_that_says_how_many_more_it_carries() -> None:
+    # The value's newline is escaped, as the driver sends it: not a separator.
+    first = "INSERT INTO object_metadata (k) VALUES ('a;\\nb')"
+    sql = f"{first};\nINSERT INTO object_journal (k) VALUES (1)"
+
+    assert CommandCounter().feed(query(sql)) == ["INSERT object_metadata +1 statements"]

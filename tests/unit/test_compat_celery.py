@@ -1,10 +1,12 @@
-"""s3meta.compat.celery: the Celery code the control client, a closing channel and batched
-task messages rely on."""
+"""s3meta.compat.celery: the Celery code the control client, a closing channel, batched
+task messages and the result backend rely on."""
 
 from __future__ import annotations
 
 from collections.abc import MutableSet
 
+from celery import Celery, Task
+from celery.backends.database import DatabaseBackend
 from celery.utils.saferepr import saferepr
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,3 +49,54 @@ _ARGUMENTS = st.one_of(
 @given(_ARGUMENTS, st.one_of(st.none(), st.integers(min_value=1, max_value=80)))
 def test_an_argument_repr_is_celerys_saferepr(value: object, maxlen: int | None) -> None:
     assert compat.argument_repr(value, maxlen, 3) == saferepr(value, maxlen, maxlevels=3)
+
+
+def test_the_celery_code_the_result_backend_overrides_and_calls_is_unchanged() -> None:
+    assert drifted(compat.DatabaseResults.MIRRORS) == []
+
+
+def test_the_celery_code_the_loader_relies_on_is_unchanged() -> None:
+    assert drifted(compat.Loader.MIRRORS) == []
+
+
+def test_celerys_task_table_is_the_one_the_results_are_written_to() -> None:
+    assert DatabaseBackend.task_cls.__tablename__ == compat.RESULT_TABLE
+
+
+def results_app(url: str = "sqlite:///results.db", **conf: object) -> Celery:
+    app = Celery("compat-test", loader="s3meta.compat.celery:Loader", set_as_current=False)
+    app.conf.update(result_backend=f"db+{url}", database_create_tables_at_setup=False, **conf)
+    return app
+
+
+def test_a_db_result_backend_is_s3metas_database_results() -> None:
+    assert type(results_app().backend) is compat.DatabaseResults
+
+
+def recorder_of(app: Celery, url: str, **request: object) -> object:
+    @app.task(name="t", bind=True)  # type: ignore[untyped-decorator]
+    def task(self: Task) -> object:
+        backend = self.backend
+        assert isinstance(backend, compat.DatabaseResults)
+        return backend.recorder(self, url)
+
+    task.push_request(id="task-1", **request)
+    try:
+        return task.run()
+    finally:
+        task.pop_request()
+
+
+def test_a_task_records_its_result_where_celery_would_store_it() -> None:
+    assert recorder_of(results_app(), "sqlite:///results.db") is not None
+
+
+def test_a_task_records_no_result_on_another_database() -> None:
+    assert recorder_of(results_app(), "sqlite:///elsewhere.db") is None
+
+
+def test_a_task_records_no_result_that_celery_would_not_store() -> None:
+    assert recorder_of(results_app(), "sqlite:///results.db", ignore_result=True) is None
+    assert recorder_of(results_app(), "sqlite:///results.db", is_eager=True) is None
+    ignoring = results_app(task_ignore_result=True)
+    assert recorder_of(ignoring, "sqlite:///results.db") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.metrics import Counter
 from s3meta.domain.objects import ObjectState
 from s3meta.domain.ordering import RecordType
+from s3meta.domain.records import TaskResultRecord
 from s3meta.domain.retries import RetryPolicy
 from s3meta.errors import (
     DatabaseUnavailable,
@@ -121,6 +123,54 @@ def test_an_object_found_is_applied_with_its_result_attempt_and_lag() -> None:
     assert parts.metrics.counts == {Counter.INDEXED: 1}
     (lag,) = parts.metrics.lags
     assert 10 < lag < 11
+
+
+def recorded(value: dict[str, Any]) -> TaskResultRecord:
+    """A runtime's record of a result: the value as JSON, as Celery's would hold it."""
+    return TaskResultRecord("task-1", "SUCCESS", json.dumps(value).encode(), T0, *[None] * 9)
+
+
+def test_a_succeeded_runs_result_is_recorded_with_its_rows() -> None:
+    parts = Parts()
+    parts.put("a.txt", size=5)
+
+    outcome = parts.indexer().index(
+        BUCKET, "a.txt", created("0A"), attempt=1, task_id="task-1", result=recorded
+    )
+
+    assert isinstance(outcome, Indexed)
+    stored = parts.store.results["task-1"]
+    assert stored.status == "SUCCESS"
+    assert stored.result is not None
+    assert json.loads(stored.result) == outcome.result()
+
+
+def test_a_skipped_run_records_its_result_too() -> None:
+    parts = Parts()
+    parts.put("a.txt", size=2)
+    index(parts, "a.txt", **created("0B"))
+
+    outcome = parts.indexer().index(
+        BUCKET, "a.txt", created("0A"), attempt=1, task_id="task-1", result=recorded
+    )
+
+    assert isinstance(outcome, Indexed)
+    assert outcome.outcome is Outcome.SKIPPED
+    stored = parts.store.results["task-1"].result
+    assert stored is not None
+    assert json.loads(stored) == outcome.result()
+
+
+def test_a_run_that_does_not_succeed_records_no_result() -> None:
+    parts = Parts()
+    parts.objects.fail(BUCKET, "a.txt", StorageUnavailable("throttled"))
+
+    outcome = parts.indexer().index(
+        BUCKET, "a.txt", {}, attempt=1, task_id="task-1", result=recorded
+    )
+
+    assert isinstance(outcome, Retry)
+    assert parts.store.results == {}
 
 
 def test_a_manual_requeue_is_counted_without_a_lag() -> None:

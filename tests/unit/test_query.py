@@ -14,6 +14,7 @@ from db.store import MetadataStore
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.records import ObjectFilter
 from s3meta.operations import query
+from tests.support.writes import mark_deleted, save_state
 
 MODIFIED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 UPLOAD = EventInfo(event_name="ObjectCreated:Put", event_time=MODIFIED, sequencer="00A1")
@@ -21,7 +22,7 @@ UPLOAD = EventInfo(event_name="ObjectCreated:Put", event_time=MODIFIED, sequence
 
 def put(store: MetadataStore, key: str) -> None:
     state = ObjectState(bucket="bucket-a", key=key, size=1, etag="e", last_modified=MODIFIED)
-    store.save_state(state, UPLOAD, "t")
+    save_state(store, state, UPLOAD, "t")
 
 
 def test_show_gives_the_row_and_no_journal_unless_asked(
@@ -39,7 +40,7 @@ def test_show_with_history_gives_the_row_and_its_journal(
     store: MetadataStore, reader: ObjectReader
 ) -> None:
     put(store, "k")
-    store.mark_deleted("bucket-a", "k", EventInfo(event_name="ObjectRemoved:Delete"), "t2")
+    mark_deleted(store, "bucket-a", "k", EventInfo(event_name="ObjectRemoved:Delete"), "t2")
 
     shown = query.show(reader, "bucket-a", "k", history=True)
 
@@ -62,7 +63,7 @@ def test_show_of_a_key_never_seen_in_s3_says_when_it_was_looked_for(
     store: MetadataStore, reader: ObjectReader
 ) -> None:
     removal = EventInfo(event_name="ObjectRemoved:Delete", event_time=MODIFIED)
-    store.mark_deleted("bucket-a", "typo", removal, "t")
+    mark_deleted(store, "bucket-a", "typo", removal, "t")
     record = reader.get("bucket-a", "typo")
     assert record is not None
 
@@ -80,7 +81,7 @@ def test_show_of_a_key_never_seen_in_s3_says_when_it_was_looked_for(
 def test_a_never_seen_line_without_an_event_names_only_the_look(
     store: MetadataStore, reader: ObjectReader
 ) -> None:
-    store.mark_deleted("bucket-a", "requeued", EventInfo(), "t")
+    mark_deleted(store, "bucket-a", "requeued", EventInfo(), "t")
     record = reader.get("bucket-a", "requeued")
     assert record is not None
 

@@ -27,6 +27,7 @@ from s3meta.domain.records import (
     Position,
 )
 from s3meta.errors import SchemaNotMigrated
+from tests.support.writes import mark_deleted, save_state
 
 MODIFIED = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
 UPLOAD = EventInfo(event_name="ObjectCreated:Put", event_time=MODIFIED, sequencer="00A1")
@@ -36,7 +37,7 @@ REMOVAL = EventInfo(event_name="ObjectRemoved:Delete", event_time=MODIFIED, sequ
 def put(store: MetadataStore, key: str, bucket: str = "bucket-a", **fields: Any) -> None:
     fields.setdefault("size", 1)
     state = ObjectState(bucket=bucket, key=key, etag="e", last_modified=MODIFIED, **fields)
-    store.save_state(state, UPLOAD, f"task-{key}")
+    save_state(store, state, UPLOAD, f"task-{key}")
 
 
 def keys(records: Iterable[ObjectRecord]) -> list[tuple[str, str]]:
@@ -202,8 +203,8 @@ def test_deleted_rows_are_listed_unless_left_out_and_never_seen_keys_only_when_a
 ) -> None:
     put(store, "live")
     put(store, "removed")
-    store.mark_deleted("bucket-a", "removed", REMOVAL, "t")
-    store.mark_deleted("bucket-a", "phantom", EventInfo(), "t")  # HeadObject never found it
+    mark_deleted(store, "bucket-a", "removed", REMOVAL, "t")
+    mark_deleted(store, "bucket-a", "phantom", EventInfo(), "t")  # HeadObject never found it
 
     def listed(*, include_deleted: bool = True, include_never_seen: bool = False) -> list[str]:
         where = ObjectFilter(
@@ -230,7 +231,7 @@ def test_a_page_of_no_rows_is_refused(reader: ObjectReader) -> None:
 def test_history_is_the_journal_oldest_first(store: MetadataStore, reader: ObjectReader) -> None:
     put(store, "k")
     put(store, "k", size=2)
-    store.mark_deleted("bucket-a", "k", REMOVAL, "t-delete")
+    mark_deleted(store, "bucket-a", "k", REMOVAL, "t-delete")
     put(store, "other")
 
     journal = reader.history("bucket-a", "k")

@@ -13,6 +13,7 @@ from db.store import MetadataStore
 from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.errors import SchemaNotMigrated
+from tests.support.writes import mark_deleted, save_state
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -104,9 +105,9 @@ def test_since_compares_with_the_last_failure(reader: ObjectReader, store: Metad
 def test_rows_per_bucket(reader: ObjectReader, store: MetadataStore) -> None:
     for bucket, key in [("bucket-b", "1"), ("bucket-a", "1"), ("bucket-a", "2")]:
         state = ObjectState(bucket=bucket, key=key, size=1, etag="e", last_modified=NOW)
-        store.save_state(state, EventInfo())
-    store.mark_deleted("bucket-a", "2", EventInfo())
-    store.mark_deleted("bucket-a", "3", EventInfo())
+        save_state(store, state, EventInfo())
+    mark_deleted(store, "bucket-a", "2", EventInfo())
+    mark_deleted(store, "bucket-a", "3", EventInfo())
 
     rows = reader.rows_per_bucket()
 

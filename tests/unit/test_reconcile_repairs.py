@@ -13,6 +13,7 @@ from s3meta.domain.objects import EventInfo, Listed, ObjectState
 from s3meta.domain.reconcile import Difference, Drift
 from s3meta.errors import ConfigError, PublishError
 from s3meta.operations.reconcile import reconcile
+from tests.support.writes import mark_deleted, save_state
 
 MODIFIED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -33,7 +34,7 @@ class Publisher:
 
 def put(store: MetadataStore, key: str, etag: str = "e", size: int = 1) -> None:
     state = ObjectState(bucket="bucket-a", key=key, size=size, etag=etag, last_modified=MODIFIED)
-    store.save_state(state, EventInfo(), "t")
+    save_state(store, state, EventInfo(), "t")
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def drifted(store: MetadataStore) -> list[Listed]:
     put(store, "changed", etag="old")
     put(store, "same")
     put(store, "stale")
-    store.mark_deleted("bucket-a", "phantom", EventInfo(), "t")  # HeadObject never found it
+    mark_deleted(store, "bucket-a", "phantom", EventInfo(), "t")  # HeadObject never found it
     return [
         Listed("changed", "new", 1),
         Listed("missing", "e", 1),

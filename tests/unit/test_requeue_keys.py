@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from db.engine import session_factory
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.domain.attempts import Attempt, Outcome
@@ -101,7 +100,7 @@ def test_a_publish_failure_on_the_first_key_is_raised_as_it_is() -> None:
 
 @pytest.fixture
 def store(engine: sa.Engine) -> MetadataStore:
-    return MetadataStore(session_factory(engine))
+    return MetadataStore(engine)
 
 
 def fail(store: MetadataStore, bucket: str, key: str, finished_at: datetime = NOW) -> None:

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from db.engine import session_factory
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.aws.sqs import QueueDepth, QueueMessage
@@ -94,7 +93,7 @@ def test_nothing_is_recorded_without_rows_or_attempts_in_the_last_day(
 def test_stats_count_rows_and_attempts_of_the_bucket_and_report_each_queue(
     engine: sa.Engine,
 ) -> None:
-    store = MetadataStore(session_factory(engine))
+    store = MetadataStore(engine)
     for key, finished_at in [
         ("recent", SENT - timedelta(minutes=5)),
         ("older", SENT - timedelta(hours=5)),
@@ -125,7 +124,7 @@ class Unreachable(MemoryQueue):
 
 
 def test_queues_that_cannot_be_read_leave_the_counts_and_say_why(engine: sa.Engine) -> None:
-    store = MetadataStore(session_factory(engine))
+    store = MetadataStore(engine)
     store.record_attempt(Attempt("t", "bucket-a", "k", 1, Outcome.GONE, SENT, SENT))
     queues = [("events", Unreachable("events")), ("task", Unreachable("tasks"))]
 
