@@ -1,4 +1,9 @@
-"""The schema as SQLAlchemy 2 typed models; the migrations must match it (``alembic check``)."""
+"""The schema as SQLAlchemy 2 typed models; the migrations must match it (``alembic check``).
+
+The task runner's result tables, which the migrations also create, are declared on
+``Base.metadata`` by the runner's adapter (``s3meta.compat``), so the full schema is this
+module's tables and those; ``alembic/env.py`` imports both.
+"""
 
 from __future__ import annotations
 
@@ -170,41 +175,3 @@ class JournalEntry(Base):
     event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
     task_id: Mapped[str | None] = mapped_column(sa.String(155))
-
-
-# Celery's result tables, owned by our migrations so that MySQL gets room for real results and
-# tracebacks (Celery's own models give 64 KB BLOB/TEXT). Celery reads and writes them through
-# its own models; tests/unit/test_models.py keeps these columns in step with Celery's.
-celery_taskmeta = sa.Table(
-    "celery_taskmeta",
-    Base.metadata,
-    sa.Column("id", sa.Integer, sa.Sequence("task_id_sequence"), primary_key=True),
-    sa.Column("task_id", sa.String(155), unique=True),
-    sa.Column("status", sa.String(50)),
-    sa.Column("result", LongBlob),
-    sa.Column("date_done", sa.DateTime, index=True),
-    sa.Column("traceback", LongText),
-    sa.Column("children", LongBlob),
-    sa.Column("name", sa.String(155)),
-    sa.Column("args", LongBlob),
-    sa.Column("kwargs", LongBlob),
-    sa.Column("worker", sa.String(155)),
-    sa.Column("retries", sa.Integer),
-    sa.Column("queue", sa.String(155)),
-    sa.Column("stamps", LongBlob),
-    sqlite_autoincrement=True,
-    mysql_engine="InnoDB",
-    mysql_charset="utf8mb4",
-)
-
-celery_tasksetmeta = sa.Table(
-    "celery_tasksetmeta",
-    Base.metadata,
-    sa.Column("id", sa.Integer, sa.Sequence("taskset_id_sequence"), primary_key=True),
-    sa.Column("taskset_id", sa.String(155), unique=True),
-    sa.Column("result", LongBlob),
-    sa.Column("date_done", sa.DateTime, index=True),
-    sqlite_autoincrement=True,
-    mysql_engine="InnoDB",
-    mysql_charset="utf8mb4",
-)

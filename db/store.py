@@ -2,7 +2,7 @@
 
 A task's write is one transaction of three round trips on MySQL: the key's row locked and
 read (``SELECT … FOR UPDATE``), then every write in one query (``db.together``: the row,
-the journal entry, the attempt and the task's result), then COMMIT.
+the journal entry, the attempt and the task's result, in the task runner's table), then COMMIT.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 
-from db import results, together
+from db import together
 from db.errors import DEADLOCK_MYSQL, error_code, translate_database_error, translated_errors
 from db.models import Base, JournalEntry, ObjectMetadata, TaskAttempt, utcnow
 from db.together import Write
@@ -43,6 +43,14 @@ T = TypeVar("T")
 ResultFor = Callable[[Applied], TaskResultRecord]
 
 
+class ResultRows(Protocol):
+    """The task runner's table of results, written in the transaction of the task's rows."""
+
+    def write(self, record: TaskResultRecord, dialect: Dialect) -> Write:
+        """The write that stores ``record`` on ``dialect``."""
+        ...
+
+
 class _Restart(Exception):
     """Nothing of the transaction stands: start it again (``reason`` if it keeps happening)."""
 
@@ -52,11 +60,12 @@ class _Restart(Exception):
 
 
 class MetadataStore:
-    """Writes ``object_metadata``, its journal, ``task_attempts`` and a task's Celery result;
-    ``db.reader`` reads them."""
+    """Writes ``object_metadata``, its journal, ``task_attempts`` and, given ``results``, a
+    task's result; ``db.reader`` reads them."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, results: ResultRows | None = None) -> None:
         self._engine = engine
+        self._results = results
 
     def apply(
         self, change: Change, attempt: Attempt | None = None, result: ResultFor | None = None
@@ -66,8 +75,10 @@ class MetadataStore:
         The row is locked while the write rule (``s3meta.domain.transitions``) decides,
         so concurrent workers on one key cannot interleave. The journal entry, ``attempt``
         (its outcome and end time filled in here) and the task's result (``result`` of what
-        was decided; Celery's row, ``db.results``) are written in the same transaction.
+        was decided, in the store's ``results``) are written in the same transaction.
         """
+        if result is not None and self._results is None:
+            raise TypeError("this store was built without results: it cannot write a result")
         return self._in_transaction(
             lambda connection: self._apply(connection, change, attempt, result)
         )
@@ -123,8 +134,8 @@ class MetadataStore:
             )
         if attempt is not None:
             writes.append(self._attempt(attempt.ended(decided.outcome, now)))
-        if result is not None:
-            writes.append(results.write(result(applied), connection.dialect))
+        if result is not None and self._results is not None:
+            writes.append(self._results.write(result(applied), connection.dialect))
         _write(connection, writes, change, inserts)
         return applied
 

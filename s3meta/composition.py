@@ -24,7 +24,7 @@ from s3meta.domain.retries import RetryPolicy
 from s3meta.masking import register_secret, url_password
 
 if TYPE_CHECKING:
-    from db.store import MetadataStore
+    from db.store import MetadataStore, ResultRows
     from s3meta.aws.s3 import S3Storage
     from s3meta.indexing import Indexer
 
@@ -53,22 +53,26 @@ def storage(settings: Settings) -> S3Storage:
     return S3Storage(s3_client(settings))
 
 
-def store(database_url: str) -> MetadataStore:
-    """The metadata store at ``database_url``, on a new engine (one per process)."""
+def store(database_url: str, results: ResultRows | None = None) -> MetadataStore:
+    """The metadata store at ``database_url``, on a new engine (one per process), writing
+    tasks' results in ``results`` (the task runner's table) when given."""
     # The database stack only for the processes that open the database.
     from db.engine import writer_engine
     from db.store import MetadataStore
 
-    return MetadataStore(writer_engine(database_url))
+    return MetadataStore(writer_engine(database_url), results)
 
 
-def indexer(settings: Settings, database_url: str, metrics: Metrics) -> Indexer:
-    """The use case that indexes one key, on S3 and the database at ``database_url``."""
+def indexer(
+    settings: Settings, database_url: str, metrics: Metrics, results: ResultRows | None = None
+) -> Indexer:
+    """The use case that indexes one key, on S3 and the database at ``database_url``; a
+    task's result goes in ``results`` with its rows when the runner gives one."""
     from s3meta.indexing import Indexer
 
     return Indexer(
         storage=storage(settings),
-        store=store(database_url),
+        store=store(database_url, results),
         metrics=metrics,
         retries=RetryPolicy(
             max_retries=settings.max_retries,

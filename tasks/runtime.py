@@ -6,6 +6,7 @@ import os
 from functools import cache
 
 from s3meta import composition
+from s3meta.compat.celery import ResultRows
 from s3meta.config import Settings, get_settings
 from s3meta.indexing import Indexer
 from tasks.metrics import metrics
@@ -24,7 +25,7 @@ def _database_url(settings: Settings) -> str:
 @cache
 def indexer() -> Indexer:
     """This process's indexer on S3 and the database, built on first use (never at import)."""
-    return composition.indexer(get_settings(), database_url(), metrics())
+    return composition.indexer(get_settings(), database_url(), metrics(), ResultRows())
 
 
 # Pooled connections must not be shared with a forked pool child: each builds its own.

@@ -95,9 +95,9 @@ class AttemptRecord:
 
 @dataclass(frozen=True, slots=True)
 class TaskResultRecord:
-    """A task's result as Celery's database result backend stores it: its ``celery_taskmeta``
-    row, a field per column, the values encoded as Celery encodes them (the runtime's part:
-    ``s3meta.compat.celery.DatabaseResults``)."""
+    """A task's result as its runner's result table keeps it: a field per column, the values
+    encoded as the runner encodes them (its adapter in ``s3meta.compat`` builds the record and
+    writes the row)."""
 
     task_id: str
     status: str

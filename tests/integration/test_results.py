@@ -1,4 +1,4 @@
-"""A task's Celery result stored with its rows (``db.results``, ``DatabaseResults``), on SQLite
+"""A task's Celery result stored with its rows (``ResultRows``, ``DatabaseResults``), on SQLite
 and MariaDB: the row Celery's own backend would write, read back by Celery."""
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from celery import Celery, states
 from celery.app.task import Context
 
 from db.engine import writer_engine
-from db.models import celery_taskmeta
 from db.store import MetadataStore
-from s3meta.compat.celery import DatabaseResults
+from s3meta.compat.celery import DatabaseResults, ResultRows, celery_taskmeta
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.transitions import Change
 
@@ -45,7 +44,7 @@ def backend(database_url: str) -> Iterator[DatabaseResults]:
 @pytest.fixture
 def store(database_url: str) -> Iterator[MetadataStore]:
     engine = writer_engine(database_url)
-    yield MetadataStore(engine)
+    yield MetadataStore(engine, ResultRows())
     engine.dispose()
 
 
