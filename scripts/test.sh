@@ -25,4 +25,6 @@ trap 'rm -rf "$scratch"' EXIT
 S3META_DATABASE_URL="sqlite:///$scratch/check.db" .venv/bin/alembic upgrade head >/dev/null 2>&1
 S3META_DATABASE_URL="sqlite:///$scratch/check.db" .venv/bin/alembic check
 echo "== pytest"
-.venv/bin/pytest "$@"
+# Two processes (S3META_TEST_WORKERS), a test file each at a time: most tests wait on
+# servers and workers of their own, so two halve the run on a 2-core machine.
+.venv/bin/pytest -n "${S3META_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,14 @@ from db.engine import create_engine, writer_engine
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from tests.support.database import migrate, scratch_mysql_database, scratch_sqlite_database
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's workers start with COLUMNS=80 and LINES=24 in their environment, which
+    # the CLI takes for a terminal's size; the tests expect what a plain pipe gives.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        for name in ("COLUMNS", "LINES"):
+            os.environ.pop(name, None)
 
 
 @pytest.fixture

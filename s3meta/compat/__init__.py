@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import import_module, metadata
+from typing import Any
 
 from s3meta.errors import ConfigError
 
@@ -59,6 +60,24 @@ def require(distribution: str, series: Series, patches: str) -> str:
     return version
 
 
+# What ``replace`` put in place of an upstream attribute, and that attribute, by (id of
+# owner, name): while the replacement is there, ``Mirrored`` checks the upstream one.
+_REPLACED: dict[tuple[int, str], tuple[object, object]] = {}
+
+
+def replace(owner: Any, name: str, replacement: object) -> None:
+    """Set ``owner.name`` to ``replacement``, keeping the upstream attribute to be checked."""
+    _REPLACED[id(owner), name] = (replacement, inspect.getattr_static(owner, name))
+    setattr(owner, name, replacement)
+
+
+def upstream(owner: object, name: str) -> object:
+    """``owner.name`` as upstream has it, under any replacement ``replace`` made."""
+    found = inspect.getattr_static(owner, name)
+    replacement, original = _REPLACED.get((id(owner), name), (None, None))
+    return original if replacement is not None and found is replacement else found
+
+
 @dataclass(frozen=True)
 class Mirrored:
     """An upstream attribute a patch overrides or uses, as it is in the release mirrored.
@@ -76,7 +95,7 @@ class Mirrored:
         owner = import_module(self.owner) if isinstance(self.owner, str) else self.owner
         where = f"{_name_of(owner)}.{self.name}"
         try:
-            found = inspect.getattr_static(owner, self.name)
+            found = upstream(owner, self.name)
         except AttributeError:
             return f"{where} no longer exists"
         if self.parameters is None:

@@ -15,7 +15,7 @@ import flower.command
 import flower.events
 import flower.views
 
-from s3meta.compat import Mirrored, require
+from s3meta.compat import Mirrored, replace, require
 
 SERIES = ((2, 2), (2, 3))
 VERSION = require("flower", SERIES, "s3meta.compat.flower")
@@ -55,7 +55,7 @@ def check_settings_first(check: Callable[[], None]) -> None:
         extract()
 
     setattr(checked_extract_settings, _PATCHED, True)
-    flower.command.extract_settings = checked_extract_settings
+    replace(flower.command, "extract_settings", checked_extract_settings)
 
 
 # flower/views/__init__.py calls the module-level name ``Broker`` for the broker page and
@@ -65,7 +65,7 @@ BROKER_MIRRORS = (Mirrored(flower.views, "Broker"),)
 
 def replace_broker_factory(factory: Callable[..., Any]) -> None:
     """Make Flower build its broker clients with ``factory(broker_url, *args, **kwargs)``."""
-    flower.views.Broker = factory
+    replace(flower.views, "Broker", factory)
 
 
 # Flower's ``Events.run`` loops forever in a daemon thread that dies with the process inside
@@ -84,8 +84,8 @@ def make_event_capture_stoppable() -> None:
     events = flower.events.Events
     if getattr(events, _PATCHED, False):
         return
-    events.run = _capture_until_stopped
-    events.stop = _stop_and_release(events.stop)
+    replace(events, "run", _capture_until_stopped)
+    replace(events, "stop", _stop_and_release(events.stop))
     setattr(events, _PATCHED, True)
 
 

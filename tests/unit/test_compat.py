@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
-from s3meta.compat import Mirrored, UnsupportedRelease, check_release, drifted, release
+from s3meta.compat import (
+    Mirrored,
+    UnsupportedRelease,
+    check_release,
+    drifted,
+    release,
+    replace,
+)
 from s3meta.errors import ConfigError
 
 
@@ -79,3 +88,26 @@ def test_a_changed_signature_a_missing_method_or_attribute_is_drift() -> None:
         "tests.unit.test_compat.Upstream.value is no longer callable",
         "posixpath.nowhere no longer exists",
     ]
+
+
+def test_a_method_replaced_by_a_patch_is_still_checked_as_upstream_has_it() -> None:
+    class Patched:
+        def run(self, queue: str) -> None: ...
+
+    def replacement(patched: object) -> None: ...
+
+    replace(Patched, "run", replacement)
+
+    assert inspect.getattr_static(Patched, "run") is replacement
+    assert drifted([Mirrored(Patched, "run", ("self", "queue"))]) == []
+    assert drifted([Mirrored(Patched, "run", ("self",))]) != []
+
+
+def test_an_attribute_set_again_after_a_patch_is_checked_as_it_is_now() -> None:
+    class Patched:
+        def run(self, queue: str) -> None: ...
+
+    replace(Patched, "run", lambda patched: None)
+    setattr(Patched, "run", lambda patched, other: None)  # noqa: B010 - as a monkeypatch does
+
+    assert drifted([Mirrored(Patched, "run", ("patched", "other"))]) == []
