@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -64,7 +64,7 @@ class LambdaIndexing:
     dead_letters: DeadLetters
     events_queue: str  # the source named on dead letters when a record does not say
     metrics: Metrics
-    cutoff: Cutoff = Cutoff()
+    cutoff: Cutoff = field(default_factory=Cutoff)
 
     def handle_batch(
         self, records: Sequence[Mapping[str, Any]], remaining_ms: RemainingTime

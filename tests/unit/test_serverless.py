@@ -148,7 +148,7 @@ def test_the_test_event_is_acknowledged_and_nothing_is_dead_lettered() -> None:
 
 def test_powertools_outside_its_series_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
     powertools.batch_processor.cache_clear()
-    monkeypatch.setattr(powertools.metadata, "version", lambda _name: "2.40.0")
+    monkeypatch.setattr("importlib.metadata.version", lambda _name: "2.40.0")
     try:
         assert powertools.batch_processor() is None
     finally:
