@@ -23,6 +23,7 @@ from functools import cache
 from typing import Any
 
 from s3meta import serverless
+from s3meta.config import get_settings
 from s3meta.domain.invocations import InvalidInvocation, InvocationKind, invocation_kind
 from s3meta.integrations import powertools
 from s3meta.logs import configure_logging
@@ -51,6 +52,19 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return {"verdict": str(verdict)}
     finally:
         indexing.flush()
+
+
+def migrate(event: Any, context: Any) -> dict[str, Any]:
+    """The one-off migration (``alembic upgrade head``), run as its own function after each
+    deploy: ``aws lambda invoke --function-name s3meta-migrate out.json``."""
+    _configure_logging()
+    from db.migrations import read_schema_revision, upgrade
+
+    url = serverless.migration_url(get_settings())
+    upgrade(url)
+    revision = read_schema_revision(url)
+    logger.info("schema at %s", revision.current)
+    return {"revision": revision.current, "head": revision.head}
 
 
 def _sqs_batch(

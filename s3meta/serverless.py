@@ -171,6 +171,24 @@ def build(settings: Settings) -> LambdaIndexing:
     )
 
 
+def migration_url(settings: Settings) -> str:
+    """The database URL the one-off migration connects with: ``composition.database_url``'s,
+    with a fresh RDS IAM token as its password under ``S3META_DATABASE_IAM_AUTH`` (Alembic
+    opens its own connections; one token lasts the 15 minutes a migration may take)."""
+    url = composition.database_url(settings)
+    if not settings.database_iam_auth:
+        return url
+    from sqlalchemy.engine import make_url
+
+    from s3meta.aws.clients import rds_client, region
+    from s3meta.aws.rds import auth_token_source
+    from s3meta.masking import register_secret
+
+    token = auth_token_source(rds_client(settings), url, region(settings))()
+    register_secret(token)
+    return make_url(url).set(password=token).render_as_string(hide_password=False)
+
+
 @cache
 def environment() -> LambdaIndexing:
     """This execution environment's parts, built on the first invocation and kept."""
