@@ -60,15 +60,7 @@ def worker_iam_policy(
     ]
     statements += _database_statements(database_secret_arn)
     statements += _metrics_statements(metrics_namespace)
-    if kms_keys:
-        statements.append(
-            {
-                "Sid": "DecryptSseKmsObjects",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": list(kms_keys),
-            }
-        )
+    statements += _kms_statements("DecryptSseKmsObjects", "kms:Decrypt", kms_keys)
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -101,15 +93,9 @@ def bridge_iam_policy(
         },
         *_kombu_statements(task_queue_arn),
     ]
-    if kms_keys:
-        statements.append(
-            {
-                "Sid": "UseSseKmsQueues",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": list(kms_keys),
-            }
-        )
+    statements += _kms_statements(
+        "UseSseKmsQueues", ["kms:Decrypt", "kms:GenerateDataKey"], kms_keys
+    )
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -150,16 +136,10 @@ def lambda_iam_policy(
         *_database_statements(database_secret_arn, database_user_arn),
         *_metrics_statements(metrics_namespace),
     ]
-    if kms_keys:
-        statements.append(
-            {
-                # Objects and queues encrypted with SSE-KMS: read them, send dead letters.
-                "Sid": "UseSseKmsObjectsAndQueues",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": list(kms_keys),
-            }
-        )
+    # Objects and queues encrypted with SSE-KMS: read them, send dead letters.
+    statements += _kms_statements(
+        "UseSseKmsObjectsAndQueues", ["kms:Decrypt", "kms:GenerateDataKey"], kms_keys
+    )
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -220,6 +200,14 @@ def _database_statements(
             }
         )
     return statements
+
+
+def _kms_statements(
+    sid: str, actions: str | list[str], kms_keys: Sequence[str]
+) -> list[dict[str, Any]]:
+    if not kms_keys:
+        return []
+    return [{"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": list(kms_keys)}]
 
 
 def _metrics_statements(namespace: str | None) -> list[dict[str, Any]]:
