@@ -18,12 +18,16 @@ from db.engine import create_engine
 from db.migrations import head_revision
 from db.reader import ObjectReader
 from tests.support.database import ROOT, scratch_mysql_database
+from tests.support.faults import Fault
 from tests.support.lambda_events import notification, s3_record, sqs_event, sqs_record
+from tests.support.runtime_api import RuntimeApi
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.mysql
 
 BOOTSTRAP = ROOT / "tests" / "support" / "lambda_bootstrap.py"
+# The runtime interface client Lambda's Python runtimes run, kept apart from the package.
+RUNTIME_CLIENT = "awslambdaric>=3,<5"
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -49,6 +53,22 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with zipfile.ZipFile(output) as archive:
         archive.extractall(unpacked)
     return unpacked
+
+
+@pytest.fixture(scope="module")
+def runtime_client() -> Path:
+    """awslambdaric for this interpreter, installed apart (cached in .cache/)."""
+    target = ROOT / ".cache" / "lambda" / f"runtime-client-py{PYTHON}"
+    if not (target / "awslambdaric").is_dir():
+        subprocess.run(
+            [
+                sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
+                "--target", str(target), "--only-binary=:all:", RUNTIME_CLIENT,
+            ],
+            check=True,
+            timeout=300,
+        )  # fmt: skip
+    return target
 
 
 def run(package: Path, entry: str, event: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
@@ -114,3 +134,65 @@ def test_the_unpacked_zip_alone_migrates_a_database_and_indexes_a_batch(
             WaitTimeSeconds=5,
         )
         assert [m["Body"] for m in letters.get("Messages", [])] == ["junk"]
+
+
+# What the runtime runs: awslambdaric's main, on the handler named as Lambda names it.
+RIC_MAIN = """
+import runpy, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+sys.argv = ["awslambdaric", "s3meta.lambda_handler.handler"]
+runpy.run_module("awslambdaric", run_name="__main__")
+"""
+
+
+def test_lambdas_runtime_client_runs_the_package_against_a_local_runtime_api(
+    stack: Stack, package: Path, runtime_client: Path, tmp_path: Path
+) -> None:
+    bucket = stack.new_bucket()
+    stack.s3().put_object(Bucket=bucket, Key="ric.txt", Body=b"via awslambdaric")
+    api = RuntimeApi(deadline_seconds=60)
+    log = (tmp_path / "runtime.log").open("wb")
+    with scratch_mysql_database() as url:
+        migrate_env = {"PATH": os.environ["PATH"], **stack.env, "S3META_DATABASE_URL": url}
+        run(package, "migrate", {}, migrate_env)
+        runtime = subprocess.Popen(
+            [sys._base_executable, "-I", "-S", "-c", RIC_MAIN, str(package), str(runtime_client)],  # type: ignore[attr-defined]
+            cwd=package,
+            env={
+                **migrate_env,
+                "S3META_DEAD_LETTER_QUEUE": stack.new_queue("ric-dlq"),
+                "AWS_LAMBDA_RUNTIME_API": api.address,
+                "LAMBDA_TASK_ROOT": str(package),
+                "AWS_LAMBDA_FUNCTION_NAME": "s3meta-indexer",
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            record = sqs_record(notification(s3_record(bucket, "ric.txt")))
+            indexed = api.invoke(sqs_event(record, sqs_record("junk")))
+            # The context's deadline is the runtime's: too close, and nothing is started.
+            api.deadline_seconds = 5
+            late = api.invoke(sqs_event(record))
+            api.deadline_seconds = 60
+            stack.faults.fail("HEAD", f"/{bucket}/ric.txt", Fault(503, "SlowDown", times=1))
+            direct = api.invoke(json.loads(notification(s3_record(bucket, "ric.txt"))))
+        finally:
+            runtime.kill()
+            runtime.wait(timeout=10)
+            log.close()
+            api.stop()
+        output = (tmp_path / "runtime.log").read_text()
+
+        assert (indexed.kind, indexed.body) == ("response", {"batchItemFailures": []}), output
+        assert late.body == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+        assert direct.kind == "error"
+        assert direct.body["errorType"] == "RetryLater"
+        assert api.init_errors == []
+        engine = create_engine(url)
+        try:
+            row = ObjectReader(engine).get(bucket, "ric.txt")
+        finally:
+            engine.dispose()
+        assert row is not None
+        assert row.size == len(b"via awslambdaric")
