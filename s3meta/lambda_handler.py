@@ -11,7 +11,9 @@ onto Lambda.
   same way; a failure worth trying again raises, so that Lambda's async retries apply.
 
 The parts (S3 client, database engine, dead-letter queue) are built on the first invocation
-and kept for the execution environment's life.
+and kept for the execution environment's life. Metrics (``S3META_CLOUDWATCH_NAMESPACE``)
+are sent by the publisher's thread every ``S3META_METRICS_INTERVAL`` seconds while the
+environment runs, not at each invocation: PutMetricData is billed per request.
 """
 
 from __future__ import annotations
@@ -39,19 +41,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     _configure_logging()
     indexing = serverless.environment()
     try:
-        try:
-            kind = invocation_kind(event)
-        except InvalidInvocation as exc:
-            logger.error("not an invocation s3meta handles: %s", exc)
-            raise
-        remaining = _remaining_time(context)
-        if kind is InvocationKind.SQS:
-            return _sqs_batch(event, context, indexing, remaining)
-        request_id = str(getattr(context, "aws_request_id", None) or "local")
-        verdict = indexing.handle_direct(event, request_id, remaining)
-        return {"verdict": str(verdict)}
-    finally:
-        indexing.flush()
+        kind = invocation_kind(event)
+    except InvalidInvocation as exc:
+        logger.error("not an invocation s3meta handles: %s", exc)
+        raise
+    remaining = _remaining_time(context)
+    if kind is InvocationKind.SQS:
+        return _sqs_batch(event, context, indexing, remaining)
+    request_id = str(getattr(context, "aws_request_id", None) or "local")
+    verdict = indexing.handle_direct(event, request_id, remaining)
+    return {"verdict": str(verdict)}
 
 
 def migrate(event: Any, context: Any) -> dict[str, Any]:

@@ -41,7 +41,6 @@ from s3meta.domain.invocations import (
     message_ids,
     queue_name_of,
 )
-from s3meta.domain.metrics import Metrics
 from s3meta.domain.task_call import task_kwargs
 from s3meta.errors import TransientError
 from s3meta.indexing import Failed, Indexed, Indexer, Refused, Retry
@@ -63,7 +62,6 @@ class LambdaIndexing:
     indexer: Indexer
     dead_letters: DeadLetters
     events_queue: str  # the source named on dead letters when a record does not say
-    metrics: Metrics
     cutoff: Cutoff = field(default_factory=Cutoff)
 
     def handle_batch(
@@ -135,12 +133,6 @@ class LambdaIndexing:
             return Verdict.RETRY
         return Verdict.DEAD_LETTERED
 
-    def flush(self) -> None:
-        """Send the metrics counted so far: the environment may be frozen after the answer."""
-        flush = getattr(self.metrics, "flush", None)
-        if callable(flush):
-            flush()
-
 
 def log_batch(outcome: BatchOutcome) -> None:
     counts = outcome.counts()
@@ -166,7 +158,6 @@ def build(settings: Settings) -> LambdaIndexing:
         indexer=composition.indexer(settings, composition.database_url(settings), metrics),
         dead_letters=DeadLetters(Queue(sqs_client(settings), settings.dead_letter_queue)),
         events_queue=settings.events_queue,
-        metrics=metrics,
         cutoff=Cutoff(settings.lambda_stop_margin_ms),
     )
 

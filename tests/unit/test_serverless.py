@@ -37,7 +37,6 @@ class Parts:
             ),
             dead_letters=DeadLetters(self.dlq),  # type: ignore[arg-type]
             events_queue="s3meta-events",
-            metrics=MemoryMetrics(),
             cutoff=Cutoff(margin_ms),
         )
 
