@@ -45,11 +45,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except InvalidInvocation as exc:
         logger.error("not an invocation s3meta handles: %s", exc)
         raise
-    remaining = _remaining_time(context)
+    invocation = serverless.Invocation(_remaining_time(context))
     if kind is InvocationKind.SQS:
-        return _sqs_batch(event, context, indexing, remaining)
+        return _sqs_batch(event, context, indexing, invocation)
     request_id = str(getattr(context, "aws_request_id", None) or "local")
-    verdict = indexing.handle_direct(event, request_id, remaining)
+    verdict = indexing.handle_direct(event, request_id, invocation)
     return {"verdict": str(verdict)}
 
 
@@ -70,12 +70,12 @@ def _sqs_batch(
     event: Mapping[str, Any],
     context: Any,
     indexing: serverless.LambdaIndexing,
-    remaining: serverless.RemainingTime,
+    invocation: serverless.Invocation,
 ) -> dict[str, Any]:
     processor = powertools.batch_processor()
     if processor is None:
-        return indexing.handle_batch(event["Records"], remaining).response()
-    response, outcome = powertools.process_batch(processor, event, context, indexing, remaining)
+        return indexing.handle_batch(event["Records"], invocation).response()
+    response, outcome = powertools.process_batch(processor, event, context, indexing, invocation)
     serverless.log_batch(outcome)
     return response
 

@@ -42,7 +42,7 @@ from s3meta.domain.invocations import (
     queue_name_of,
 )
 from s3meta.domain.task_call import task_kwargs
-from s3meta.errors import TransientError
+from s3meta.errors import DatabaseUnavailable, TransientError
 from s3meta.indexing import Failed, Indexed, Indexer, Refused, Retry
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,15 @@ class RetryLater(TransientError):
     """A direct invocation's event failed for now: raised, so Lambda's async retries apply."""
 
 
+@dataclass
+class Invocation:
+    """One invocation's state: the time it has left, and whether the database was found down
+    (then the batch's other messages are not started: each would wait on it in vain)."""
+
+    remaining_ms: RemainingTime
+    database_down: bool = False
+
+
 @dataclass(frozen=True)
 class LambdaIndexing:
     """Indexes the events of Lambda invocations; built once per execution environment."""
@@ -65,37 +74,38 @@ class LambdaIndexing:
     cutoff: Cutoff = field(default_factory=Cutoff)
 
     def handle_batch(
-        self, records: Sequence[Mapping[str, Any]], remaining_ms: RemainingTime
+        self, records: Sequence[Mapping[str, Any]], invocation: Invocation
     ) -> BatchOutcome:
         """Settle every message of an SQS batch, in order; stop at the cut-off."""
         ids = message_ids(records)
         outcome = BatchOutcome()
         for message_id, record in zip(ids, records, strict=True):
-            outcome.add(message_id, self.settle_record(record, remaining_ms))
+            outcome.add(message_id, self.settle_record(record, invocation))
         log_batch(outcome)
         return outcome
 
-    def settle_record(self, record: Mapping[str, Any], remaining_ms: RemainingTime) -> Verdict:
-        """Settle one SQS record (a message of the events queue), unless time is nearly up."""
-        if self.cutoff.reached(remaining_ms()):
+    def settle_record(self, record: Mapping[str, Any], invocation: Invocation) -> Verdict:
+        """Settle one SQS record (a message of the events queue), unless time is nearly up
+        or the database was found down."""
+        if invocation.database_down or self.cutoff.reached(invocation.remaining_ms()):
             return Verdict.NOT_STARTED
         source = queue_name_of(record.get("eventSourceARN")) or self.events_queue
-        return self.settle(queue_message(record), source, remaining_ms)
+        return self.settle(queue_message(record), source, invocation)
 
     def handle_direct(
-        self, event: Mapping[str, Any], request_id: str, remaining_ms: RemainingTime
+        self, event: Mapping[str, Any], request_id: str, invocation: Invocation
     ) -> Verdict:
         """Index an S3 trigger's or EventBridge's event; raise ``RetryLater`` if it is to be
         tried again (Lambda's async retries), after recording the attempt."""
         message = QueueMessage(
             message_id=request_id, receipt_handle="", body=direct_body(event), receive_count=1
         )
-        verdict = self.settle(message, f"lambda:{request_id}", remaining_ms)
+        verdict = self.settle(message, f"lambda:{request_id}", invocation)
         if verdict in (Verdict.RETRY, Verdict.NOT_STARTED):
             raise RetryLater(f"invocation {request_id}: {verdict}; Lambda tries it again")
         return verdict
 
-    def settle(self, message: QueueMessage, source: str, remaining_ms: RemainingTime) -> Verdict:
+    def settle(self, message: QueueMessage, source: str, invocation: Invocation) -> Verdict:
         """Index the message's events; what becomes of the message."""
         parsed = parse_body(message.body)
         if parsed.test_event:
@@ -103,7 +113,7 @@ class LambdaIndexing:
             return Verdict.DONE
         unusable: list[str] = []
         for number, event in enumerate(parsed.events):
-            if self.cutoff.reached(remaining_ms()):
+            if self.cutoff.reached(invocation.remaining_ms()):
                 logger.warning(
                     "message %s: time nearly up after %d of %d events; delivered again",
                     message.message_id, number, len(parsed.events),
@@ -119,7 +129,13 @@ class LambdaIndexing:
                 task_id=task_id(message.message_id, number),
             )
             match indexed:
-                case Retry():
+                case Retry(error=exc):
+                    if isinstance(exc, DatabaseUnavailable):
+                        logger.error(
+                            "the database is unavailable: the batch's other messages "
+                            "are not started and return with this one"
+                        )
+                        invocation.database_down = True
                     # The rest of the message runs when it comes back: all of it, again.
                     return Verdict.RETRY
                 case Refused(error=exc):

@@ -19,7 +19,7 @@ from s3meta.compat import UnsupportedRelease, check_release
 from s3meta.domain.invocations import BatchOutcome, Verdict
 
 if TYPE_CHECKING:
-    from s3meta.serverless import LambdaIndexing, RemainingTime
+    from s3meta.serverless import Invocation, LambdaIndexing
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def process_batch(
     event: Mapping[str, Any],
     context: Any,
     indexing: LambdaIndexing,
-    remaining_ms: RemainingTime,
+    invocation: Invocation,
 ) -> tuple[dict[str, Any], BatchOutcome]:
     """Settle every record of the SQS batch ``event`` through Powertools; its answer."""
     from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -63,7 +63,7 @@ def process_batch(
     outcome = BatchOutcome()
 
     def record_handler(record: Any) -> str:
-        verdict = indexing.settle_record(record.raw_event, remaining_ms)
+        verdict = indexing.settle_record(record.raw_event, invocation)
         outcome.add(record.message_id, verdict)
         if verdict in _REDELIVERED:
             raise Redeliver(f"message {record.message_id}: {verdict}")

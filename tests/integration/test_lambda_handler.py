@@ -161,7 +161,7 @@ def test_s3_503s_report_exactly_the_messages_they_hit_and_the_attempt_is_recorde
     assert len({a.task_id for a in attempts}) == 1
 
 
-def test_a_database_outage_reports_every_message_and_loses_none(
+def test_a_database_outage_reports_every_message_starts_no_other_and_loses_none(
     aws_lambda: Lambda, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = make_url(aws_lambda.stack.database_url)
@@ -185,6 +185,8 @@ def test_a_database_outage_reports_every_message_and_loses_none(
         }
         assert relay.dropped > 0
         assert all(aws_lambda.stack.reader.get(aws_lambda.bucket, key) is None for key in keys)
+        # Found down at the first message: the second was not started.
+        assert aws_lambda.stack.faults.count("HEAD", f"/{aws_lambda.bucket}/db-2.txt") == 0
 
         relay.drop_next(0)
         redelivered = [

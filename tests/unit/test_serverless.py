@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -13,20 +14,30 @@ from s3meta.domain.attempts import Outcome
 from s3meta.domain.invocations import Cutoff, Verdict
 from s3meta.domain.objects import ObjectState
 from s3meta.domain.retries import RetryPolicy
-from s3meta.errors import StorageUnavailable
+from s3meta.errors import DatabaseUnavailable, StorageUnavailable
 from s3meta.indexing import Indexer
 from s3meta.integrations import powertools
 from s3meta.memory import MemoryMetrics, MemoryObjects, MemoryQueue, MemoryStore
-from s3meta.serverless import LambdaIndexing, RetryLater
+from s3meta.serverless import Invocation, LambdaIndexing, RetryLater
 from tests.support.lambda_events import Context, notification, s3_record, sqs_event, sqs_record
 
 BUCKET = "uploads-demo"
 
 
+class DownStore(MemoryStore):
+    """A database that is not there."""
+
+    def apply(self, *_: object, **__: object) -> Any:
+        raise DatabaseUnavailable('(2003, "Can\'t connect to MySQL server")')
+
+    def record_attempt(self, *_: object) -> None:
+        raise DatabaseUnavailable('(2003, "Can\'t connect to MySQL server")')
+
+
 class Parts:
-    def __init__(self, margin_ms: int = 1000) -> None:
+    def __init__(self, margin_ms: int = 1000, store: MemoryStore | None = None) -> None:
         self.objects = MemoryObjects()
-        self.store = MemoryStore()
+        self.store = store or MemoryStore()
         self.dlq = MemoryQueue("events-dlq")
         self.indexing = LambdaIndexing(
             indexer=Indexer(
@@ -46,11 +57,11 @@ class Parts:
 
 def settle_both_ways(parts: Parts, event: dict[str, object]) -> list[dict[str, object]]:
     """The answer of s3meta's own loop, then of Powertools' utility, to the same batch."""
-    ours = parts.indexing.handle_batch(event["Records"], lambda: 60_000).response()  # type: ignore[arg-type]
+    ours = parts.indexing.handle_batch(event["Records"], Invocation(lambda: 60_000)).response()  # type: ignore[arg-type]
     processor = powertools.batch_processor()
     assert processor is not None, "the test extra installs Powertools"
     theirs, _ = powertools.process_batch(
-        processor, event, Context(), parts.indexing, lambda: 60_000
+        processor, event, Context(), parts.indexing, Invocation(lambda: 60_000)
     )
     return [dict(ours), theirs]
 
@@ -100,7 +111,7 @@ def test_the_messages_after_the_cutoff_are_not_started_and_reported() -> None:
     later = [sqs_record(notification(s3_record(BUCKET, "a"))) for _ in range(2)]
     clock = iter([60_000, 60_000, 4_000, 4_000, 4_000])
 
-    outcome = parts.indexing.handle_batch([first, *later], lambda: next(clock))
+    outcome = parts.indexing.handle_batch([first, *later], Invocation(lambda: next(clock)))
 
     assert outcome.verdicts == {
         first["messageId"]: Verdict.DONE,
@@ -116,7 +127,7 @@ def test_a_message_cut_off_midway_is_delivered_again_whole() -> None:
     record = sqs_record(notification(s3_record(BUCKET, "a"), s3_record(BUCKET, "b")))
     clock = iter([60_000, 60_000, 100])
 
-    outcome = parts.indexing.handle_batch([record], lambda: next(clock))
+    outcome = parts.indexing.handle_batch([record], Invocation(lambda: next(clock)))
 
     assert outcome.verdicts == {record["messageId"]: Verdict.RETRY}
     assert parts.store.get(BUCKET, "a") is not None
@@ -129,9 +140,9 @@ def test_a_direct_invocation_that_fails_for_now_raises_for_lambdas_retries() -> 
     event = json.loads(notification(s3_record(BUCKET, "a")))
 
     with pytest.raises(RetryLater, match="Lambda tries it again"):
-        parts.indexing.handle_direct(event, "req-1", lambda: 60_000)
+        parts.indexing.handle_direct(event, "req-1", Invocation(lambda: 60_000))
 
-    assert parts.indexing.handle_direct(event, "req-1", lambda: 60_000) is Verdict.DONE
+    assert parts.indexing.handle_direct(event, "req-1", Invocation(lambda: 60_000)) is Verdict.DONE
     assert parts.store.get(BUCKET, "a") is not None
 
 
@@ -152,3 +163,20 @@ def test_powertools_outside_its_series_is_not_used(monkeypatch: pytest.MonkeyPat
         assert powertools.batch_processor() is None
     finally:
         powertools.batch_processor.cache_clear()
+
+
+def test_once_the_database_is_found_down_the_batchs_other_messages_are_not_started() -> None:
+    parts = Parts(store=DownStore())
+    for key in ("a", "b", "c"):
+        parts.upload(key)
+    records = [sqs_record(notification(s3_record(BUCKET, key))) for key in ("a", "b", "c")]
+
+    outcome = parts.indexing.handle_batch(records, Invocation(lambda: 60_000))
+
+    assert list(outcome.verdicts.values()) == [
+        Verdict.RETRY,
+        Verdict.NOT_STARTED,
+        Verdict.NOT_STARTED,
+    ]
+    assert outcome.failed == [record["messageId"] for record in records]
+    assert parts.objects.looks == [(BUCKET, "a")]
