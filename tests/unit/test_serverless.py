@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from s3meta import lambda_handler, serverless
 from s3meta.aws.sqs import REASON_ATTRIBUTE, SOURCE_QUEUE_ATTRIBUTE, DeadLetters
 from s3meta.domain.attempts import Outcome
-from s3meta.domain.invocations import Cutoff, Verdict
+from s3meta.domain.invocations import Cutoff, InvalidInvocation, Verdict
 from s3meta.domain.objects import ObjectState
 from s3meta.domain.retries import RetryPolicy
 from s3meta.errors import DatabaseUnavailable, StorageUnavailable
@@ -180,3 +181,30 @@ def test_once_the_database_is_found_down_the_batchs_other_messages_are_not_start
     ]
     assert outcome.failed == [record["messageId"] for record in records]
     assert parts.objects.looks == [(BUCKET, "a")]
+
+
+@pytest.mark.parametrize("with_powertools", [True, False])
+def test_the_handler_answers_the_same_with_or_without_powertools(
+    monkeypatch: pytest.MonkeyPatch, with_powertools: bool
+) -> None:
+    parts = Parts(margin_ms=5000)
+    parts.upload("a")
+    monkeypatch.setattr(serverless, "environment", lambda: parts.indexing)
+    if not with_powertools:
+        monkeypatch.setattr(powertools, "batch_processor", lambda: None)
+    done = sqs_record(notification(s3_record(BUCKET, "a")))
+    late = sqs_record(notification(s3_record(BUCKET, "a")))
+    context = Context(remaining_ms=[60_000, 60_000, 60_000, 1_000])
+
+    answer = lambda_handler.handler(sqs_event(done, late), context)
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": late["messageId"]}]}
+
+
+def test_the_handler_refuses_an_event_that_is_no_invocation_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(serverless, "environment", lambda: Parts().indexing)
+
+    with pytest.raises(InvalidInvocation, match="a Lambda event is a JSON object; got str"):
+        lambda_handler.handler("Records", Context())
