@@ -71,6 +71,16 @@ def runtime_client() -> Path:
     return target
 
 
+def size_of(database_url: str, bucket: str, key: str) -> int | None:
+    """The size the row of ``bucket``/``key`` holds; None without a row."""
+    engine = create_engine(database_url)
+    try:
+        row = ObjectReader(engine).get(bucket, key)
+    finally:
+        engine.dispose()
+    return None if row is None else row.size
+
+
 def run(package: Path, entry: str, event: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     """``entry`` of the unpacked package in a bare interpreter, as Lambda would call it."""
     completed = subprocess.run(
@@ -122,13 +132,7 @@ def test_the_unpacked_zip_alone_migrates_a_database_and_indexes_a_batch(
         assert migrated["outside"] == []
         assert indexed["outside"] == []
         assert not [entry for entry in indexed["path"] if "site-packages" in entry]
-        engine = create_engine(url)
-        try:
-            row = ObjectReader(engine).get(bucket, "zipped.txt")
-        finally:
-            engine.dispose()
-        assert row is not None
-        assert row.size == len(b"from the zip")
+        assert size_of(url, bucket, "zipped.txt") == len(b"from the zip")
         letters = stack.sqs().receive_message(
             QueueUrl=stack.sqs().get_queue_url(QueueName=dead_letters)["QueueUrl"],
             WaitTimeSeconds=5,
@@ -189,10 +193,4 @@ def test_lambdas_runtime_client_runs_the_package_against_a_local_runtime_api(
         assert direct.kind == "error"
         assert direct.body["errorType"] == "RetryLater"
         assert api.init_errors == []
-        engine = create_engine(url)
-        try:
-            row = ObjectReader(engine).get(bucket, "ric.txt")
-        finally:
-            engine.dispose()
-        assert row is not None
-        assert row.size == len(b"via awslambdaric")
+        assert size_of(url, bucket, "ric.txt") == len(b"via awslambdaric")
