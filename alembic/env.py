@@ -11,7 +11,7 @@ from alembic import context
 from db.engine import create_engine
 from db.models import Base
 from s3meta import composition
-from s3meta.compat import celery as _result_tables  # noqa: F401  (declares them on Base)
+from s3meta.compat import celery_results as _result_tables  # noqa: F401  (declares them on Base)
 from s3meta.config import check_database_url, get_settings
 from s3meta.errors import ConfigError
 from s3meta.masking import redact

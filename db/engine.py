@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,16 @@ def writer_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     allow_statements_together(engine)
     return engine
+
+
+def sign_in_with(engine: Engine, password: Callable[[], str]) -> None:
+    """Open each new connection of ``engine`` with the password ``password()`` gives then: an
+    RDS IAM token (``s3meta.aws.rds``), which expires, so it is never kept in the URL."""
+
+    def fresh_password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams["password"] = password()
+
+    event.listen(engine, "do_connect", fresh_password)
 
 
 def reset_only_open_transactions(engine: Engine) -> None:

@@ -28,11 +28,20 @@ def alembic_config(database_url: str) -> Config:
             f"{ini} not found: install s3meta from a source checkout (pip install -e .)"
         )
     config = Config(str(ini))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config.set_main_option("script_location", str(migrations_folder()))
     # ConfigParser treats '%' as interpolation; URL-encoded passwords contain it.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
     return config
+
+
+def migrations_folder() -> Path:
+    """``alembic/`` in a checkout; ``s3meta_migrations/`` in the Lambda package, where
+    ``alembic/`` is the Alembic library itself (``scripts/build_lambda_zip.py``)."""
+    checkout = PROJECT_ROOT / "alembic"
+    if (checkout / "env.py").is_file():
+        return checkout
+    return PROJECT_ROOT / "s3meta_migrations"
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
@@ -69,10 +78,10 @@ class SchemaRevision:
 
 def head_revision() -> str:
     """The newest migration's revision."""
-    script = ScriptDirectory(str(PROJECT_ROOT / "alembic"))
-    head = script.get_current_head()
+    folder = migrations_folder()
+    head = ScriptDirectory(str(folder)).get_current_head()
     if head is None:
-        raise ConfigError(f"no migrations in {PROJECT_ROOT / 'alembic'}")
+        raise ConfigError(f"no migrations in {folder}")
     return head
 
 

@@ -250,26 +250,43 @@ class Bridge:
         if refused is not None:
             logger.error("%s; message %s kept for redelivery", refused, message.message_id)
             return False
-        reasons = [reason for reason in (parsed.rejected, *unusable) if reason]
-        if not reasons:
+        reason = dead_letter_reason(parsed, unusable)
+        if reason is None:
             return True
-        return self._dead_letter(message, "; ".join(reasons), stats)
+        return self._dead_letter(message, reason, stats)
 
     def _dead_letter(self, message: QueueMessage, reason: str, stats: BridgeStats) -> bool:
-        try:
-            self.dead_letters.send(message, reason, source_queue=self.events.name)
-        except S3MetaError as exc:
-            logger.error(
-                "could not dead-letter message %s (%s): %s; kept for redelivery",
-                message.message_id, reason, exc,
-            )  # fmt: skip
+        if not dead_letter(self.dead_letters, message, reason, source_queue=self.events.name):
             return False
         stats.dead_lettered += 1
-        logger.warning(
-            "message %s dead-lettered to %s: %s",
-            message.message_id, self.dead_letters.queue.name, reason,
-        )  # fmt: skip
         return True
+
+
+def dead_letter_reason(parsed: ParsedMessage, unusable: Sequence[str] = ()) -> str | None:
+    """Why a message goes to the dead-letter queue: what of its body could not be parsed and
+    the events no run could use (``unusable``); None if it does not go."""
+    reasons = [reason for reason in (parsed.rejected, *unusable) if reason]
+    return "; ".join(reasons) if reasons else None
+
+
+def dead_letter(
+    dead_letters: DeadLetters, message: QueueMessage, reason: str, *, source_queue: str
+) -> bool:
+    """Copy ``message`` to the dead-letter queue with ``reason``; False (logged) if SQS did
+    not take it, and then the message must stay for redelivery."""
+    try:
+        dead_letters.send(message, reason, source_queue=source_queue)
+    except S3MetaError as exc:
+        logger.error(
+            "could not dead-letter message %s (%s): %s; kept for redelivery",
+            message.message_id, reason, exc,
+        )  # fmt: skip
+        return False
+    logger.warning(
+        "message %s dead-lettered to %s: %s",
+        message.message_id, dead_letters.queue.name, reason,
+    )  # fmt: skip
+    return True
 
 
 def run_threads(bridges: list[Bridge], poll: float = 0.5) -> BridgeStats:

@@ -53,14 +53,24 @@ def storage(settings: Settings) -> S3Storage:
     return S3Storage(s3_client(settings))
 
 
-def store(database_url: str, results: ResultRows | None = None) -> MetadataStore:
+def store(
+    database_url: str, settings: Settings | None = None, results: ResultRows | None = None
+) -> MetadataStore:
     """The metadata store at ``database_url``, on a new engine (one per process), writing
-    tasks' results in ``results`` (the task runner's table) when given."""
+    tasks' results in ``results`` (the task runner's table) when given; with
+    ``S3META_DATABASE_IAM_AUTH`` each new connection signs in with a fresh RDS IAM token."""
     # The database stack only for the processes that open the database.
-    from db.engine import writer_engine
+    from db.engine import sign_in_with, writer_engine
     from db.store import MetadataStore
 
-    return MetadataStore(writer_engine(database_url), results)
+    engine = writer_engine(database_url)
+    if settings is not None and settings.database_iam_auth:
+        from s3meta.aws.clients import rds_client, region
+        from s3meta.aws.rds import auth_token_source
+
+        tokens = auth_token_source(rds_client(settings), database_url, region(settings))
+        sign_in_with(engine, tokens)
+    return MetadataStore(engine, results)
 
 
 def indexer(
@@ -72,7 +82,7 @@ def indexer(
 
     return Indexer(
         storage=storage(settings),
-        store=store(database_url, results),
+        store=store(database_url, settings, results),
         metrics=metrics,
         retries=RetryPolicy(
             max_retries=settings.max_retries,

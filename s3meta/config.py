@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from s3meta.domain.invocations import DEFAULT_STOP_MARGIN_MS
 from s3meta.errors import ConfigError
 from s3meta.masking import mask_url
 
@@ -140,6 +141,14 @@ class Settings(HealthSettings):
     # namespace, sent in batches every metrics_interval seconds; unset: none are sent.
     cloudwatch_namespace: str | None = Field(default=None, min_length=1, max_length=255)
     metrics_interval: float = Field(default=60, gt=0, le=3600)
+    # RDS IAM authentication: each new database connection signs in with a fresh token
+    # (rds:GenerateDBAuthToken, valid 15 minutes, signed with the process's own AWS
+    # credentials) for S3META_DATABASE_URL's user; the URL then holds no password. TLS is
+    # required by RDS for it: give the CA in the URL (``?ssl_ca=/path/to/global-bundle.pem``).
+    database_iam_auth: bool = False
+    # Lambda: the handler takes no new record once the invocation has this much time left
+    # (ms), and reports the rest for redelivery: one record's indexing must fit in it.
+    lambda_stop_margin_ms: int = Field(default=DEFAULT_STOP_MARGIN_MS, ge=0, le=900_000)
 
     @field_validator("database_url")
     @classmethod

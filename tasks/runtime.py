@@ -6,7 +6,7 @@ import os
 from functools import cache
 
 from s3meta import composition
-from s3meta.compat.celery import ResultRows
+from s3meta.compat.celery_results import ResultRows
 from s3meta.config import Settings, get_settings
 from s3meta.indexing import Indexer
 from tasks.metrics import metrics

@@ -170,3 +170,8 @@ def secretsmanager_client(settings: Settings) -> Any:
     session = _Session(settings)
     config = Config(retries=session.retries(3), connect_timeout=5, read_timeout=10)
     return session.client("secretsmanager", config)
+
+
+def rds_client(settings: Settings) -> Any:
+    """An RDS client: it only signs IAM authentication tokens, locally (no request is sent)."""
+    return _messaging_client(settings, "rds")

@@ -20,7 +20,7 @@ EVERY_BUCKET = "*"
 @click.command("setup")
 @buckets_option(
     "A bucket whose objects s3meta indexes; repeat for more (or list them, separated by "
-    "spaces, in S3META_BUCKETS). With --iam-policy worker, '*' means every bucket."
+    "spaces, in S3META_BUCKETS). With --iam-policy worker or lambda, '*' means every bucket."
 )
 @click.option("--prefix", default="", help="Only keys that start with this.")
 @click.option("--suffix", default="", help="Only keys that end with this.")
@@ -35,7 +35,7 @@ EVERY_BUCKET = "*"
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object.")
 @click.option(
     "--iam-policy",
-    type=click.Choice(["worker", "bridge"]),
+    type=click.Choice(["worker", "bridge", "lambda"]),
     help="Instead, print a least-privilege IAM policy for that role (makes no AWS call).",
 )
 @click.option(
@@ -49,7 +49,8 @@ EVERY_BUCKET = "*"
     multiple=True,
     metavar="ARN",
     help="With --iam-policy: a KMS key the role uses (worker: kms:Decrypt for SSE-KMS "
-    "objects; bridge: kms:Decrypt and kms:GenerateDataKey for SSE-KMS queues). Repeatable.",
+    "objects; bridge and lambda: kms:Decrypt and kms:GenerateDataKey for SSE-KMS queues, and "
+    "objects for lambda). Repeatable.",
 )
 @one_line_errors()
 def setup(
@@ -72,7 +73,10 @@ def setup(
     sqs:GetQueueUrl, sqs:GetQueueAttributes, sqs:CreateQueue, sqs:SetQueueAttributes,
     s3:GetBucketNotification and s3:PutBucketNotification.
 
-    With --iam-policy, prints the IAM policy of the worker or the bridge role instead. Both
+    With --iam-policy, prints the IAM policy of the worker, the bridge or the Lambda
+    function's role instead (the Lambda's adds to Lambda's own execution and VPC roles: it
+    reads the events queue through its event source mapping and dead-letters; with
+    S3META_DATABASE_IAM_AUTH it may connect as the database URL's user). Worker and bridge
     grant sqs:CreateQueue on the task queue and sqs:ListQueues because kombu lists the queues
     at start and creates the task queue when it is missing (unless its transport option
     predefined_queues is set). The worker's also grants s3:ListBucket: without it S3 answers
@@ -153,7 +157,12 @@ def _print_iam_policy(
     from s3meta.aws.clients import region
     from s3meta.config import get_settings
     from s3meta.deployment.arns import queue_arn, secret_arn
-    from s3meta.deployment.iam import bridge_iam_policy, worker_iam_policy
+    from s3meta.deployment.iam import (
+        bridge_iam_policy,
+        database_user_arn,
+        lambda_iam_policy,
+        worker_iam_policy,
+    )
 
     account = account_id or "*"
     if account != "*" and not _ACCOUNT_ID.fullmatch(account):
@@ -164,39 +173,67 @@ def _print_iam_policy(
     # The policy needs the secret's name, not its contents: nothing here reads it.
     settings = get_settings()
     region_name = region(settings)
-    if role == "worker":
-        if not buckets:
-            raise click.UsageError(
-                "--iam-policy worker needs at least one --bucket (or --bucket '*' for every bucket)"
-            )
-        if EVERY_BUCKET in buckets:
-            click.echo(
-                "warning: --bucket '*' lets the worker read every bucket's objects", err=True
-            )
-            chosen = [EVERY_BUCKET]
-        else:
-            chosen = bucket_names(buckets)
-        policy = worker_iam_policy(
-            region=region_name,
-            buckets=chosen,
-            task_queue_arn=queue_arn(region_name, account, settings.task_queue),
-            key_filter=key_filter,
-            kms_keys=kms_keys,
-            database_secret_arn=(
-                secret_arn(region_name, account, settings.database_secret_arn)
-                if settings.database_secret_arn
-                else None
-            ),
-            metrics_namespace=settings.cloudwatch_namespace,
-        )
-    else:
+    if role == "bridge":
         policy = bridge_iam_policy(
             events_queue_arn=queue_arn(region_name, account, settings.events_queue),
             task_queue_arn=queue_arn(region_name, account, settings.task_queue),
             dead_letter_queue_arn=queue_arn(region_name, account, settings.dead_letter_queue),
             kms_keys=kms_keys,
         )
+        click.echo(json.dumps(policy, indent=2))
+        return
+    chosen = _policy_buckets(role, buckets)
+    secret = (
+        secret_arn(region_name, account, settings.database_secret_arn)
+        if settings.database_secret_arn
+        else None
+    )
+    if role == "worker":
+        policy = worker_iam_policy(
+            region=region_name,
+            buckets=chosen,
+            task_queue_arn=queue_arn(region_name, account, settings.task_queue),
+            key_filter=key_filter,
+            kms_keys=kms_keys,
+            database_secret_arn=secret,
+            metrics_namespace=settings.cloudwatch_namespace,
+        )
+    else:
+        user = _database_user(settings.database_url) if settings.database_iam_auth else None
+        policy = lambda_iam_policy(
+            region=region_name,
+            buckets=chosen,
+            events_queue_arn=queue_arn(region_name, account, settings.events_queue),
+            dead_letter_queue_arn=queue_arn(region_name, account, settings.dead_letter_queue),
+            key_filter=key_filter,
+            kms_keys=kms_keys,
+            database_secret_arn=secret,
+            database_user_arn=database_user_arn(region_name, account, user) if user else None,
+            metrics_namespace=settings.cloudwatch_namespace,
+        )
     click.echo(json.dumps(policy, indent=2))
+
+
+def _policy_buckets(role: str, buckets: Sequence[str]) -> list[str]:
+    if not buckets:
+        raise click.UsageError(
+            f"--iam-policy {role} needs at least one --bucket (or --bucket '*' for every bucket)"
+        )
+    if EVERY_BUCKET in buckets:
+        click.echo(f"warning: --bucket '*' lets the {role} read every bucket's objects", err=True)
+        return [EVERY_BUCKET]
+    return bucket_names(buckets)
+
+
+def _database_user(database_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    user = make_url(database_url).username
+    if not user:
+        raise click.UsageError(
+            "S3META_DATABASE_IAM_AUTH is set but S3META_DATABASE_URL names no user to connect as"
+        )
+    return user
 
 
 def _key_part(value: str, option: str) -> str:

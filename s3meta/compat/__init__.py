@@ -10,8 +10,10 @@ mends it, the unit is deleted and nothing else changes.
   kombu's SQS message encoding for batched sends.
 - ``s3meta.compat.celery``: the worker state a closing channel reads, Celery's task
   messages for batched sends, the result backend a task may store its SUCCESS row through
-  (``DatabaseResults``, by the ``Loader``), Celery's result tables and its rule for writing a
-  row (``ResultRows``, in the transaction of the task's own rows).
+  (``DatabaseResults``, by the ``Loader``).
+- ``s3meta.compat.celery_results``: Celery's result tables and its rule for writing a row
+  (``ResultRows``, in the transaction of the task's own rows), importing no Celery, so that
+  the Lambda package migrates the same schema.
 - ``s3meta.compat.moto``: moto's SQS queues made safe for concurrent clients.
 - ``s3meta.compat.flower``: Flower's command options, event capture and broker page.
 """

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-import sqlalchemy as sa
 from celery import Celery, signals, states
 from celery.app.amqp import AMQP
 from celery.app.control import Control
@@ -18,11 +16,9 @@ from celery.backends.database import DatabaseBackend
 from celery.loaders.app import AppLoader
 from celery.loaders.base import BaseLoader
 from celery.utils.saferepr import saferepr
-from sqlalchemy.engine import Dialect
 
-from db.models import Base, LongBlob, LongText
-from db.together import Statement, Write, binds, placeholder
 from s3meta.compat import Mirrored, require
+from s3meta.compat.celery_results import RESULT_TABLE
 from s3meta.compat.kombu import ProcessMailbox
 from s3meta.domain.records import TaskResultRecord
 
@@ -121,7 +117,6 @@ class DatabaseResults(DatabaseBackend):  # type: ignore[misc]
         super().mark_as_done(task_id, result, request, store_result, state)
 
 
-RESULT_TABLE = "celery_taskmeta"
 _STORED_BY_TASK = "s3meta_result_stored_by_task"
 _RESULT_COLUMNS = tuple(field.name for field in fields(TaskResultRecord) if field.name != "task_id")
 
@@ -275,113 +270,3 @@ def _scalar_repr(value: object) -> str | None:
     if isinstance(value, int | float):  # saferepr's ``safe_t`` (Number) shown with str
         return str(value)
     return None
-
-
-# Celery's result tables, owned by s3meta's migrations so that MySQL gets room for real results
-# and tracebacks (Celery's own models give 64 KB BLOB/TEXT). Celery reads and writes them
-# through its own models; tests/unit/test_models.py keeps these columns in step with Celery's.
-celery_taskmeta = sa.Table(
-    "celery_taskmeta",
-    Base.metadata,
-    sa.Column("id", sa.Integer, sa.Sequence("task_id_sequence"), primary_key=True),
-    sa.Column("task_id", sa.String(155), unique=True),
-    sa.Column("status", sa.String(50)),
-    sa.Column("result", LongBlob),
-    sa.Column("date_done", sa.DateTime, index=True),
-    sa.Column("traceback", LongText),
-    sa.Column("children", LongBlob),
-    sa.Column("name", sa.String(155)),
-    sa.Column("args", LongBlob),
-    sa.Column("kwargs", LongBlob),
-    sa.Column("worker", sa.String(155)),
-    sa.Column("retries", sa.Integer),
-    sa.Column("queue", sa.String(155)),
-    sa.Column("stamps", LongBlob),
-    sqlite_autoincrement=True,
-    mysql_engine="InnoDB",
-    mysql_charset="utf8mb4",
-)
-
-celery_tasksetmeta = sa.Table(
-    "celery_tasksetmeta",
-    Base.metadata,
-    sa.Column("id", sa.Integer, sa.Sequence("taskset_id_sequence"), primary_key=True),
-    sa.Column("taskset_id", sa.String(155), unique=True),
-    sa.Column("result", LongBlob),
-    sa.Column("date_done", sa.DateTime, index=True),
-    sqlite_autoincrement=True,
-    mysql_engine="InnoDB",
-    mysql_charset="utf8mb4",
-)
-
-
-_COLUMNS = tuple(field.name for field in fields(TaskResultRecord))
-_MYSQL = ("mysql", "mariadb")
-
-
-class ResultRows:
-    """Writes a task's result row in the task's own transaction, by the rules of Celery's
-    database backend (``DatabaseBackend._store_result``): the id drawn from Celery's sequence
-    where the database has sequences (``task_id_sequence``, MariaDB; else the column's
-    auto-increment), a row already at SUCCESS left as it is (a repeated run does not replace
-    its result), a row of an earlier attempt (RETRY) replaced. Celery's own writes take three
-    or four round trips in transactions of their own."""
-
-    def write(self, record: TaskResultRecord, dialect: Dialect) -> Write:
-        """The write of ``record``'s row, unless the task's row is at SUCCESS already."""
-        return Write(upsert(dialect), {name: getattr(record, name) for name in _COLUMNS})
-
-
-@lru_cache(maxsize=8)
-def upsert(dialect: Dialect) -> Statement:
-    """The statement that stores a result row on ``dialect``, by Celery's rules."""
-    quote = dialect.identifier_preparer.quote
-    table = quote(celery_taskmeta.name)
-    names = [quote(name) for name in _COLUMNS]
-    values = [f":{placeholder(celery_taskmeta, name)}" for name in _COLUMNS]
-    sequence = celery_taskmeta.c.id.default
-    if dialect.supports_sequences and isinstance(sequence, sa.Sequence):
-        names.insert(0, quote("id"))
-        values.insert(0, f"NEXTVAL({quote(sequence.name)})")
-    insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(values)})"  # noqa: S608
-    if dialect.name in _MYSQL:
-        sql = f"{insert} ON DUPLICATE KEY UPDATE {_mysql_assignments(dialect)}"
-    else:
-        sql = f"{insert} ON CONFLICT ({quote('task_id')}) DO UPDATE SET {_assignments(dialect)}"
-    return Statement(sql, binds(celery_taskmeta, _COLUMNS))
-
-
-def _mysql_assignments(dialect: Dialect) -> str:
-    """Each column's new value unless the row is at SUCCESS; MySQL assigns left to right, so
-    ``status`` comes last, after every condition on its old value."""
-    quote = dialect.identifier_preparer.quote
-    status = quote("status")
-    kept = f"{status} = '{states.SUCCESS}'"
-    assignments = []
-    for name in _COLUMNS:
-        if name in ("task_id", "status"):
-            continue
-        column = quote(name)
-        # Celery keeps the stamps stored unless the run has stamps of its own.
-        condition = f"{kept} OR VALUES({column}) IS NULL" if name == "stamps" else kept
-        assignments.append(f"{column} = IF({condition}, {column}, VALUES({column}))")
-    assignments.append(f"{status} = IF({kept}, {status}, VALUES({status}))")
-    return ", ".join(assignments)
-
-
-def _assignments(dialect: Dialect) -> str:
-    """SQLite's (and PostgreSQL's) upsert: the new values unless the row is at SUCCESS."""
-    quote = dialect.identifier_preparer.quote
-    table = quote(celery_taskmeta.name)
-    assignments = []
-    for name in _COLUMNS:
-        if name == "task_id":
-            continue
-        column = quote(name)
-        if name == "stamps":
-            assignments.append(f"{column} = COALESCE(excluded.{column}, {table}.{column})")
-        else:
-            assignments.append(f"{column} = excluded.{column}")
-    status = quote("status")
-    where = f"{table}.{status} IS NULL OR {table}.{status} <> '{states.SUCCESS}'"
-    return f"{', '.join(assignments)} WHERE {where}"

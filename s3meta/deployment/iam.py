@@ -1,4 +1,4 @@
-"""Least-privilege IAM policies for the worker and the bridge. Pure: no I/O."""
+"""Least-privilege IAM policies for the worker, the bridge and the Lambda function. Pure."""
 
 from __future__ import annotations
 
@@ -40,25 +40,8 @@ def worker_iam_policy(
     ``database_secret_arn`` it may read that secret, with ``metrics_namespace`` put metrics
     in that CloudWatch namespace only.
     """
-    pattern = f"{_iam_literal(key_filter.prefix)}*{_iam_literal(key_filter.suffix)}"
     statements: list[dict[str, Any]] = [
-        {
-            "Sid": "ReadObjectMetadataAndTags",
-            "Effect": "Allow",
-            "Action": [
-                "s3:GetObject",
-                "s3:GetObjectVersion",
-                "s3:GetObjectTagging",
-                "s3:GetObjectVersionTagging",
-            ],
-            "Resource": [f"{bucket_arn(region, bucket)}/{pattern}" for bucket in buckets],
-        },
-        {
-            "Sid": "MissingKeysAre404NotAccessDenied",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": [bucket_arn(region, bucket) for bucket in buckets],
-        },
+        *_read_objects_statements(region, buckets, key_filter),
         {
             "Sid": "ConsumeAndRetryTasks",
             "Effect": "Allow",
@@ -75,35 +58,9 @@ def worker_iam_policy(
         *_kombu_statements(task_queue_arn),
         *_control_and_event_statements(task_queue_arn),
     ]
-    if database_secret_arn:
-        statements.append(
-            {
-                "Sid": "ReadDatabaseSecret",
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": database_secret_arn,
-            }
-        )
-    if metrics_namespace:
-        # PutMetricData has no resource: the condition is what limits it.
-        statements.append(
-            {
-                "Sid": "PutMetricsInOwnNamespace",
-                "Effect": "Allow",
-                "Action": "cloudwatch:PutMetricData",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
-            }
-        )
-    if kms_keys:
-        statements.append(
-            {
-                "Sid": "DecryptSseKmsObjects",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": list(kms_keys),
-            }
-        )
+    statements += _database_statements(database_secret_arn)
+    statements += _metrics_statements(metrics_namespace)
+    statements += _kms_statements("DecryptSseKmsObjects", "kms:Decrypt", kms_keys)
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -136,16 +93,136 @@ def bridge_iam_policy(
         },
         *_kombu_statements(task_queue_arn),
     ]
-    if kms_keys:
+    statements += _kms_statements(
+        "UseSseKmsQueues", ["kms:Decrypt", "kms:GenerateDataKey"], kms_keys
+    )
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def lambda_iam_policy(
+    *,
+    region: str,
+    buckets: Sequence[str],
+    events_queue_arn: str,
+    dead_letter_queue_arn: str,
+    key_filter: KeyFilter = EVERY_KEY,
+    kms_keys: Sequence[str] = (),
+    database_secret_arn: str | None = None,
+    database_user_arn: str | None = None,
+    metrics_namespace: str | None = None,
+) -> dict[str, Any]:
+    """What the Lambda function (``s3meta.lambda_handler``) needs beyond Lambda's own
+    execution and VPC roles: read objects as the worker does, be fed the events queue by its
+    event source mapping, dead-letter unusable messages, and reach the database.
+
+    ``database_user_arn`` (``arn:aws:rds-db:…:dbuser:RESOURCE/USER``) is for RDS IAM
+    authentication; ``database_secret_arn`` for a password in Secrets Manager.
+    """
+    statements: list[dict[str, Any]] = [
+        *_read_objects_statements(region, buckets, key_filter),
+        {
+            # What the event source mapping calls, as the function's role.
+            "Sid": "EventSourceMappingReadsEvents",
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": events_queue_arn,
+        },
+        {
+            "Sid": "DeadLetterUnusableMessages",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+            "Resource": dead_letter_queue_arn,
+        },
+        *_database_statements(database_secret_arn, database_user_arn),
+        *_metrics_statements(metrics_namespace),
+    ]
+    # Objects and queues encrypted with SSE-KMS: read them, send dead letters.
+    statements += _kms_statements(
+        "UseSseKmsObjectsAndQueues", ["kms:Decrypt", "kms:GenerateDataKey"], kms_keys
+    )
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def database_user_arn(region: str, account: str, user: str, resource_id: str = "*") -> str:
+    """The ``rds-db:connect`` resource of ``user`` on the database (or RDS Proxy) whose
+    resource id is ``resource_id`` (``db-…``, ``prx-…``; any with ``*``)."""
+    return f"arn:aws:rds-db:{region}:{account}:dbuser:{resource_id}/{_iam_literal(user)}"
+
+
+def _read_objects_statements(
+    region: str, buckets: Sequence[str], key_filter: KeyFilter
+) -> list[dict[str, Any]]:
+    """Read objects' metadata and tags under the key filter. s3:ListBucket is there because
+    without it S3 answers HeadObject on a missing key with 403 instead of 404, and a deleted
+    object would be recorded as a failure."""
+    pattern = f"{_iam_literal(key_filter.prefix)}*{_iam_literal(key_filter.suffix)}"
+    return [
+        {
+            "Sid": "ReadObjectMetadataAndTags",
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:GetObjectTagging",
+                "s3:GetObjectVersionTagging",
+            ],
+            "Resource": [f"{bucket_arn(region, bucket)}/{pattern}" for bucket in buckets],
+        },
+        {
+            "Sid": "MissingKeysAre404NotAccessDenied",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": [bucket_arn(region, bucket) for bucket in buckets],
+        },
+    ]
+
+
+def _database_statements(
+    secret_arn: str | None, user_arn: str | None = None
+) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    if secret_arn:
         statements.append(
             {
-                "Sid": "UseSseKmsQueues",
+                "Sid": "ReadDatabaseSecret",
                 "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": list(kms_keys),
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": secret_arn,
             }
         )
-    return {"Version": POLICY_VERSION, "Statement": statements}
+    if user_arn:
+        statements.append(
+            {
+                "Sid": "ConnectToTheDatabaseWithIamTokens",
+                "Effect": "Allow",
+                "Action": "rds-db:connect",
+                "Resource": user_arn,
+            }
+        )
+    return statements
+
+
+def _kms_statements(
+    sid: str, actions: str | list[str], kms_keys: Sequence[str]
+) -> list[dict[str, Any]]:
+    if not kms_keys:
+        return []
+    return [{"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": list(kms_keys)}]
+
+
+def _metrics_statements(namespace: str | None) -> list[dict[str, Any]]:
+    if not namespace:
+        return []
+    # PutMetricData has no resource: the condition is what limits it.
+    return [
+        {
+            "Sid": "PutMetricsInOwnNamespace",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+        }
+    ]
 
 
 def _kombu_statements(task_queue_arn: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from celery.backends.database import DatabaseBackend
 from db import migrations
 from db.engine import create_engine
 from db.models import Base
-from s3meta.compat import celery as _result_tables  # noqa: F401  (declares them on Base)
+from s3meta.compat import celery_results as _result_tables  # noqa: F401  (declares them on Base)
 from tests.support.database import scratch_mysql_database, scratch_sqlite_database
 
 

@@ -14,7 +14,8 @@ from celery.app.task import Context
 
 from db.engine import writer_engine
 from db.store import MetadataStore
-from s3meta.compat.celery import DatabaseResults, ResultRows, celery_taskmeta
+from s3meta.compat.celery import DatabaseResults
+from s3meta.compat.celery_results import ResultRows, celery_taskmeta
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.transitions import Change
 

@@ -504,6 +504,7 @@ def test_an_invalid_bucket_name_is_a_usage_error(aws: Aws, args: list[str]) -> N
         ([], "give at least one --bucket"),
         (["--bucket", "bucket-a", "--account-id", "1"], "go with --iam-policy"),
         (["--iam-policy", "worker"], "needs at least one --bucket"),
+        (["--iam-policy", "lambda"], "--iam-policy lambda needs at least one --bucket"),
         (["--iam-policy", "bridge", "--dry-run"], "do not apply"),
         (["--iam-policy", "bridge", "--create-buckets"], "do not apply"),
         (["--iam-policy", "bridge", "--account-id", "12"], "12 digits"),

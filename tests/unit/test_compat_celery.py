@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from s3meta.compat import celery as compat
 from s3meta.compat import drifted, release
+from s3meta.compat.celery_results import RESULT_TABLE
 
 
 def test_the_celery_attributes_the_control_client_mirrors_are_unchanged() -> None:
@@ -60,7 +61,7 @@ def test_the_celery_code_the_loader_relies_on_is_unchanged() -> None:
 
 
 def test_celerys_task_table_is_the_one_the_results_are_written_to() -> None:
-    assert DatabaseBackend.task_cls.__tablename__ == compat.RESULT_TABLE
+    assert DatabaseBackend.task_cls.__tablename__ == RESULT_TABLE
 
 
 def results_app(url: str = "sqlite:///results.db", **conf: object) -> Celery:

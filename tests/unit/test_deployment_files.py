@@ -383,15 +383,28 @@ def test_the_node_environment_file_holds_no_credentials() -> None:
 # IAM policies ----------------------------------------------------------------------------
 
 
+# The Lambda function signs in to RDS Proxy with IAM tokens; it reads no secret.
+LAMBDA_POLICY_ENV = {
+    "S3META_DATABASE_SECRET_ARN": None,
+    "S3META_DATABASE_IAM_AUTH": "true",
+    "S3META_DATABASE_URL": "mysql+pymysql://s3meta@s3meta.proxy-example.eu-west-1.rds.amazonaws.com/s3meta",
+}
+
+
 @pytest.mark.parametrize(
-    ("role", "args"),
+    ("role", "args", "role_env"),
     [
-        ("worker", ["--bucket", "my-uploads"]),
-        ("bridge", []),
+        ("worker", ["--bucket", "my-uploads"], {}),
+        ("bridge", [], {}),
+        ("lambda", ["--bucket", "my-uploads"], LAMBDA_POLICY_ENV),
     ],
 )
 def test_the_iam_policies_in_deploy_are_what_setup_prints(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, role: str, args: list[str]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    role: str,
+    args: list[str],
+    role_env: dict[str, str | None],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     # Only the committed policies' settings: none of this process's (a test stack's queues).
@@ -400,6 +413,7 @@ def test_the_iam_policies_in_deploy_are_what_setup_prints(
         "AWS_REGION": "eu-west-1",
         "S3META_DATABASE_SECRET_ARN": "s3meta/database",
         "S3META_CLOUDWATCH_NAMESPACE": "s3meta",
+        **role_env,
     }
     get_settings.cache_clear()
     printed = CliRunner().invoke(

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from s3meta.deployment.arns import queue_arn
-from s3meta.deployment.iam import bridge_iam_policy, worker_iam_policy
+from s3meta.deployment.iam import (
+    bridge_iam_policy,
+    database_user_arn,
+    lambda_iam_policy,
+    worker_iam_policy,
+)
 from s3meta.deployment.notifications import KeyFilter
 
 REGION = "us-east-1"
@@ -115,3 +120,35 @@ def test_bridge_policy() -> None:
     )
     assert actions_of(with_key)["kms:GenerateDataKey"] == {"k"}
     assert actions_of(with_key)["kms:Decrypt"] == {"k"}
+
+
+def test_the_lambda_policy_reads_objects_takes_events_dead_letters_and_nothing_of_celery() -> None:
+    events = queue_arn(REGION, ACCOUNT, "s3meta-events")
+    dead_letters = queue_arn(REGION, ACCOUNT, "s3meta-events-dlq")
+    user = database_user_arn(REGION, ACCOUNT, "s3meta", "prx-0123")
+
+    policy = lambda_iam_policy(
+        region=REGION,
+        buckets=["uploads"],
+        events_queue_arn=events,
+        dead_letter_queue_arn=dead_letters,
+        key_filter=KeyFilter(prefix="in/"),
+        kms_keys=["arn:aws:kms:us-east-1:123456789012:key/k"],
+        database_user_arn=user,
+    )
+
+    assert actions_of(policy) == {
+        "s3:GetObject": {"arn:aws:s3:::uploads/in/*"},
+        "s3:GetObjectVersion": {"arn:aws:s3:::uploads/in/*"},
+        "s3:GetObjectTagging": {"arn:aws:s3:::uploads/in/*"},
+        "s3:GetObjectVersionTagging": {"arn:aws:s3:::uploads/in/*"},
+        "s3:ListBucket": {"arn:aws:s3:::uploads"},
+        "sqs:ReceiveMessage": {events},
+        "sqs:DeleteMessage": {events},
+        "sqs:GetQueueAttributes": {events},
+        "sqs:SendMessage": {dead_letters},
+        "sqs:GetQueueUrl": {dead_letters},
+        "rds-db:connect": {"arn:aws:rds-db:us-east-1:123456789012:dbuser:prx-0123/s3meta"},
+        "kms:Decrypt": {"arn:aws:kms:us-east-1:123456789012:key/k"},
+        "kms:GenerateDataKey": {"arn:aws:kms:us-east-1:123456789012:key/k"},
+    }

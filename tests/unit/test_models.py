@@ -10,7 +10,7 @@ from celery.backends.database.models import TaskExtended, TaskSet
 from sqlalchemy.dialects import mysql, sqlite
 
 from db.models import Base, UTCDateTime
-from s3meta.compat import celery as _result_tables  # noqa: F401  (declares them on Base)
+from s3meta.compat import celery_results as _result_tables  # noqa: F401  (declares them on Base)
 
 MIRRORS = [
     pytest.param("celery_taskmeta", TaskExtended.__table__, id="celery_taskmeta"),
