@@ -6,11 +6,12 @@ from typing import Any
 
 import click
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init, worker_shutdown
 
 from db.engine import POOL_RECYCLE_SECONDS
 from s3meta import logs
 from s3meta.aws.clients import broker_url, region
+from s3meta.compat.kombu import flush_pending_acks
 from s3meta.config import Settings, get_settings
 from s3meta.deployment.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
@@ -41,6 +42,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "visibility_timeout": settings.visibility_timeout,
         "wait_time_seconds": WAIT_TIME_SECONDS,
         "polling_interval": settings.broker_polling_interval,
+        # s3meta.compat.kombu.BatchedAcks: acks' deletes ten to a request.
+        "ack_batch_delay": settings.ack_batch_delay,
     }
     broker = broker_url(settings)
     sqs = broker.startswith("sqs://")
@@ -142,6 +145,16 @@ def _check_node_name(sender: Any, **_: Any) -> None:
     """Warn if another live worker answers to this worker's node name."""
     if sender.app.conf.worker_enable_remote_control:
         warn_on_duplicate_name(sender.app, sender.hostname)
+
+
+@worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _flush_acks(**_: Any) -> None:
+    """Send the deletes of acknowledged tasks still held back (``compat.kombu.BatchedAcks``).
+
+    The worker's broker channel sends them when it closes, before this signal; this catches
+    any left on a channel that failed to close.
+    """
+    flush_pending_acks()
 
 
 @setup_logging.connect  # type: ignore[untyped-decorator]
