@@ -117,6 +117,11 @@ class Settings(HealthSettings):
     # empty poll: at its default of 1 s a worker idles once it has fetched its window.
     # Long polling already spares SQS requests on an idle queue.
     broker_polling_interval: float = Field(default=0.1, gt=0, le=60)
+    # A worker deletes acknowledged task messages ten to a DeleteMessageBatch, each waiting at
+    # most this long for others (and all sent when it stops); 0: one DeleteMessage per task
+    # at once, as kombu does. A worker killed with deletes pending only sees those tasks
+    # again after the visibility timeout.
+    ack_batch_delay: float = Field(default=1.0, ge=0, le=60)
     # botocore's own quick retries inside one attempt; Celery retries beyond that.
     s3_max_attempts: int = Field(default=3, ge=1, le=10)
     # S3 sends only ObjectCreated:* for an upload with tags (no ObjectTagging event), so tags

@@ -6,11 +6,13 @@ from typing import Any
 
 import click
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init, worker_shutdown
 
 from db.engine import POOL_RECYCLE_SECONDS
 from s3meta import logs
 from s3meta.aws.clients import broker_url, region
+from s3meta.compat.celery import honour_explicit_pool
+from s3meta.compat.kombu import flush_pending_acks
 from s3meta.config import Settings, get_settings
 from s3meta.deployment.broker import CONTROL_EXCHANGE, EVENT_EXCHANGE, EVENT_QUEUE_PREFIX
 from s3meta.errors import ConfigError
@@ -25,6 +27,9 @@ from tasks.health import HealthFile
 # client every time it finds nothing, and a message SQS hands to that abandoned poll stays
 # invisible for the whole visibility timeout. Polls end well inside the client's timeout.
 WAIT_TIME_SECONDS = 10
+# The pool and its size when the command line names none (measured: README).
+WORKER_POOL = "threads"
+WORKER_CONCURRENCY = 8
 # kombu's SQS transport, fixed so that one failed or timed-out receive does not stop a
 # worker consuming for good (see the module).
 SQS_TRANSPORT = "s3meta.compat.kombu:Transport"
@@ -41,6 +46,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "visibility_timeout": settings.visibility_timeout,
         "wait_time_seconds": WAIT_TIME_SECONDS,
         "polling_interval": settings.broker_polling_interval,
+        # s3meta.compat.kombu.BatchedAcks: acks' deletes ten to a request.
+        "ack_batch_delay": settings.ack_batch_delay,
     }
     broker = broker_url(settings)
     sqs = broker.startswith("sqs://")
@@ -71,6 +78,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": settings.worker_prefetch_multiplier,
+        # A task mostly waits on HeadObject and MySQL: threads overlap those waits at less
+        # CPU per object than processes (README, "How many workers per vCPU"). `--pool
+        # prefork` still runs prefork (s3meta.compat.celery.ExplicitPool), which alone
+        # enforces the time limits below.
+        "worker_pool": WORKER_POOL,
+        "worker_concurrency": WORKER_CONCURRENCY,
         "task_time_limit": settings.task_time_limit,
         # The soft limit raises inside the task, leaving it time to record the attempt.
         "task_soft_time_limit": settings.task_time_limit - min(15, settings.task_time_limit / 10),
@@ -112,6 +125,7 @@ def create_app() -> Celery:
         loader="s3meta.compat.celery:Loader",
     )
     app.add_defaults(_configuration)
+    honour_explicit_pool()
     app.steps["consumer"].add(HealthFile)
     return app
 
@@ -142,6 +156,16 @@ def _check_node_name(sender: Any, **_: Any) -> None:
     """Warn if another live worker answers to this worker's node name."""
     if sender.app.conf.worker_enable_remote_control:
         warn_on_duplicate_name(sender.app, sender.hostname)
+
+
+@worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _flush_acks(**_: Any) -> None:
+    """Send the deletes of acknowledged tasks still held back (``compat.kombu.BatchedAcks``).
+
+    The worker's broker channel sends them when it closes, before this signal; this catches
+    any left on a channel that failed to close.
+    """
+    flush_pending_acks()
 
 
 @setup_logging.connect  # type: ignore[untyped-decorator]

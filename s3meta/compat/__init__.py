@@ -7,10 +7,11 @@ signature. A patch is one small unit naming the upstream behaviour it mends: whe
 mends it, the unit is deleted and nothing else changes.
 
 - ``s3meta.compat.kombu``: the SQS transport (``Transport``), per-process control queues,
-  kombu's SQS message encoding for batched sends.
+  acknowledged messages deleted in batches, kombu's SQS message encoding for batched sends.
 - ``s3meta.compat.celery``: the worker state a closing channel reads, Celery's task
   messages for batched sends, the result backend a task may store its SUCCESS row through
-  (``DatabaseResults``, by the ``Loader``).
+  (``DatabaseResults``, by the ``Loader``), the worker command's ``--pool`` (a pool given
+  wins over the configured default, ``ExplicitPool``).
 - ``s3meta.compat.celery_results``: Celery's result tables and its rule for writing a row
   (``ResultRows``, in the transaction of the task's own rows), importing no Celery, so that
   the Lambda package migrates the same schema.

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from celery import Celery, signals, states
+import click
+from celery import Celery, concurrency, signals, states
 from celery.app.amqp import AMQP
 from celery.app.control import Control
 from celery.app.task import Task, get_actual_ignore_result
 from celery.backends.base import BaseBackend
 from celery.backends.database import DatabaseBackend
+from celery.bin.worker import WorkersPool
 from celery.loaders.app import AppLoader
 from celery.loaders.base import BaseLoader
 from celery.utils.saferepr import saferepr
@@ -42,6 +45,44 @@ class ProcessControl(Control):  # type: ignore[misc]
     )
 
     Mailbox = ProcessMailbox
+
+
+# Where a value someone gave comes from (not the option's default).
+_GIVEN = frozenset({click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT})
+
+
+class ExplicitPool(WorkersPool):  # type: ignore[misc]
+    """``celery worker --pool prefork`` runs prefork even where the app's ``worker_pool``
+    names another pool.
+
+    Celery 5.7 takes ``prefork`` for its option's default and replaces it by the configured
+    pool, given or not: with ``worker_pool = "threads"`` (``tasks.app``) nobody could ask for
+    prefork. A pool given on the command line (or through click's environment) now wins.
+    """
+
+    MIRRORS: ClassVar[tuple[Mirrored, ...]] = (
+        Mirrored(WorkersPool, "convert", ("self", "value", "param", "ctx")),
+        Mirrored("celery.bin.worker", "WORKERS_POOL"),
+        Mirrored("celery.concurrency", "get_implementation", ("cls",)),
+    )
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        given = ctx is not None and param is not None and isinstance(value, str)
+        source = ctx.get_parameter_source(param.name) if given else None
+        if source in _GIVEN:
+            name: str = click.Choice.convert(self, value, param, ctx)
+            return concurrency.get_implementation(name)
+        return super().convert(value, param, ctx)
+
+
+def honour_explicit_pool() -> None:
+    """Make the ``celery worker`` command's ``--pool`` an ``ExplicitPool``, if it is loaded
+    (``celery -A tasks worker`` imports the command before the app)."""
+    module = sys.modules.get("celery.bin.worker")
+    command = getattr(module, "worker", None)
+    for option in getattr(command, "params", ()):
+        if option.name == "pool" and not isinstance(option.type, ExplicitPool):
+            option.type = ExplicitPool()
 
 
 class DatabaseResults(DatabaseBackend):  # type: ignore[misc]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -56,6 +57,7 @@ from s3meta.deployment.broker import (
     kind_of,
     reply_queue,
 )
+from s3meta.domain.acks import Batch, PendingAcks
 
 SERIES = ((5, 7), (5, 8))
 VERSION = require("kombu", SERIES, "s3meta.compat.kombu")
@@ -576,6 +578,199 @@ class ReturnReservedOnClose(_Channel):
         )
 
 
+# Where an acknowledged message is deleted: (queue URL, SQS queue name or None).
+AckQueue = tuple[str, str | None]
+# How long closing a channel waits for a delete its ack thread is sending.
+ACK_CLOSE_TIMEOUT = 30.0
+
+
+class AckSender:
+    """Deletes acknowledged messages in batches (``s3meta.domain.acks``) from a thread.
+
+    ``add`` only records the receipt handle and wakes the thread when a batch becomes due
+    sooner; the thread sends what is due with ``send``. ``close`` sends everything left at
+    once, on the caller's thread, and stops the thread. Thread-safe: a thread pool's workers
+    acknowledge from their own threads.
+    """
+
+    def __init__(self, send: Callable[[Batch[AckQueue]], None], delay: float) -> None:
+        self.pid = os.getpid()
+        self._pending: PendingAcks[AckQueue] = PendingAcks(delay)
+        self._send = send
+        self._wake = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="s3meta-acks", daemon=True)
+        self._thread.start()
+        _ack_senders.add(self)
+
+    def add(self, queue: AckQueue, handle: str) -> None:
+        with self._wake:
+            before = self._pending.next_due()
+            self._pending.add(queue, handle, time.monotonic())
+            after = self._pending.next_due()
+            if before is None or (after is not None and after < before):
+                self._wake.notify()
+
+    def __len__(self) -> int:
+        with self._wake:
+            return len(self._pending)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                batches = self._pending.due(time.monotonic())
+                while not batches and not self._closing:
+                    due = self._pending.next_due()
+                    self._wake.wait(None if due is None else max(0.0, due - time.monotonic()))
+                    batches = self._pending.due(time.monotonic())
+                if not batches:
+                    return
+            self._send_all(batches)
+
+    def flush(self) -> None:
+        """Send everything pending now, on the calling thread."""
+        with self._wake:
+            batches = self._pending.drain()
+        self._send_all(batches)
+
+    def close(self, timeout: float = ACK_CLOSE_TIMEOUT) -> None:
+        """Send everything pending, and stop the thread (waiting for a send it has begun)."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        self.flush()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        _ack_senders.discard(self)
+
+    def _send_all(self, batches: list[Batch[AckQueue]]) -> None:
+        for batch in batches:
+            try:
+                self._send(batch)
+            except Exception:
+                logger.exception(
+                    "could not delete %d acknowledged message(s) from %s; SQS delivers them "
+                    "again after their visibility timeout (the task is idempotent)",
+                    len(batch.handles),
+                    batch.queue[0],
+                )
+
+
+# Ack senders still open, for the exit hook; the pid the hook was registered in.
+_ack_senders: weakref.WeakSet[AckSender] = weakref.WeakSet()
+_ack_sender_lock = threading.Lock()
+
+
+def flush_pending_acks() -> None:
+    """Send the deletes of every acknowledged message this process still holds back.
+
+    Channels flush when they close; this is for a process that stops without closing its
+    broker connection (``atexit``, and Celery's ``worker_shutdown``, see ``tasks.app``).
+    """
+    for sender in list(_ack_senders):
+        if sender.pid == os.getpid():
+            sender.flush()
+
+
+atexit.register(flush_pending_acks)
+
+
+class BatchedAcks(_Channel):
+    """A task's ack deletes its message in a DeleteMessageBatch, within a bounded delay.
+
+    kombu 5.7's ``basic_ack`` sends one blocking DeleteMessage per acknowledged message, on
+    the thread that acks (a prefork worker's event loop). With the transport option
+    ``ack_batch_delay`` above 0 (``S3META_ACK_BATCH_DELAY``), an ack releases the message's
+    prefetch slot at once and leaves its delete to the channel's ``AckSender``: ten per
+    request, none waiting longer than the delay, all sent when the channel closes. The ack
+    comes after the task returned (``task_acks_late``), so its outcome is committed before any
+    delete. Entries SQS refuses are logged and deleted one by one, once; a delete that never
+    goes out (a worker killed with acks pending) means the task runs again after its
+    visibility timeout, which the idempotent task allows. Rejects and visibility changes
+    (``basic_reject``, returning reserved messages) are not acks and go out as before.
+    """
+
+    MIRRORS: ClassVar[tuple[Mirrored, ...]] = (
+        Mirrored(_Channel, "basic_ack", ("self", "delivery_tag", "multiple")),
+        Mirrored(virtual.Channel, "basic_ack", ("self", "delivery_tag", "multiple")),
+        Mirrored(virtual.QoS, "get", ("self", "delivery_tag")),
+        Mirrored(_Channel, "close", ("self",)),
+        Mirrored(_Channel, "sqs", ("self", "queue")),
+        Mirrored(_Channel, "transport_options"),
+    )
+
+    _ack_sender: AckSender | None = None
+
+    @property
+    def ack_batch_delay(self) -> float:
+        """Seconds an ack's delete may wait for others to batch with; 0: sent at once."""
+        return float(self.transport_options.get("ack_batch_delay") or 0)
+
+    def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
+        if self.closed or self.ack_batch_delay <= 0:
+            super().basic_ack(delivery_tag, multiple)
+            return
+        try:
+            info = self.qos.get(delivery_tag).delivery_info
+            handle = info["sqs_message"]["ReceiptHandle"]
+            url = info["sqs_queue"]
+        except KeyError:
+            super().basic_ack(delivery_tag, multiple)
+            return
+        name = self.canonical_queue_name(info["routing_key"]) if "routing_key" in info else None
+        self._acks().add((str(url), name), str(handle))
+        virtual.Channel.basic_ack(self, delivery_tag, multiple)
+
+    def _acks(self) -> AckSender:
+        sender = self._ack_sender
+        if sender is not None and sender.pid == os.getpid():
+            return sender
+        with _ack_sender_lock:  # the first acks may come from several threads at once
+            sender = self._ack_sender
+            # A forked child never inherits its parent's thread: it gets its own.
+            if sender is None or sender.pid != os.getpid():
+                sender = self._ack_sender = AckSender(self._delete_batch, self.ack_batch_delay)
+            return sender
+
+    def _delete_batch(self, batch: Batch[AckQueue]) -> None:
+        url, name = batch.queue
+        client = self.sqs(queue=name)
+        entries = [{"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(batch.handles)]
+        try:
+            answer = client.delete_message_batch(QueueUrl=url, Entries=entries)
+            refused = answer.get("Failed", [])
+            failed = [(int(entry["Id"]), str(entry.get("Code", ""))) for entry in refused]
+        except Exception as exc:  # noqa: BLE001 - each is tried once more below
+            failed = [(n, str(exc)) for n in range(len(entries))]
+        if not failed:
+            return
+        logger.warning(
+            "SQS refused %d of %d delete(s) of acknowledged messages on %s (%s); trying "
+            "each once more",
+            len(failed),
+            len(entries),
+            url,
+            ", ".join(sorted({reason for _, reason in failed})),
+        )
+        for n, _ in failed:
+            try:
+                client.delete_message(QueueUrl=url, ReceiptHandle=batch.handles[n])
+            except Exception as exc:  # noqa: BLE001 - a lost ack only means a redelivery
+                logger.warning(
+                    "could not delete an acknowledged message from %s: %s; SQS delivers it "
+                    "again after its visibility timeout (the task is idempotent)",
+                    url,
+                    exc,
+                )
+
+    def close(self) -> None:
+        sender = self._ack_sender
+        if sender is not None and sender.pid == os.getpid():
+            sender.close()
+        self._ack_sender = None
+        super().close()
+
+
 def running_delivery_tags() -> set[str]:
     """Delivery tags (SQS receipt handles) of the tasks this worker process is executing.
 
@@ -600,13 +795,14 @@ class Channel(
     FailedReceiveDeliversNothing,
     NoPollAfterClose,
     PurgeCountsOnce,
+    BatchedAcks,
     SnsFanoutForTopics,
     ShortQueueNames,
 ):
     """kombu's SQS channel with every change above.
 
     Closing runs, in order: cancel consumers, return reserved messages, delete auto-delete
-    queues, then kombu's close.
+    queues, send the deletes of acknowledged messages still pending, then kombu's close.
     """
 
 

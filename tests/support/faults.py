@@ -1,5 +1,6 @@
 """A loopback HTTP proxy in front of moto that fails chosen S3 and SQS requests on purpose
-(whole requests, or single entries of an SQS SendMessageBatch), and counts them.
+(whole requests, or single entries of an SQS SendMessageBatch or DeleteMessageBatch), and
+counts them (SQS calls also per queue).
 
 The worker's ``AWS_ENDPOINT_URL_S3`` points here, so retries are exercised over real HTTP.
 """
@@ -41,13 +42,15 @@ class SqsFault:
 
 @dataclass
 class EntryFault:
-    """Refuse single entries of SendMessageBatch calls on queues whose URL contains ``queue``,
+    """Refuse single entries of ``action`` calls (SendMessageBatch unless told) on queues whose
+    URL contains ``queue``,
     as SQS does through no fault of the sender (``InternalError``): let the first ``after``
     entries through, then refuse the next ``times``; the rest of each call goes through."""
 
     queue: str
     after: int = 0
     times: int = 1_000_000
+    action: str = "SendMessageBatch"
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -63,6 +66,16 @@ class _QuietServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
+def _queue_name(body: bytes) -> str:
+    """The queue an SQS call (JSON protocol) names by its URL, or "" if none."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return ""
+    url = request.get("QueueUrl") if isinstance(request, dict) else None
+    return str(url).rsplit("/", 1)[-1] if url else ""
+
+
 class FaultProxy:
     def __init__(self, upstream: str) -> None:
         target = urlsplit(upstream)
@@ -73,6 +86,8 @@ class FaultProxy:
         self._delays: dict[tuple[str, str], tuple[float, int, bool]] = {}
         self._lock = threading.Lock()
         self.requests: Counter[tuple[str, str]] = Counter()
+        # (SQS action, queue name) -> calls.
+        self.sqs_calls: Counter[tuple[str, str]] = Counter()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -95,9 +110,16 @@ class FaultProxy:
         with self._lock:
             self._sqs_faults.remove(entry)
 
-    def refuse_entries(self, queue: str, *, after: int = 0, times: int = 1_000_000) -> EntryFault:
-        """Make SQS refuse single SendMessageBatch entries on ``queue`` (see ``EntryFault``)."""
-        entry = EntryFault(queue, after, times)
+    def refuse_entries(
+        self,
+        queue: str,
+        *,
+        after: int = 0,
+        times: int = 1_000_000,
+        action: str = "SendMessageBatch",
+    ) -> EntryFault:
+        """Make SQS refuse single ``action`` entries on ``queue`` (see ``EntryFault``)."""
+        entry = EntryFault(queue, after, times, action)
         with self._lock:
             self._entry_faults.append(entry)
         return entry
@@ -108,13 +130,15 @@ class FaultProxy:
 
     def _take_entry_faults(self, target: str, body: bytes) -> tuple[bytes, list[dict[str, object]]]:
         """The request body with the entries to refuse taken out, and SQS's answer for them."""
-        if target != "AmazonSQS.SendMessageBatch":
+        action = target.removeprefix("AmazonSQS.")
+        if action not in {"SendMessageBatch", "DeleteMessageBatch"}:
             return body, []
         request = json.loads(body)
         kept: list[dict[str, object]] = []
         refused: list[dict[str, object]] = []
         with self._lock:
-            faults = [f for f in self._entry_faults if f.queue in str(request.get("QueueUrl"))]
+            url = str(request.get("QueueUrl"))
+            faults = [f for f in self._entry_faults if f.action == action and f.queue in url]
             if not faults:
                 return body, []
             fault = faults[-1]
@@ -162,6 +186,7 @@ class FaultProxy:
             self.requests[(method, path)] += 1
             if target:
                 self.requests[("SQS", target.removeprefix("AmazonSQS."))] += 1
+                self.sqs_calls[(target.removeprefix("AmazonSQS."), _queue_name(body))] += 1
             fault = self._faults.get((method, path))
             for entry in self._sqs_faults:
                 if target == f"AmazonSQS.{entry.action}" and entry.queue.encode() in body:

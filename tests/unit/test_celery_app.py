@@ -303,3 +303,29 @@ def test_a_worker_that_never_forks_keeps_its_result_engines(
     _keep_result_engines(sender=worker)
 
     assert app.backend.session_manager.forked is keeps_engines
+
+
+def test_a_worker_runs_eight_threads_unless_told_otherwise(config: dict[str, Any]) -> None:
+    assert config["worker_pool"] == "threads"
+    assert config["worker_concurrency"] == 8
+
+
+def test_acks_are_batched_within_the_configured_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("S3META_ACK_BATCH_DELAY", "0.5")
+
+    options = celery_config(load_settings())["broker_transport_options"]
+
+    assert options["ack_batch_delay"] == 0.5
+
+
+def test_acks_are_batched_within_a_second_by_default(config: dict[str, Any]) -> None:
+    assert config["broker_transport_options"]["ack_batch_delay"] == 1.0
+
+
+def test_a_negative_ack_batch_delay_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from s3meta.errors import ConfigError
+
+    monkeypatch.setenv("S3META_ACK_BATCH_DELAY", "-1")
+
+    with pytest.raises(ConfigError, match="S3META_ACK_BATCH_DELAY"):
+        load_settings()

@@ -4,7 +4,9 @@ task messages and the result backend rely on."""
 from __future__ import annotations
 
 from collections.abc import MutableSet
+from types import SimpleNamespace
 
+import click
 from celery import Celery, Task
 from celery.backends.database import DatabaseBackend
 from celery.utils.saferepr import saferepr
@@ -101,3 +103,36 @@ def test_a_task_records_no_result_that_celery_would_not_store() -> None:
     assert recorder_of(results_app(), "sqlite:///results.db", is_eager=True) is None
     ignoring = results_app(task_ignore_result=True)
     assert recorder_of(ignoring, "sqlite:///results.db") is None
+
+
+def pool_chosen(configured: str | None, *args: str) -> type:
+    """The pool class ``celery worker`` gets from ``args`` with ``worker_pool`` configured."""
+    command = click.Command("worker", params=[click.Option(["--pool"], default="prefork")])
+    command.params[0].type = compat.ExplicitPool()
+    app = Celery(set_as_current=False)
+    app.conf.worker_pool = configured
+    ctx = command.make_context("worker", list(args), obj=SimpleNamespace(app=app))
+    chosen: type = ctx.params["pool"]
+    return chosen
+
+
+def test_a_pool_named_on_the_command_line_wins_over_the_configured_one() -> None:
+    from celery.concurrency import prefork, solo, thread
+
+    assert pool_chosen("threads", "--pool", "prefork") is prefork.TaskPool
+    assert pool_chosen("threads", "--pool", "solo") is solo.TaskPool
+    assert pool_chosen("threads") is thread.TaskPool
+    assert pool_chosen(None) is prefork.TaskPool
+
+
+def test_the_worker_commands_pool_option_honours_a_pool_named_on_it() -> None:
+    from celery.bin.worker import worker
+
+    compat.honour_explicit_pool()
+
+    [option] = [param for param in worker.params if param.name == "pool"]
+    assert isinstance(option.type, compat.ExplicitPool)
+
+
+def test_the_celery_code_the_pool_option_overrides_is_unchanged() -> None:
+    assert drifted(compat.ExplicitPool.MIRRORS) == []

@@ -21,6 +21,7 @@ PATCHES = [
     compat.RecreateVanishedControlQueues,
     compat.PurgeCountsOnce,
     compat.ReturnReservedOnClose,
+    compat.BatchedAcks,
     compat.ProcessMailbox,
 ]
 
