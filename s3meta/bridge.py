@@ -114,14 +114,23 @@ class BridgeOptions:
         return self.delete_delay
 
 
-class Clock:
+class Clock(Protocol):
     """Monotonic time, and waits that end early when the bridge is stopped."""
+
+    def now(self) -> float: ...
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds`` or until ``stop`` is set; whether it is."""
+        ...
+
+
+class SystemClock:
+    """``Clock`` on ``time.monotonic``; ``memory.ManualClock`` is its twin."""
 
     def now(self) -> float:
         return time.monotonic()
 
     def wait(self, stop: threading.Event, seconds: float) -> bool:
-        """Wait ``seconds`` or until ``stop`` is set; whether it is."""
         return stop.wait(seconds)
 
 
@@ -142,7 +151,7 @@ class Bridge:
         self.publisher = publisher
         self.options = options
         self.heartbeat = heartbeat or Heartbeat(None)
-        self.clock = clock or Clock()
+        self.clock: Clock = clock or SystemClock()
         self.stats = BridgeStats()
         # What a drain left on the queue when it gave up waiting; None if it emptied it.
         self.unfinished: QueueDepth | None = None

@@ -176,7 +176,7 @@ class MemoryQueue:
     does not exist; a send of more than 10 attributes fails as SQS refuses it. ``release``
     stands in for a visibility timeout running out.
 
-    With a ``clock``, ``send(..., at=T)`` makes a message visible at time T (as a message
+    With a ``clock``, ``send_later(body, T)`` makes a message visible at time T (as a message
     sent with a delay, counted as delayed until then), and a receive that finds none visible
     long-polls: the clock moves to the next arrival, or by the receive's wait if none comes
     sooner.
@@ -203,9 +203,20 @@ class MemoryQueue:
             raise QueueNotFound(f"SQS queue {self.name!r}: no such queue (run `s3meta setup`)")
         return f"memory://{self.name}"
 
-    def send(
-        self, body: str, attributes: Mapping[str, Attribute] | None = None, at: float | None = None
-    ) -> str:
+    def send(self, body: str, attributes: Mapping[str, Attribute] | None = None) -> str:
+        self.visible.append(self._message(body, attributes))
+        return self.visible[-1].message_id
+
+    def send_later(self, body: str, at: float) -> str:
+        """A message that becomes visible at ``at`` on the queue's clock."""
+        if self.clock is None:
+            raise ValueError("a message that arrives later needs the queue's clock")
+        message = self._message(body, None)
+        self._arriving.append((at, message))
+        self._arriving.sort(key=lambda arriving: arriving[0])
+        return message.message_id
+
+    def _message(self, body: str, attributes: Mapping[str, Attribute] | None) -> QueueMessage:
         _ = self.url
         if len(attributes or {}) > ATTRIBUTE_LIMIT:
             raise PermanentError(
@@ -215,7 +226,7 @@ class MemoryQueue:
             )
         number = next(self._numbers)
         message_id = f"{self.name}-{number}"
-        message = QueueMessage(
+        return QueueMessage(
             message_id,
             message_id,
             body,
@@ -223,14 +234,6 @@ class MemoryQueue:
             attributes=dict(attributes or {}),
             sent_at=SENT + timedelta(seconds=number),
         )
-        if at is None:
-            self.visible.append(message)
-        elif self.clock is None:
-            raise ValueError("a message that arrives later needs the queue's clock")
-        else:
-            self._arriving.append((at, message))
-            self._arriving.sort(key=lambda arriving: arriving[0])
-        return message_id
 
     def _arrive(self, wait_seconds: int) -> None:
         """Messages due by now become visible; if none is, wait up to ``wait_seconds``."""

@@ -32,7 +32,7 @@ def arriving(clock: ManualClock, times: list[float]) -> MemoryQueue:
     """An events queue on which the notification of key ``kN`` arrives at ``times[N]``."""
     events = MemoryQueue("events", clock=clock)
     for n, at in enumerate(times):
-        events.send(notification(f"k{n}"), at=at)
+        events.send_later(notification(f"k{n}"), at)
     return events
 
 
