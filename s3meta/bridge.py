@@ -227,6 +227,8 @@ class Bridge:
         if not pause or self.clock.wait(self._stop, pause):
             return batch
         try:
+            # A short poll: SQS may then sample only some of its servers and bring fewer than
+            # are there; the next receive takes the rest.
             more = self.events.receive(
                 wait_seconds=0,
                 visibility_timeout=options.visibility_timeout,
