@@ -24,9 +24,13 @@ objects that pay for lazy set-up:
   ``--aws-latency-ms`` (the relay holds each design request that long, as a network
   round trip to AWS would).
 
-A separate phase, at the first ``--aws-latency-ms``, sends notifications at a steady
-``--rate`` and reports event-to-row latency (notification sent to the row's timestamp; p50,
-p99) and each process's RSS.
+A separate phase, at each ``--aws-latency-ms``, sends notifications at a steady ``--rate``
+(one SendMessage each, as S3 does) and reports event-to-row latency (notification sent to
+the row's timestamp; p50, p99), each process's RSS and PSS (a forked pool child's shared
+pages count once, split among the processes sharing them), and the same per-object figures
+over that phase: at a low rate a receive brings a message or two, so requests per object
+grow where batches do not fill. ``--bridge-delete-delay`` and ``--bridge-batch-window`` are
+passed to ``s3meta bridge``.
 
 Every figure is ``median [min..max]`` over ``--repeat`` runs; runs alternate the designs'
 order. moto's CPU is part of every figure on a machine that runs it: it is shown apart.
@@ -38,7 +42,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,7 +73,14 @@ from benchmarks.harness import (
     scratch_database,
     upload,
 )
-from benchmarks.procstat import command_line, descendants, machine_busy, read_stat, tree_cpu
+from benchmarks.procstat import (
+    command_line,
+    descendants,
+    machine_busy,
+    proportional_set,
+    read_stat,
+    tree_cpu,
+)
 from benchmarks.relays import NO_REPLY, ListenerSpec, RelayProcess, Tally
 from db.engine import create_engine
 from s3meta.processes import MotoServer, stop_process
@@ -103,6 +113,8 @@ class Options:
     bridge_concurrency: int
     mysql: str
     timeout: float
+    bridge_delete_delay: float | None = None  # None: the bridge's default
+    bridge_batch_window: float = 0.0
 
 
 @dataclass
@@ -128,13 +140,15 @@ class Phase:
 
 @dataclass
 class RatePhase:
-    """One design's run at a steady rate: latency and memory."""
+    """One design's run at a steady rate: latency, memory, and what the phase cost."""
 
     design: str
     aws_latency_ms: float
     rate: float
     latencies_ms: list[float]
     rss_mb: dict[str, float] = field(default_factory=dict)
+    pss_mb: dict[str, float] = field(default_factory=dict)
+    cost: Phase | None = None
 
 
 class Design(Protocol):
@@ -146,8 +160,8 @@ class Design(Protocol):
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far of each of the design's processes (or process trees), by role."""
 
-    def rss_mb(self) -> dict[str, float]:
-        """Resident memory of each process, by role."""
+    def memory(self) -> dict[str, Memory]:
+        """Resident memory (RSS, PSS) of each process, by role."""
 
     def rows(self) -> int:
         """Rows written so far."""
@@ -163,6 +177,25 @@ class Design(Protocol):
 
     def stop(self) -> None:
         """Stop the processes and delete the queues."""
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One process's resident memory in MB: RSS, and PSS when the kernel says."""
+
+    rss_mb: float
+    pss_mb: float | None
+
+    @classmethod
+    def of(cls, pid: int) -> Memory:
+        stat, pss = read_stat(pid), proportional_set(pid)
+        return cls(stat.rss / 2**20 if stat else 0.0, None if pss is None else pss / 2**20)
+
+    @classmethod
+    def total(cls, parts: list[Memory]) -> Memory:
+        shares = [part.pss_mb for part in parts]
+        known = None if any(share is None for share in shares) else sum(s or 0.0 for s in shares)
+        return cls(sum(part.rss_mb for part in parts), known)
 
 
 @dataclass
@@ -310,15 +343,29 @@ class Bench:
         self.relay.set_delay(latency_ms / 1000)
         expected = len(self.warm_keys) + len(self.rate_keys)
         with self.running(name, tag) as design:
+            before = self.snapshot(design)
+            started = time.monotonic()
             feeder = PacedFeeder(
                 self.sqs, design.events_url, self.bucket, self.rate_keys, self.options.rate
             )
             feeder.start()
             self.until(lambda: design.rows() >= expected, design, feeder, f"{expected} rows")
-            rss = design.rss_mb()
+            seconds = time.monotonic() - started
+            memory = design.memory()
             written = design.row_times()
+            quiet = self.settle(design, expected)
+            after = self.snapshot(design)
+        cost = _phase(name, latency_ms, len(self.rate_keys), seconds, quiet, before, after, design)
         latencies = [(written[key] - sent) * 1000 for key, sent in feeder.sent.items()]
-        return RatePhase(name, latency_ms, self.options.rate, latencies, rss)
+        return RatePhase(
+            name,
+            latency_ms,
+            self.options.rate,
+            latencies,
+            rss_mb={role: each.rss_mb for role, each in memory.items()},
+            pss_mb={role: each.pss_mb for role, each in memory.items() if each.pss_mb is not None},
+            cost=cost,
+        )
 
 
 class SeedDesign:
@@ -345,9 +392,8 @@ class SeedDesign:
     def cpu(self) -> dict[str, float]:
         return {"seed process": tree_cpu(self._process.pid).total}
 
-    def rss_mb(self) -> dict[str, float]:
-        stat = read_stat(self._process.pid)
-        return {"seed process": stat.rss / 2**20 if stat else 0.0}
+    def memory(self) -> dict[str, Memory]:
+        return {"seed process": Memory.of(self._process.pid)}
 
     def rows(self) -> int:
         return _count(self._engine, "seed_metadata")
@@ -402,6 +448,7 @@ class S3metaDesign:
             worker_pool=bench.options.worker_pool,
             worker_concurrency=bench.options.worker_concurrency,
             bridge_concurrency=bench.options.bridge_concurrency,
+            bridge_args=_bridge_args(bench.options),
         )
         try:
             tasks = sqs.get_queue_url(QueueName=names["S3META_TASK_QUEUE"])
@@ -418,16 +465,19 @@ class S3metaDesign:
             "worker pool": worker.children,
         }
 
-    def rss_mb(self) -> dict[str, float]:
-        bridge = read_stat(self._processes.bridge.pid)
-        main = read_stat(self._processes.worker.pid)
-        children = [stat.rss for stat in descendants(self._processes.worker.pid)]
-        return {
-            "bridge": bridge.rss / 2**20 if bridge else 0.0,
-            "worker main process": main.rss / 2**20 if main else 0.0,
-            "worker pool child (mean)": statistics.mean(children) / 2**20 if children else 0.0,
-            "worker pool, all children": sum(children) / 2**20,
+    def memory(self) -> dict[str, Memory]:
+        found = {
+            "bridge": Memory.of(self._processes.bridge.pid),
+            "worker main process": Memory.of(self._processes.worker.pid),
         }
+        children = sorted(stat.pid for stat in descendants(self._processes.worker.pid))
+        for number, pid in enumerate(children, 1):
+            found[f"worker pool child {number}"] = Memory.of(pid)
+        if children:
+            found["worker, all processes"] = Memory.total(
+                [found["worker main process"], *list(found.values())[2:]]
+            )
+        return found
 
     def rows(self) -> int:
         return _count(self._engine, "object_metadata")
@@ -527,8 +577,9 @@ def report(phases: list[Phase], rates: list[RatePhase], options: Options) -> str
         title = f"== {latency:g} ms added per AWS request: {options.objects} objects, {runs} run(s)"
         rows += [[""], [f"{title} each; median [min..max] =="], header]
         rows += _throughput_rows(by, THROUGHPUT_TARGETS.get(latency, ""))
-    if rates:
-        rows += _rate_rows(rates, designs, header, options)
+    for latency in dict.fromkeys(rate.aws_latency_ms for rate in rates):
+        at = [rate for rate in rates if rate.aws_latency_ms == latency]
+        rows += _rate_rows(at, designs, header, options)
     return table(rows, align="l" + "r" * (len(designs) + 1) + "l")
 
 
@@ -612,8 +663,17 @@ def _rate_rows(
     def rss_of(role: str) -> Callable[[RatePhase], float | None]:
         return lambda r: r.rss_mb.get(role)
 
+    def pss_of(role: str) -> Callable[[RatePhase], float | None]:
+        return lambda r: r.pss_mb.get(role)
+
     for role in _union(r.rss_mb for d in designs for r in by[d]):
         row(f"RSS MB, {role}", rss_of(role))
+    for role in _union(r.pss_mb for d in designs for r in by[d]):
+        row(f"PSS MB, {role}", pss_of(role))
+    costs = {d: [r.cost for r in by[d] if r.cost is not None] for d in designs}
+    if any(costs.values()):
+        rows.append(["-- per object, over the steady phase --"])
+        rows += _throughput_rows(costs, f"= {options.rate:g} (the rate)")
     return rows
 
 
@@ -766,6 +826,20 @@ def _designs(_: click.Context, __: click.Parameter, value: str) -> list[str]:
 @click.option("--worker-concurrency", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--bridge-concurrency", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option(
+    "--bridge-delete-delay",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="s3meta bridge --delete-delay (0: delete each loop's messages at once) "
+    "[default: the bridge's]",
+)
+@click.option(
+    "--bridge-batch-window",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="s3meta bridge --batch-window",
+)
+@click.option(
     "--mysql",
     envvar="S3META_TEST_MYSQL_URL",
     default="mysql+pymysql://root@127.0.0.1",
@@ -834,17 +908,29 @@ def run(options: Options, logs: Path) -> tuple[list[Phase], list[RatePhase]]:
                         f" (moto {_ms(phase.moto, phase):.1f})",
                         err=True,
                     )
-        if options.rate:
+        for latency in options.latencies if options.rate else []:
             for rep in range(options.repeat):
                 for name in _order(options.designs, rep):
-                    tag = f"{name}-rate-{rep + 1}"
-                    rates.append(bench.steady(name, options.latencies[0], tag))
+                    tag = f"{name}-rate-{latency:g}ms-{rep + 1}"
+                    rate = bench.steady(name, latency, tag)
+                    rates.append(rate)
                     click.echo(
-                        f"  {options.rate:g} objects/s, run {rep + 1}, {name}: done", err=True
+                        f"  {options.rate:g} objects/s, {latency:g} ms, run {rep + 1}, {name}:"
+                        f" p50 {percentile(rate.latencies_ms, 50):.0f} ms, p99"
+                        f" {percentile(rate.latencies_ms, 99):.0f} ms",
+                        err=True,
                     )
     finally:
         bench.close()
     return phases, rates
+
+
+def _bridge_args(options: Options) -> list[str]:
+    """``s3meta bridge``'s options beyond its concurrency, as the bench was asked."""
+    found = ["--batch-window", f"{options.bridge_batch_window:g}"]
+    if options.bridge_delete_delay is not None:
+        found += ["--delete-delay", f"{options.bridge_delete_delay:g}"]
+    return found
 
 
 def _order(designs: list[str], rep: int) -> list[str]:

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,7 @@ class S3metaProcesses:
         worker_pool: str,
         worker_concurrency: int,
         bridge_concurrency: int,
+        bridge_args: Sequence[str] = (),
     ) -> None:
         self.worker = WorkerProcess(
             worker_env,
@@ -179,7 +180,7 @@ class S3metaProcesses:
         self._bridge_log = bridge_log.open("wb")
         self.bridge = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, "-m", "s3meta.cli", "bridge", "--concurrency",
-             str(bridge_concurrency)],
+             str(bridge_concurrency), *bridge_args],
             env={**os.environ, **bridge_env},
             stdout=self._bridge_log,
             stderr=subprocess.STDOUT,

@@ -94,3 +94,17 @@ def machine_busy() -> float:
     user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
     # guest time is already counted in user and nice.
     return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+def proportional_set(pid: int) -> int | None:
+    """``pid``'s PSS in bytes (its resident pages, each shared page divided among the
+    processes sharing it), from /proc/PID/smaps_rollup; None once it has exited or if the
+    kernel does not say."""
+    try:
+        text = (PROC / str(pid) / "smaps_rollup").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024  # kB
+    return None

@@ -9,6 +9,13 @@ The tasks of a whole received batch (up to ten messages, each of any number of r
 published together, ten to an SQS SendMessageBatch request. SQS accepts or refuses each
 task on its own: a message any of whose tasks was refused stays for redelivery, and those of
 its tasks that were accepted run again when it comes back.
+
+The messages that are done with are deleted ten to a DeleteMessageBatch, across loops: they
+wait until ten are pending or the oldest has waited ``delete_delay`` seconds, and are all
+deleted when the bridge stops, drains or finds the queue idle (``domain/polling.py``). A
+bridge killed before that leaves them to come back after their visibility timeout: their
+tasks run again, harmlessly. With a ``batch_window``, a receive that brought fewer than ten
+messages waits that long and receives again, so that one publish carries more tasks.
 """
 
 from __future__ import annotations
@@ -21,10 +28,11 @@ from dataclasses import dataclass, field, fields
 from itertools import islice
 from typing import Protocol
 
-from s3meta.aws.sqs import DeadLetters, Queue, QueueDepth, QueueMessage
+from s3meta.aws.sqs import BATCH_LIMIT, DeadLetters, Queue, QueueDepth, QueueMessage
 from s3meta.domain.event_names import is_known_event_name
 from s3meta.domain.events import ObjectEvent, ParsedMessage, parse_body
-from s3meta.errors import InvalidTaskArguments, PublishError, S3MetaError
+from s3meta.domain.polling import PendingDeletes, default_delete_delay, fill_wait, timing_problem
+from s3meta.errors import ConfigError, InvalidTaskArguments, PublishError, S3MetaError
 from s3meta.health import Heartbeat
 
 logger = logging.getLogger(__name__)
@@ -87,6 +95,43 @@ class BridgeOptions:
     # that stopped, until their visibility timeout ends); None: ``visibility_timeout``.
     drain_timeout: float | None = None
     keep_task_ids: bool = False  # the demo waits on them; a long-running bridge must not
+    # Seconds a settled message may wait for nine more before its delete; None: 3 s, or a
+    # quarter of a visibility timeout shorter than 12 s.
+    delete_delay: float | None = None
+    # Seconds a receive that brought fewer than ten messages waits to top them up (0: none).
+    batch_window: float = 0.0
+
+    def __post_init__(self) -> None:
+        problem = timing_problem(self.delete_delay_seconds, self.batch_window,
+                                 self.visibility_timeout)  # fmt: skip
+        if problem:
+            raise ConfigError(f"bridge: {problem}")
+
+    @property
+    def delete_delay_seconds(self) -> float:
+        if self.delete_delay is None:
+            return default_delete_delay(self.visibility_timeout)
+        return self.delete_delay
+
+
+class Clock(Protocol):
+    """Monotonic time, and waits that end early when the bridge is stopped."""
+
+    def now(self) -> float: ...
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds`` or until ``stop`` is set; whether it is."""
+        ...
+
+
+class SystemClock:
+    """``Clock`` on ``time.monotonic``; ``memory.ManualClock`` is its twin."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        return stop.wait(seconds)
 
 
 class Bridge:
@@ -99,20 +144,25 @@ class Bridge:
         publisher: TaskPublisher,
         options: BridgeOptions,
         heartbeat: Heartbeat | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.events = events
         self.dead_letters = dead_letters
         self.publisher = publisher
         self.options = options
         self.heartbeat = heartbeat or Heartbeat(None)
+        self.clock: Clock = clock or SystemClock()
         self.stats = BridgeStats()
         # What a drain left on the queue when it gave up waiting; None if it emptied it.
         self.unfinished: QueueDepth | None = None
         self._stop = threading.Event()
         self._drain_waiting: tuple[float, float] | None = None  # (since, last said)
+        self._failures = 0  # receives failed in a row
+        # Settled messages (every task accepted, or dead-lettered) waiting for their delete.
+        self.pending: PendingDeletes[QueueMessage] = PendingDeletes(options.delete_delay_seconds)
 
     def stop(self) -> None:
-        """Finish the batch at hand, then return from ``run``."""
+        """Finish the batch at hand, delete the messages done with, then return from ``run``."""
         self._stop.set()
 
     @property
@@ -120,32 +170,74 @@ class Bridge:
         return self._stop.is_set()
 
     def run(self) -> BridgeStats:
-        """Receive and handle batches until stopped (or, with ``drain``, the queue is empty)."""
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                batch = self.events.receive(
-                    wait_seconds=self.options.wait_seconds,
-                    visibility_timeout=self.options.visibility_timeout,
-                )
-                if batch:
-                    self._drain_waiting = None
-                elif self.options.drain and self._drained(self.events.depth()):
-                    break
-            except S3MetaError as exc:
-                failures += 1
-                self.stats.add(BridgeStats(receive_errors=1))
-                delay = min(_RECEIVE_BACKOFF[1], _RECEIVE_BACKOFF[0] * 2 ** min(failures, 5))
-                logger.error("receive failed (%s); trying again in %.0f s", exc, delay)
-                self._stop.wait(delay)
-                continue
-            failures = 0
-            # Only a receive that answered counts as alive: a bridge that cannot reach SQS
-            # lets the file age and turns unhealthy.
-            self.heartbeat.beat()
-            if batch:
-                self.handle_batch(batch)
+        """Receive and handle batches until stopped (or, with ``drain``, the queue is empty);
+        every message done with is deleted before it returns."""
+        try:
+            while not self._stop.is_set() and self.poll_once():
+                pass
+        finally:
+            self.flush()
         return self.stats
+
+    def poll_once(self) -> bool:
+        """One loop: receive, publish and settle a batch, delete what is due; False once a
+        drain is over."""
+        try:
+            batch = self._receive()
+            if batch:
+                self._drain_waiting = None
+            else:
+                # An idle queue: no more messages to share a delete request with.
+                self.flush()
+                if self.options.drain and self._drained(self.events.depth()):
+                    return False
+        except S3MetaError as exc:
+            self._failures += 1
+            self.stats.add(BridgeStats(receive_errors=1))
+            delay = min(_RECEIVE_BACKOFF[1], _RECEIVE_BACKOFF[0] * 2 ** min(self._failures, 5))
+            logger.error("receive failed (%s); trying again in %.0f s", exc, delay)
+            self.flush()  # rather than let the pending deletes wait out the backoff
+            self.clock.wait(self._stop, delay)
+            return True
+        self._failures = 0
+        # Only a receive that answered counts as alive: a bridge that cannot reach SQS
+        # lets the file age and turns unhealthy.
+        self.heartbeat.beat()
+        if batch:
+            stats = self._settle_batch(batch)
+            stats.deleted = self._delete(self.pending.take_due(self.clock.now()))
+            self._record(stats)
+        return True
+
+    def flush(self) -> int:
+        """Delete every message done with now; how many SQS deleted."""
+        deleted = self._delete(self.pending.take_all())
+        self.stats.add(BridgeStats(deleted=deleted))
+        return deleted
+
+    def _receive(self) -> list[QueueMessage]:
+        """A batch: one receive, whose long poll ends by the pending deletes' deadline; with a
+        batch window, topped up by a second receive once the window has passed."""
+        options = self.options
+        wait = self.pending.receive_wait(self.clock.now(), options.wait_seconds)
+        batch = self.events.receive(
+            wait_seconds=wait, visibility_timeout=options.visibility_timeout
+        )
+        pause = fill_wait(len(batch), options.batch_window)
+        if not pause or self.clock.wait(self._stop, pause):
+            return batch
+        try:
+            # A short poll: SQS may then sample only some of its servers and bring fewer than
+            # are there; the next receive takes the rest.
+            more = self.events.receive(
+                wait_seconds=0,
+                visibility_timeout=options.visibility_timeout,
+                max_messages=BATCH_LIMIT - len(batch),
+            )
+        except S3MetaError as exc:
+            logger.error("topping up the batch failed (%s); handling %d messages", exc, len(batch))
+            return batch
+        return batch + more
 
     def _drained(self, depth: QueueDepth) -> bool:
         """Whether a drain ends: the queue is empty, or its wait for messages in flight is over.
@@ -155,7 +247,7 @@ class Bridge:
         """
         if depth.total == 0:
             return True
-        now = time.monotonic()
+        now = self.clock.now()
         bound = self.options.drain_timeout
         if bound is None:
             bound = float(self.options.visibility_timeout)
@@ -186,8 +278,16 @@ class Bridge:
         return False
 
     def handle_batch(self, batch: list[QueueMessage]) -> BridgeStats:
-        """Publish the tasks of every message together, then delete in one call the messages
-        that are done with."""
+        """Publish the tasks of every message together, then delete the messages that are
+        done with (and any still pending) at once."""
+        stats = self._settle_batch(batch)
+        stats.deleted = self._delete(self.pending.take_all())
+        self._record(stats)
+        return stats
+
+    def _settle_batch(self, batch: list[QueueMessage]) -> BridgeStats:
+        """Publish the tasks of every message together; the messages done with join the
+        pending deletes."""
         stats = BridgeStats(received=len(batch))
         parsed = [parse_body(message.body) for message in batch]
         published = self._publish([each.events for each in parsed])
@@ -197,21 +297,28 @@ class Bridge:
             if self._settle(message, each, outcomes, stats)
         ]
         stats.kept_for_redelivery = len(batch) - len(done)
-        if done:
-            try:
-                failed = self.events.delete(done)
-            except S3MetaError as exc:
-                # Not deleted means delivered again: the tasks run twice, harmlessly.
-                logger.error("could not delete %d handled messages: %s", len(done), exc)
-                failed = [message.message_id for message in done]
-            stats.deleted = len(done) - len(failed)
-            if failed:
-                logger.warning("SQS did not delete %d messages: %s", len(failed), failed)
+        self.pending.add(done, self.clock.now())
+        return stats
+
+    def _record(self, stats: BridgeStats) -> None:
         if not self.options.keep_task_ids:
             stats.task_ids.clear()
-        logger.info("batch: %s", stats.summary())
+        logger.info("batch: %s, %d awaiting delete", stats.summary(), len(self.pending))
         self.stats.add(stats)
-        return stats
+
+    def _delete(self, done: list[QueueMessage]) -> int:
+        """Delete ``done`` (ten to a request); how many SQS deleted."""
+        if not done:
+            return 0
+        try:
+            failed = self.events.delete(done)
+        except S3MetaError as exc:
+            # Not deleted means delivered again: the tasks run twice, harmlessly.
+            logger.error("could not delete %d handled messages: %s", len(done), exc)
+            failed = [message.message_id for message in done]
+        if failed:
+            logger.warning("SQS did not delete %d messages: %s", len(failed), failed)
+        return len(done) - len(failed)
 
     def _publish(self, events: list[tuple[ObjectEvent, ...]]) -> list[list[Published]]:
         """Publish every message's events in one call; what became of each, per message."""

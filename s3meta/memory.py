@@ -4,7 +4,9 @@
 - ``MemoryStore``: records, journal and attempts, for ``s3meta.indexing.IndexStore``; it
   applies ``s3meta.domain.transitions`` as ``db.store.MetadataStore`` does.
 - ``MemoryMetrics``: counts, for ``s3meta.indexing.IndexMetrics``.
-- ``MemoryQueue``: an SQS queue, for ``s3meta.aws.sqs.Queue``.
+- ``MemoryQueue``: an SQS queue, for ``s3meta.aws.sqs.Queue``; with a ``ManualClock``,
+  messages may arrive later and a receive long-polls for them.
+- ``ManualClock``: time that moves only when told or waited on, for ``s3meta.bridge.Clock``.
 - ``MemoryPublisher``: a broker, for ``s3meta.bridge.TaskPublisher``.
 """
 
@@ -148,6 +150,24 @@ class MemoryMetrics:
         return True
 
 
+class ManualClock:
+    """Seconds that pass only through ``advance`` and ``wait`` (the bridge's waits)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.time = start
+
+    def now(self) -> float:
+        return self.time
+
+    def advance(self, seconds: float) -> None:
+        self.time += seconds
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        if not stop.is_set():
+            self.time += seconds
+        return stop.is_set()
+
+
 class MemoryQueue:
     """Visible messages in order; a receive with a visibility timeout takes them in flight.
 
@@ -155,15 +175,26 @@ class MemoryQueue:
     sent N seconds after ``SENT``. ``missing`` makes every call fail as for a queue that
     does not exist; a send of more than 10 attributes fails as SQS refuses it. ``release``
     stands in for a visibility timeout running out.
+
+    With a ``clock``, ``send_later(body, T)`` makes a message visible at time T (as a message
+    sent with a delay, counted as delayed until then), and a receive that finds none visible
+    long-polls: the clock moves to the next arrival, or by the receive's wait if none comes
+    sooner.
     """
 
-    def __init__(self, name: str, *, missing: bool = False) -> None:
+    def __init__(
+        self, name: str, *, missing: bool = False, clock: ManualClock | None = None
+    ) -> None:
         self.name = name
         self.missing = missing
+        self.clock = clock
         self.visible: list[QueueMessage] = []
         self.in_flight: dict[str, QueueMessage] = {}
         self.deleted: list[QueueMessage] = []
         self.received = 0  # receive and peek calls
+        self.waits: list[int] = []  # each receive's wait_seconds
+        self.delete_requests: list[int] = []  # messages per DeleteMessageBatch, as SQS counts
+        self._arriving: list[tuple[float, QueueMessage]] = []
         self._numbers = itertools.count()
 
     @property
@@ -173,6 +204,19 @@ class MemoryQueue:
         return f"memory://{self.name}"
 
     def send(self, body: str, attributes: Mapping[str, Attribute] | None = None) -> str:
+        self.visible.append(self._message(body, attributes))
+        return self.visible[-1].message_id
+
+    def send_later(self, body: str, at: float) -> str:
+        """A message that becomes visible at ``at`` on the queue's clock."""
+        if self.clock is None:
+            raise ValueError("a message that arrives later needs the queue's clock")
+        message = self._message(body, None)
+        self._arriving.append((at, message))
+        self._arriving.sort(key=lambda arriving: arriving[0])
+        return message.message_id
+
+    def _message(self, body: str, attributes: Mapping[str, Attribute] | None) -> QueueMessage:
         _ = self.url
         if len(attributes or {}) > ATTRIBUTE_LIMIT:
             raise PermanentError(
@@ -182,23 +226,34 @@ class MemoryQueue:
             )
         number = next(self._numbers)
         message_id = f"{self.name}-{number}"
-        self.visible.append(
-            QueueMessage(
-                message_id,
-                message_id,
-                body,
-                receive_count=0,
-                attributes=dict(attributes or {}),
-                sent_at=SENT + timedelta(seconds=number),
-            )
+        return QueueMessage(
+            message_id,
+            message_id,
+            body,
+            receive_count=0,
+            attributes=dict(attributes or {}),
+            sent_at=SENT + timedelta(seconds=number),
         )
-        return message_id
+
+    def _arrive(self, wait_seconds: int) -> None:
+        """Messages due by now become visible; if none is, wait up to ``wait_seconds``."""
+        if self.clock is None:
+            return
+        if not self.visible and self._arriving and wait_seconds > 0:
+            next_at = self._arriving[0][0]
+            self.clock.time = max(self.clock.time, min(next_at, self.clock.time + wait_seconds))
+        elif not self.visible and wait_seconds > 0:
+            self.clock.advance(wait_seconds)
+        while self._arriving and self._arriving[0][0] <= self.clock.time:
+            self.visible.append(self._arriving.pop(0)[1])
 
     def receive(
         self, *, wait_seconds: int, visibility_timeout: int, max_messages: int = BATCH_LIMIT
     ) -> list[QueueMessage]:
         _ = self.url
         self.received += 1
+        self.waits.append(wait_seconds)
+        self._arrive(wait_seconds)
         batch = self.visible[: min(max_messages, BATCH_LIMIT)]
         if visibility_timeout > 0:
             del self.visible[: len(batch)]
@@ -209,6 +264,10 @@ class MemoryQueue:
         return self.receive(wait_seconds=wait_seconds, visibility_timeout=0)
 
     def delete(self, messages: Sequence[QueueMessage]) -> list[str]:
+        self.delete_requests += [
+            min(BATCH_LIMIT, len(messages) - start)
+            for start in range(0, len(messages), BATCH_LIMIT)
+        ]
         for message in messages:
             self.deleted.append(self.in_flight.pop(message.message_id))
         return []
@@ -218,7 +277,9 @@ class MemoryQueue:
 
     def depth(self) -> QueueDepth:
         _ = self.url
-        return QueueDepth(visible=len(self.visible), in_flight=len(self.in_flight), delayed=0)
+        return QueueDepth(
+            visible=len(self.visible), in_flight=len(self.in_flight), delayed=len(self._arriving)
+        )
 
     def bodies(self) -> list[str]:
         """The bodies of the visible messages, in order."""

@@ -42,26 +42,55 @@ logger = logging.getLogger("s3meta.bridge")
     show_default=True,
     help="Seconds a received batch stays hidden from other bridges while it is handled.",
 )
+@click.option(
+    "--delete-delay",
+    type=click.FloatRange(0),
+    default=None,
+    help="Seconds a handled message may wait for nine more to share a DeleteMessageBatch "
+    "[default: 3, or a quarter of a shorter --visibility-timeout]; with --batch-window, at "
+    "most half the visibility timeout.",
+)
+@click.option(
+    "--batch-window",
+    type=click.FloatRange(0),
+    default=0,
+    show_default=True,
+    help="Seconds a receive that brought fewer than 10 messages waits to top them up, so "
+    "that one publish carries more tasks (adds up to that much latency).",
+)
 def bridge(
     drain: bool,
     drain_timeout: float | None,
     concurrency: int,
     wait_seconds: int | None,
     visibility_timeout: int,
+    delete_delay: float | None,
+    batch_window: float,
 ) -> None:
     """Turn S3 notifications on the events queue into extract_metadata tasks.
 
     A message is deleted only once every task it yields is on the Celery queue; unusable
     messages go to the dead-letter queue with the reason. SIGTERM or SIGINT stops it after
-    the current batch.
+    the current batch and the deletes of the messages done with.
     """
     from s3meta.aws.clients import sqs_client
     from s3meta.aws.sqs import DeadLetters, Queue
     from s3meta.bridge import Bridge, BridgeOptions, run_threads, wait_seconds_for
+    from s3meta.cli.errors import one_line_errors
     from s3meta.config import get_settings
     from s3meta.health import Heartbeat
     from tasks.publisher import CeleryPublisher
 
+    with one_line_errors():
+        # Checked first: settings that would let messages come back before their delete.
+        options = BridgeOptions(
+            wait_seconds=wait_seconds_for(drain, wait_seconds),
+            visibility_timeout=visibility_timeout,
+            drain=drain,
+            drain_timeout=drain_timeout,
+            delete_delay=delete_delay,
+            batch_window=batch_window,
+        )
     configure_logging()
     settings = get_settings()
     client = sqs_client(settings)
@@ -69,12 +98,6 @@ def bridge(
     dead_letters = DeadLetters(Queue(client, settings.dead_letter_queue))
     # Fail at start, with the queue's name, rather than in a retry loop.
     _ = events.url, dead_letters.queue.url
-    options = BridgeOptions(
-        wait_seconds=wait_seconds_for(drain, wait_seconds),
-        visibility_timeout=visibility_timeout,
-        drain=drain,
-        drain_timeout=drain_timeout,
-    )
     publisher = CeleryPublisher()
     heartbeat = Heartbeat(settings.health_file)
     bridges = [
@@ -82,15 +105,20 @@ def bridge(
     ]
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        logger.info("%s: stopping after the current batch", signal.Signals(signum).name)
+        logger.info(
+            "%s: stopping after the current batch and its deletes", signal.Signals(signum).name
+        )
         for each in bridges:
             each.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     logger.info(
-        "bridge: %s -> celery queue %s (dead letters: %s), %d loop(s)%s",
+        "bridge: %s -> celery queue %s (dead letters: %s), %d loop(s), deletes batched within "
+        "%g s%s%s",
         events.name, settings.task_queue, dead_letters.queue.name, concurrency,
+        options.delete_delay_seconds,
+        f", batch window {batch_window:g} s" if batch_window else "",
         ", draining" if drain else "",
     )  # fmt: skip
     try:

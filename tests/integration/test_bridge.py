@@ -384,3 +384,83 @@ def test_publishing_a_batch_refuses_an_unusable_event_and_sends_the_rest(stack: 
         "a.txt",
         "b.txt",
     }
+
+
+def put_notified(stack: Stack, bucket: str, keys: list[str]) -> list[str]:
+    """Upload ``keys`` to ``bucket``; S3's notification body of each."""
+    for key in keys:
+        stack.s3().put_object(Bucket=bucket, Key=key, Body=b"x")
+    return [json.dumps({"Records": [record(bucket, key)]}) for key in keys]
+
+
+def test_deletes_go_ten_to_a_request_across_loops_and_the_rest_at_a_graceful_stop(
+    stack: Stack, queues: Queues
+) -> None:
+    bucket = stack.new_bucket()
+    keys = [f"slow/{n:02}.txt" for n in range(12)]
+    bodies = put_notified(stack, bucket, keys)
+    deletes: list[int] = []  # entries per DeleteMessageBatch on the events queue
+    client = stack.sqs()
+    client.meta.events.register(
+        "before-parameter-build.sqs.DeleteMessageBatch",
+        lambda params, **_: deletes.append(len(params["Entries"])),
+    )
+    events = Queue(client, queues.events)
+    publisher = CeleryPublisher()
+    bridge = Bridge(
+        events,
+        DeadLetters(Queue(client, queues.dead_letters)),
+        publisher,
+        BridgeOptions(wait_seconds=5, visibility_timeout=120, delete_delay=50, keep_task_ids=True),
+    )
+    try:
+        for body in bodies:  # one message a loop, as at a low, steady rate
+            events.send(body)
+            bridge.poll_once()
+        assert deletes == [10]
+        assert events.depth().in_flight == 2  # handled, their delete pending
+
+        bridge.stop()
+        stats = bridge.run()  # returns at once, deleting what is pending
+    finally:
+        publisher.close()
+
+    assert deletes == [10, 2]
+    assert (stats.received, stats.published, stats.deleted) == (12, 12, 12)
+    assert queue_total(stack, queues.events) == 0
+    wait_for_tasks(stats.task_ids)
+    assert [row.object_key for row in stack.reader.iter_objects(ObjectFilter(bucket))] == keys
+
+
+def test_a_killed_bridges_undeleted_messages_come_back_and_are_indexed_once(
+    stack: Stack, queues: Queues, tmp_path: Path
+) -> None:
+    bucket = stack.new_bucket()
+    keys = ["killed/a.txt", "killed/b.txt", "killed/c.txt"]
+    events = Queue(stack.sqs(), queues.events)
+    for body in put_notified(stack, bucket, keys):
+        events.send(body)
+    log = tmp_path / "bridge.log"
+    # Long polls and a delete delay well past the time the test takes to kill it.
+    process = bridge_process(
+        stack, queues, log, "--wait-seconds", "20", "--visibility-timeout", "16",
+        "--delete-delay", "8",
+    )  # fmt: skip
+    try:
+        wait_for(lambda: b"3 awaiting delete" in log.read_bytes(), 60, "the batch to be handled")
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert events.depth().in_flight == 3  # published, never deleted
+    wait_for(
+        lambda: all(stack.reader.get(bucket, key) is not None for key in keys),
+        RESULT_TIMEOUT,
+        "the killed bridge's tasks",
+    )
+
+    # Their visibility timeout ends, a new bridge receives them again and deletes them.
+    stats = drain(stack, queues)
+
+    assert (stats.received, stats.published, stats.deleted) == (3, 3, 3)
+    assert queue_total(stack, queues.events) == 0
+    assert [row.object_key for row in stack.reader.iter_objects(ObjectFilter(bucket))] == keys

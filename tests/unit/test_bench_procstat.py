@@ -58,3 +58,27 @@ def test_the_machine_busy_time_never_runs_backwards() -> None:
     first = machine_busy()
     spin(0.02)
     assert machine_busy() >= first > 0
+
+
+def test_a_forked_childs_proportional_set_counts_the_pages_it_shares_by_half() -> None:
+    from benchmarks.procstat import proportional_set
+
+    # A page-aligned block touched before the fork is shared, unwritten, by both processes.
+    block = bytearray(os.urandom(64 * 2**20))
+    hold, release = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only waits to be measured
+        os.close(release)
+        os.read(hold, 1)  # until the parent closes its end
+        os._exit(0)
+    os.close(hold)
+    try:
+        stat, pss = read_stat(child), proportional_set(child)  # it exists once fork returns
+        assert stat is not None
+        assert pss is not None
+        assert stat.rss > len(block)  # the shared block is resident in the child too
+        assert pss < stat.rss - len(block) / 4  # but only half of it is the child's share
+    finally:
+        os.close(release)
+        os.waitpid(child, 0)
+    assert proportional_set(child) is None

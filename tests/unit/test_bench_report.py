@@ -77,3 +77,56 @@ def test_queues_are_named_by_their_role() -> None:
         "ReceiveMessage[pidbox]"
     )
     assert _role_label("ListQueues", roles) == "ListQueues"
+
+
+def steady_sections(text: str) -> dict[str, dict[str, list[str]]]:
+    """Each steady-rate section of the report (by its heading): its rows by title."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    heading = ""
+    lines: list[str] = []
+    for line in [*text.splitlines(), "== end"]:
+        if line.startswith("=="):
+            if heading.startswith("== steady"):
+                sections[heading] = cells_of("\n".join(lines))
+            heading, lines = line, []
+        else:
+            lines.append(line)
+    return sections
+
+
+def test_the_steady_phase_at_each_latency_reports_requests_by_operation_and_memory() -> None:
+    slow_seed = replace(SEED, aws_latency_ms=15.0, seconds=5.0)
+    slow_s3meta = replace(
+        S3META, aws_latency_ms=15.0, objects=50, seconds=2.5, busy=5.0,
+        requests={"ReceiveMessage[events]": 40, "SendMessageBatch[tasks]": 40,
+                  "DeleteMessageBatch[events]": 5, "HeadObject": 50},
+        items={"ReceiveMessage[events]": 50, "DeleteMessageBatch[events]": 50},
+    )  # fmt: skip
+    memory = {"bridge": 100.0, "worker pool child 1": 90.0}
+    rates = [
+        RatePhase("seed", 0.0, 20, [10.0] * 50, {"seed process": 80.0}, cost=SEED),
+        RatePhase("s3meta", 0.0, 20, [40.0] * 50, memory, {"worker pool child 1": 30.0}, S3META),
+        RatePhase("seed", 15.0, 20, [60.0] * 50, {"seed process": 80.0}, cost=slow_seed),
+        RatePhase("s3meta", 15.0, 20, [90.0] * 50, memory, {"bridge": 95.0}, slow_s3meta),
+    ]
+
+    sections = steady_sections(report([], rates, replace(OPTIONS, latencies=[0.0, 15.0])))
+
+    fast, slow = (sections[h] for h in sorted(sections, key=lambda h: " 15 ms" in h))
+    assert "0 ms added" in sorted(sections)[0]
+    assert fast["event-to-row latency p50, ms"] == ["10.0", "40.0", "4.00x"]
+    assert slow["event-to-row latency p99, ms"] == ["60.0", "90.0", "1.50x"]
+    assert fast["RSS MB, worker pool child 1"] == ["-", "90.0"]
+    assert fast["PSS MB, worker pool child 1"] == ["-", "30.0"]
+    assert slow["PSS MB, bridge"] == ["-", "95.0"]
+    # Requests per object by operation, for both designs, over the phase.
+    assert slow["AWS requests"] == ["3.00", "2.70", "0.90x", "<= 1.6"]
+    assert slow["ReceiveMessage[events]"] == ["1.000", "0.800"]
+    assert slow["messages per call"] == ["1.0", "1.2"]  # 1.25
+    assert slow["DeleteMessageBatch[events]"] == ["-", "0.100"]
+    assert slow["entries per call"] == ["-", "10.0"]
+    assert slow["throughput, objects/s"] == ["20.0", "20.0", "1.00x", "= 20 (the rate)"]
+    # moto's share, per object and of the machine.
+    assert slow["CPU ms, moto"] == ["20.00", "50.00", "2.50x"]
+    assert slow["moto, % of the machine's CPU"] == ["50", "50"]
+    assert fast["CPU ms, moto"] == ["20.00", "25.00", "1.25x"]
