@@ -40,6 +40,7 @@ border-bottom:1px solid #e3e6ec;vertical-align:top} th{background:#f4f6fa}
 td.num{text-align:right;white-space:nowrap} .deleted{color:#a33}
 .error{background:#fdecec;color:#a33;padding:.5rem .8rem} .stale{background:#fff6d6;padding:.5rem}
 code{word-break:break-all}
+.columns{display:grid;grid-template-columns:3fr 2fr;gap:2rem} #fields th,#metadata th{width:11rem}
 """
 
 
@@ -114,12 +115,15 @@ def add_page(app: FastAPI, service: Serving, config: ApiConfig) -> None:
             body += '<p class="stale">The database is unreachable: this is the cached copy.</p>'
         metadata = fields.pop("metadata")
         tags = fields.pop("tags")
-        body += "<h2>Fields</h2>" + _pairs(fields, "fields")
-        body += "<h2>User metadata</h2>" + (
+        # Unset fields (no lock, no KMS key, ...) would bury the rest.
+        shown = {name: value for name, value in fields.items() if value is not None}
+        body += '<div class="columns"><div><h2>Fields</h2>' + _pairs(shown, "fields") + "</div>"
+        body += "<div><h2>User metadata</h2>" + (
             _pairs(metadata, "metadata") if metadata else "<p>None.</p>"
         )
         if tags:
             body += "<h2>Tags</h2>" + _pairs(tags, "tags")
+        body += "</div></div>"
         body += "<h2>History</h2>" + _history([journal_to_json(entry) for entry in journal])
         return _page(uri, body)
 
