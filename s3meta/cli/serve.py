@@ -21,8 +21,10 @@ LOOPBACK = "127.0.0.1"
 @click.option(
     "--host",
     default=LOOPBACK,
+    envvar="S3META_API_HOST",
     show_default=True,
-    help="Address to listen on; loopback unless told otherwise (0.0.0.0: every interface).",
+    help="Address to listen on; loopback unless told otherwise (0.0.0.0: every interface). "
+    "[env: S3META_API_HOST]",
 )
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 def serve(host: str, port: int) -> None:
