@@ -183,17 +183,15 @@ def summary(name: str, runs: Sequence[Run]) -> list[str]:
 
 @contextmanager
 def redis_prefix(url: str) -> Iterator[str]:
-    import redis
+    from s3meta.rediscache import RedisCache
 
     prefix = f"s3meta-bench-{uuid.uuid4().hex[:8]}:"
     try:
         yield prefix
     finally:
-        client = redis.Redis.from_url(url)
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        cache = RedisCache(url, prefix=prefix)
+        cache.clear()
+        cache.close()
 
 
 @click.command()

@@ -83,6 +83,15 @@ class RedisCache:
     def ping(self) -> None:
         self._call(self._redis.ping)
 
+    def clear(self) -> int:
+        """Delete every entry under the prefix; how many there were."""
+
+        def delete() -> int:
+            keys = list(self._redis.scan_iter(match=f"{self._prefix}*", count=1000))
+            return int(self._redis.delete(*keys)) if keys else 0
+
+        return int(self._call(delete))
+
     def close(self) -> None:
         self._redis.close()
 

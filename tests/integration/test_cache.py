@@ -5,7 +5,6 @@ around a Redis that is down and answering stale from it while its MariaDB is sto
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from tests.support.api import api_client
 from tests.support.mariadb import MariaDB, private_mariadb
 from tests.support.redis import REDIS_URL, redis_prefix
 from tests.support.stack import Stack
+from tests.support.threads import in_threads
 from tests.support.workers import send, worker_on
 from tests.support.writes import save_state
 from tests.unit.test_cache import record
@@ -63,22 +63,7 @@ def test_threads_putting_shuffled_duplicated_versions_leave_redis_the_latest(
 ) -> None:
     versions = [record(T0 + timedelta(microseconds=n), size=n) for n in range(1, 41)] * 3
     random.Random(3).shuffle(versions)
-    lock = threading.Lock()
-    work = iter(versions)
-
-    def put() -> None:
-        while True:
-            with lock:
-                version = next(work, None)
-            if version is None:
-                return
-            cache.put(version, datetime.now(UTC))
-
-    threads = [threading.Thread(target=put) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(versions, lambda version: cache.put(version, datetime.now(UTC)), 6)
 
     found = cache.get("b-1", "k é")
     assert found is not None
@@ -215,3 +200,18 @@ def test_a_replica_behind_cannot_put_an_older_version_over_a_workers_newer_one(
 
     assert found is not None
     assert found.record.size == 5
+
+
+def test_clearing_a_cache_deletes_its_prefixes_entries_only(cache: RedisCache) -> None:
+    with redis_prefix() as other_prefix:
+        other = RedisCache(REDIS_URL, prefix=other_prefix)
+        other.put(record(T0), datetime.now(UTC))
+        cache.put(record(T0), datetime.now(UTC))
+        cache.put(replace(record(T0), object_key="second"), datetime.now(UTC))
+
+        cleared = cache.clear()
+
+        assert cleared == 2
+        assert cache.get("b-1", "k é") is None
+        assert other.get("b-1", "k é") is not None
+        other.close()

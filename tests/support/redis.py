@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import pytest
 import redis
 
+from s3meta.rediscache import RedisCache
 from tests.support.database import IN_CI
 
 REDIS_URL = os.environ.get("S3META_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -38,8 +39,6 @@ def redis_prefix() -> Iterator[str]:
     try:
         yield prefix
     finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        cache = RedisCache(REDIS_URL, prefix=prefix)
+        cache.clear()
+        cache.close()

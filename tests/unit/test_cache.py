@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
@@ -20,6 +19,7 @@ from s3meta.domain.retries import RetryPolicy
 from s3meta.domain.transitions import Change, transition
 from s3meta.indexing import Indexed, Indexer
 from s3meta.memory import MemoryCache, MemoryMetrics, MemoryObjects, MemoryStore
+from tests.support.threads import in_threads
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -134,24 +134,13 @@ def test_shuffled_duplicated_changes_by_several_threads_leave_the_cache_equal_to
         event = EventInfo("ObjectCreated:Put", T0, f"{version:04X}")
         changes += [Change("b-1", "k", state, event, T0, f"t{version}")] * 3
     random.Random(15).shuffle(changes)
-    work = iter(changes)
-    lock = threading.Lock()
 
-    def run() -> None:
-        while True:
-            with lock:
-                change = next(work, None)
-            if change is None:
-                return
-            applied = store.apply(change)
-            if applied.record is not None:
-                guarded.put(applied.record)
+    def apply(change: Change) -> None:
+        applied = store.apply(change)
+        if applied.record is not None:
+            guarded.put(applied.record)
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(changes, apply, 4)
 
     found = cache.get("b-1", "k")
     assert found is not None
