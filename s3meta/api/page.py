@@ -6,6 +6,7 @@ object for its fields, user metadata, tags and history. It reads what the JSON A
 
 from __future__ import annotations
 
+import hmac
 from html import escape
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -53,17 +54,14 @@ def add_page(app: FastAPI, service: Serving, config: ApiConfig) -> None:
 
     @app.get("/ui/login", include_in_schema=False)
     def login_form() -> HTMLResponse:
-        return _page(
-            "Sign in",
-            '<form method="post" action="/ui/login"><label>API token '
-            '<input type="password" name="token" autofocus></label> '
-            '<button type="submit">Sign in</button></form>',
-        )
+        return _login()
 
     @app.post("/ui/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        token = (form.get("token") or [""])[0]
+        token = (form.get("token") or [""])[0].strip()
+        if not hmac.compare_digest(token.encode(), config.token.encode()):
+            return _login("Not the API's token.", status=401)
         response = RedirectResponse("/ui", status_code=303)
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
         return response
@@ -126,6 +124,17 @@ def add_page(app: FastAPI, service: Serving, config: ApiConfig) -> None:
         body += "</div></div>"
         body += "<h2>History</h2>" + _history([journal_to_json(entry) for entry in journal])
         return _page(uri, body)
+
+
+def _login(problem: str | None = None, *, status: int = 200) -> HTMLResponse:
+    return _page(
+        "Sign in",
+        (_error(problem) if problem else "")
+        + '<form method="post" action="/ui/login"><label>API token '
+        '<input type="password" name="token" autofocus></label> '
+        '<button type="submit">Sign in</button></form>',
+        status=status,
+    )
 
 
 def _search_form(values: dict[str, str]) -> str:

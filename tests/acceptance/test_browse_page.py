@@ -92,6 +92,9 @@ def test_a_person_searches_a_prefix_pages_through_and_opens_an_object(
     with serving({"S3META_DATABASE_URL": mysql_url}, tmp_path / "serve.log") as served:
         browser.get(served.url + "/ui")
         assert browser.current_url.endswith("/ui/login")
+        browser.find_element(By.NAME, "token").send_keys("a guess")
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        refused = browser.find_element(By.CSS_SELECTOR, ".error").text
         browser.find_element(By.NAME, "token").send_keys(TOKEN)
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
@@ -117,6 +120,7 @@ def test_a_person_searches_a_prefix_pages_through_and_opens_an_object(
         browser.save_screenshot(str(ROOT / "docs" / "browse-object.png"))
 
     keys = [f"2026/11/{day + 1:02d}/IMG_{4100 + day}.jpg" for day in range(8)]
+    assert refused == "Not the API's token."
     assert first == keys[:5]
     assert second == keys[5:]
     assert deleted == "2026/11/08/IMG_4107.jpg"
