@@ -118,3 +118,38 @@ def test_a_stopped_replica_sends_key_reads_to_the_primary_and_readyz_says_why(
     assert (from_cli.exit_code, from_cli.stdout) == (0, "")  # `s3meta list` read the replica
     servers.wait_caught_up()
     assert listed(api, "late-bucket") == ["late"]
+
+
+def test_a_replica_lagging_past_the_setting_sends_key_reads_to_the_primary_until_it_catches_up(
+    servers: Replicated, primary_url: str
+) -> None:
+    replica_url = servers.replica_url(primary_url)
+    servers.replica.execute("STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY=4", "START SLAVE")
+    try:
+        with api_client(primary_url, read_url=replica_url, max_lag_seconds=1) as (client, _):
+            save_state(
+                MetadataStore(writer_engine(primary_url)),
+                ObjectState("delayed-bucket", "fresh", size=1, etag="e", last_modified=T0),
+                EventInfo(),
+            )
+            lags: list[str] = []
+
+            def lagging() -> bool:
+                lags.append(client.get("/healthz").headers["X-S3meta-Replica-Lag"])
+                return lags[-1] not in {"0", "unknown"} and float(lags[-1]) > 1
+
+            wait_for(lagging, 10, "the replica to lag")
+            behind = client.get("/objects/delayed-bucket/fresh")
+            servers.wait_caught_up()
+            wait_for(
+                lambda: client.get("/healthz").headers["X-S3meta-Replica-Lag"] == "0",
+                5,
+                "the replica to catch up",
+            )
+            caught_up = client.get("/objects/delayed-bucket/fresh")
+    finally:
+        servers.replica.execute("STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY=0", "START SLAVE")
+
+    assert (behind.status_code, behind.headers["X-S3meta-Source"]) == (200, "primary")
+    assert float(behind.headers["X-S3meta-Replica-Lag"]) > 1
+    assert (caught_up.status_code, caught_up.headers["X-S3meta-Source"]) == (200, "replica")
