@@ -176,10 +176,18 @@ def create_app(service: Serving, config: ApiConfig) -> FastAPI:
         cached = stats_cache.get(bucket or "")
         if cached is not None and time.monotonic() - cached[0] < STATS_EVERY_SECONDS:
             return cached[1]
+        unavailable = None
+        try:
+            queues = config.queues()
+        except S3MetaError as exc:
+            # The database's counts stand without the queues: say why they are missing.
+            queues, unavailable = (), str(exc)
         report = collect_stats(
-            service.reads, config.queues(), bucket=bucket, peek=False, now=datetime.now(UTC)
+            service.reads, queues, bucket=bucket, peek=False, now=datetime.now(UTC)
         )
         body = stats_to_json(report)
+        if unavailable is not None:
+            body["queues_unavailable"] = unavailable
         for column in ("storage_class", "content_type"):
             body[f"by_{column}"] = [
                 {column: share.value, "objects": share.objects, "bytes": share.bytes}

@@ -16,7 +16,6 @@ from s3meta import composition
 from s3meta.api.app import ApiConfig, create_app
 from s3meta.api.page import add_page
 from s3meta.config import Settings
-from s3meta.errors import S3MetaError
 from s3meta.operations.serving import Serving
 from s3meta.operations.stats import PeekableQueue
 
@@ -60,7 +59,4 @@ def _queues(settings: Settings) -> Sequence[tuple[str, PeekableQueue]]:
     from s3meta.aws.clients import sqs_client
     from s3meta.aws.sqs import pipeline_queues
 
-    try:
-        return pipeline_queues(sqs_client(settings), settings)
-    except S3MetaError:
-        return ()
+    return pipeline_queues(sqs_client(settings), settings)

@@ -21,6 +21,8 @@ from db.store import MetadataStore
 from s3meta.api.app import ApiConfig
 from s3meta.api.params import SINGLE
 from s3meta.domain.objects import EventInfo, ObjectState
+from s3meta.errors import QueueUnavailable
+from s3meta.memory import MemoryQueue
 from s3meta.operations.serving import Serving
 from s3meta.render import row_to_json
 from tests.support.api import api_client
@@ -285,6 +287,29 @@ def test_stats_count_rows_bytes_classes_types_and_attempts(
     }
     assert body["by_content_type"] == [{"content_type": "text/plain", "objects": 2, "bytes": 150}]
     assert set(body["attempts"]["last_hour"]) >= {"succeeded", "failed"}
+
+
+def test_stats_report_queue_depths_or_why_they_could_not_be_read(mysql_url: str) -> None:
+    events = MemoryQueue("s3meta-events")
+    events.send("{}")
+    events.send("{}")
+
+    def unreachable() -> list[tuple[str, MemoryQueue]]:
+        raise QueueUnavailable("SQS could not be reached: no credentials")
+
+    with api_client(mysql_url, config=ApiConfig("", queues=lambda: [("events", events)])) as (
+        client,
+        _,
+    ):
+        depths = client.get("/stats").json()
+    with api_client(mysql_url, config=ApiConfig("", queues=unreachable)) as (client, _):
+        missing = client.get("/stats").json()
+
+    assert [(q["role"], q["name"], q["visible"]) for q in depths["queues"]] == [
+        ("events", "s3meta-events", 2)
+    ]
+    assert missing["queues"] == []
+    assert missing["queues_unavailable"] == "SQS could not be reached: no credentials"
 
 
 def test_readyz_says_the_database_answers(client: TestClient) -> None:
