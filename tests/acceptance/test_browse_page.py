@@ -16,9 +16,9 @@ from selenium.webdriver.common.by import By
 from db.engine import writer_engine
 from db.store import MetadataStore
 from s3meta.domain.objects import EventInfo, ObjectState
-from tests.integration.test_api import T0
 from tests.support.api import TOKEN
 from tests.support.database import IN_CI, ROOT
+from tests.support.records import T0
 from tests.support.serve import serving
 from tests.support.writes import mark_deleted, save_state
 

@@ -11,8 +11,8 @@ import pytest
 from db.engine import writer_engine
 from db.store import MetadataStore
 from s3meta.domain.objects import EventInfo, ObjectState
-from tests.integration.test_api import T0
 from tests.support.database import ROOT
+from tests.support.records import T0
 from tests.support.serve import S3META, serving
 from tests.support.writes import save_state
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -26,12 +26,12 @@ from s3meta.memory import MemoryQueue
 from s3meta.operations.serving import Serving
 from s3meta.render import row_to_json
 from tests.support.api import api_client
+from tests.support.records import T0
 from tests.support.writes import mark_deleted, save_state
 
 pytestmark = pytest.mark.mysql
 
 BUCKET = "api-bucket"
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 def state(key: str, size: int = 10, **fields: Any) -> ObjectState:

@@ -17,10 +17,10 @@ from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.records import ObjectFilter
 from s3meta.operations.serving import LAG_EVERY_SECONDS
 from s3meta.processes import wait_for
-from tests.integration.test_api import T0
 from tests.support.api import api_client
 from tests.support.cli import invoke
 from tests.support.mariadb import Replicated, replicated_mariadb
+from tests.support.records import T0
 from tests.support.stack import Stack
 from tests.support.workers import send, worker_on
 from tests.support.writes import save_state

@@ -19,15 +19,14 @@ from s3meta.caching import GuardedCache
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.processes import free_port, wait_for
 from s3meta.rediscache import RedisCache
-from tests.integration.test_api import T0
 from tests.support.api import api_client
 from tests.support.mariadb import MariaDB, private_mariadb
+from tests.support.records import T0, record
 from tests.support.redis import REDIS_URL, redis_prefix
 from tests.support.stack import Stack
 from tests.support.threads import in_threads
 from tests.support.workers import send, worker_on
 from tests.support.writes import save_state
-from tests.unit.test_cache import record
 
 pytestmark = pytest.mark.mysql
 

@@ -7,35 +7,18 @@ from __future__ import annotations
 import logging
 import random
 from datetime import UTC, datetime, timedelta
-from types import MappingProxyType
 
 import pytest
 
 from s3meta.caching import GuardedCache
 from s3meta.domain.cached import decode, encode, stamp
 from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.domain.records import ObjectRecord
 from s3meta.domain.retries import RetryPolicy
 from s3meta.domain.transitions import Change, transition
 from s3meta.indexing import Indexed, Indexer
 from s3meta.memory import MemoryCache, MemoryMetrics, MemoryObjects, MemoryStore
+from tests.support.records import T0, record
 from tests.support.threads import in_threads
-
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-
-
-def record(updated: datetime, size: int = 1) -> ObjectRecord:
-    return ObjectRecord(
-        bucket="b-1",
-        object_key="k é",
-        created_at=T0,
-        updated_at=updated,
-        size=size,
-        last_modified=T0,
-        user_metadata=MappingProxyType({"owner": "ann"}),
-        tags=MappingProxyType({}),
-        is_deleted=size == 0,
-    )
 
 
 def test_a_record_comes_back_from_its_cache_encoding_field_for_field() -> None:
