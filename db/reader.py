@@ -33,6 +33,7 @@ from s3meta.domain.records import (
     ObjectPage,
     ObjectRecord,
     Position,
+    Share,
 )
 
 # Objects (or failed keys) per query when streaming: one short query per page, no cursor
@@ -50,6 +51,11 @@ class ObjectReader:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
+    def ping(self) -> None:
+        """Raise s3meta's error unless the database answers a query."""
+        with self._connection() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
     def get(self, bucket: str, key: str) -> ObjectRecord | None:
         """The object's row, or None if there is none."""
         query = _OBJECTS.where(ObjectMetadata.bucket == bucket, ObjectMetadata.object_key == key)
@@ -58,16 +64,28 @@ class ObjectReader:
         return None if row is None else _object(row)
 
     def page(
-        self, where: ObjectFilter, *, after: Position | None = None, limit: int = PAGE_SIZE
+        self,
+        where: ObjectFilter,
+        *,
+        after: Position | None = None,
+        limit: int = PAGE_SIZE,
+        scan: int | None = None,
     ) -> ObjectPage:
         """Up to ``limit`` objects that ``where`` holds, after ``after``, in (bucket, key) order.
 
         Keyset pagination: the next page starts after this one's last (bucket, key), so a
         page costs the same anywhere in the listing, and rows written meanwhile neither
         repeat nor shift a later page.
+
+        With ``scan``, a filter on columns outside the (bucket, key) index
+        (``ObjectFilter.unindexed``) reads at most ``scan`` rows of the index after ``after``
+        and keeps those the filter holds: the page may be short, even empty, with a next
+        position all the same (where the window ended), and no request reads more.
         """
         if limit < 1:
             raise ValueError("limit must be positive")
+        if scan is not None and where.unindexed:
+            return self._bounded_page(where, after, limit, scan)
         query = _listing(where, after)
         if query is None:
             return ObjectPage((), None)
@@ -78,6 +96,36 @@ class ObjectReader:
         more = len(rows) > limit
         last = records[-1] if more else None
         return ObjectPage(records, None if last is None else (last.bucket, last.object_key))
+
+    def _bounded_page(
+        self, where: ObjectFilter, after: Position | None, limit: int, scan: int
+    ) -> ObjectPage:
+        if scan < 1:
+            raise ValueError("scan must be positive")
+        window = _range(sa.select(ObjectMetadata.id), where, after)
+        if window is None:
+            return ObjectPage((), None, 0)
+        window = window.order_by(ObjectMetadata.bucket, ObjectMetadata.object_key)
+        inside = window.limit(scan).subquery()
+        # The window's last row, if it is full: the listing goes on from there.
+        edge = sa.select(ObjectMetadata.bucket, ObjectMetadata.object_key).where(
+            ObjectMetadata.id == window.offset(scan - 1).limit(1).scalar_subquery()
+        )
+        query = (
+            _OBJECTS.join(inside, inside.c.id == ObjectMetadata.id)
+            .where(*_conditions(where))
+            .order_by(ObjectMetadata.bucket, ObjectMetadata.object_key)
+            .limit(limit + 1)
+        )
+        with self._connection() as connection:
+            rows = connection.execute(query).all()
+            end = connection.execute(edge).one_or_none()
+        records = [_object(row) for row in rows[:limit]]
+        if len(rows) > limit:
+            last: Position | None = (records[-1].bucket, records[-1].object_key)
+        else:
+            last = None if end is None else (end.bucket, end.object_key)
+        return ObjectPage(records, last, scan if end is not None else None)
 
     def iter_objects(
         self, where: ObjectFilter, *, after: Position | None = None, page_size: int = PAGE_SIZE
@@ -136,6 +184,27 @@ class ObjectReader:
             )
             for row in rows
         ]
+
+    def breakdown(self, column: str, bucket: str | None = None, *, top: int = 20) -> list[Share]:
+        """Live objects and their bytes by ``column`` (``storage_class`` or ``content_type``),
+        the ``top`` largest counts first."""
+        grouped = getattr(ObjectMetadata, column)
+        query = (
+            sa.select(
+                grouped.label("value"),
+                sa.func.count().label("objects"),
+                sa.func.sum(ObjectMetadata.size).label("bytes"),
+            )
+            .where(ObjectMetadata.is_deleted.is_(False), ObjectMetadata.never_seen.is_(False))
+            .group_by(grouped)
+            .order_by(sa.func.count().desc(), grouped)
+            .limit(top)
+        )
+        if bucket is not None:
+            query = query.where(ObjectMetadata.bucket == bucket)
+        with self._connection() as connection:
+            rows = connection.execute(query).all()
+        return [Share(row.value, int(row.objects), int(row.bytes or 0)) for row in rows]
 
     def attempt_counts(
         self, windows: Mapping[str, datetime], bucket: str | None = None
@@ -251,15 +320,23 @@ def _object(row: sa.Row[Any]) -> ObjectRecord:
 
 def _listing(where: ObjectFilter, after: Position | None) -> sa.Select[Any] | None:
     """The objects ``where`` holds after ``after``, ordered; None if none can follow ``after``."""
-    query = _OBJECTS.order_by(ObjectMetadata.bucket, ObjectMetadata.object_key)
+    query = _range(_OBJECTS, where, after)
+    if query is None:
+        return None
+    return query.where(*_conditions(where)).order_by(
+        ObjectMetadata.bucket, ObjectMetadata.object_key
+    )
+
+
+def _range(
+    query: sa.Select[Any], where: ObjectFilter, after: Position | None
+) -> sa.Select[Any] | None:
+    """``query`` kept to ``where``'s range of the (bucket, key) index after ``after``; None if
+    nothing can follow ``after``."""
     if where.bucket is not None:
         query = query.where(ObjectMetadata.bucket == where.bucket)
     if where.prefix:
         query = query.where(ObjectMetadata.object_key.startswith(where.prefix, autoescape=True))
-    if not where.include_deleted:
-        query = query.where(ObjectMetadata.is_deleted.is_(False))
-    if not where.include_never_seen:
-        query = query.where(ObjectMetadata.never_seen.is_(False))
     if after is None:
         return query
     after_bucket, after_key = after
@@ -269,6 +346,34 @@ def _listing(where: ObjectFilter, after: Position | None) -> sa.Select[Any] | No
         return query.where(ObjectMetadata.object_key > after_key)
     # A position in another bucket: all of this one follows it, or none does.
     return query if after_bucket < where.bucket else None
+
+
+def _conditions(where: ObjectFilter) -> list[sa.ColumnElement[bool]]:
+    """``where``'s conditions outside the (bucket, key) range."""
+    found: list[sa.ColumnElement[bool]] = []
+    if not where.include_deleted:
+        found.append(ObjectMetadata.is_deleted.is_(False))
+    if where.only_deleted:
+        found.append(ObjectMetadata.is_deleted.is_(True))
+    if not where.include_never_seen:
+        found.append(ObjectMetadata.never_seen.is_(False))
+    if where.content_type is not None:
+        found.append(ObjectMetadata.content_type == where.content_type)
+    if where.storage_class is not None:
+        found.append(ObjectMetadata.storage_class == where.storage_class)
+    if where.min_size is not None:
+        found.append(ObjectMetadata.size >= where.min_size)
+    if where.max_size is not None:
+        found.append(ObjectMetadata.size <= where.max_size)
+    if where.modified_after is not None:
+        found.append(ObjectMetadata.last_modified >= where.modified_after)
+    if where.modified_before is not None:
+        found.append(ObjectMetadata.last_modified < where.modified_before)
+    for name, value in where.tags:
+        found.append(ObjectMetadata.tags[name].as_string() == value)
+    for name, value in where.metadata:
+        found.append(ObjectMetadata.user_metadata[name].as_string() == value)
+    return found
 
 
 def _after(

@@ -26,6 +26,7 @@ from s3meta.masking import register_secret, url_password
 if TYPE_CHECKING:
     from db.store import MetadataStore, ResultRows
     from s3meta.aws.s3 import S3Storage
+    from s3meta.caching import GuardedCache
     from s3meta.indexing import Indexer
 
 
@@ -38,6 +39,47 @@ def database_url(settings: Settings) -> str:
     url = resolve_database_url(settings, secretsmanager_client(settings))
     register_secret(url_password(url))
     return url
+
+
+def read_database_url(settings: Settings) -> str:
+    """Where reads go: ``S3META_DATABASE_READ_URL`` (a replica), completed from the secret as
+    ``database_url`` is, else the primary's URL."""
+    if not settings.database_read_url:
+        return database_url(settings)
+    return database_url(settings.model_copy(update={"database_url": settings.database_read_url}))
+
+
+def cache(settings: Settings) -> GuardedCache | None:
+    """The record cache at ``S3META_CACHE_URL``, its failures bypassed; None without one."""
+    if not settings.cache_url:
+        return None
+    from s3meta.caching import GuardedCache
+    from s3meta.rediscache import RedisCache
+
+    register_secret(url_password(settings.cache_url))
+    return GuardedCache(
+        RedisCache(
+            settings.cache_url,
+            prefix=settings.cache_prefix,
+            keep_seconds=settings.cache_keep_seconds,
+        )
+    )
+
+
+def api_token(settings: Settings) -> str | None:
+    """The token ``s3meta serve`` requires: ``S3META_API_TOKEN``, else the SecretString of
+    ``S3META_API_TOKEN_SECRET_ARN`` (read from Secrets Manager); None if neither is set."""
+    if settings.api_token is not None:
+        return settings.api_token.get_secret_value()
+    if not settings.api_token_secret_arn:
+        return None
+    from s3meta.aws.secrets import read_secret_string
+
+    token = read_secret_string(
+        secretsmanager_client(settings), settings.api_token_secret_arn
+    ).strip()
+    register_secret(token)
+    return token
 
 
 def result_backend(settings: Settings, database_url: str) -> str:
@@ -90,6 +132,7 @@ def indexer(
             backoff_max=settings.retry_backoff_max,
         ),
         fetch_tags=settings.fetch_tags,
+        cache=cache(settings),
     )
 
 

@@ -43,6 +43,7 @@ OTHER_VARIABLES = frozenset(
         "S3META_CREATE_BUCKETS",
         "S3META_WORKER_CONCURRENCY",
         "S3META_BRIDGE_CONCURRENCY",
+        "S3META_API_HOST",
         "S3META_IMAGE",
         "S3META_MOTO_IMAGE",
     }
@@ -56,7 +57,10 @@ _BROKER_SCHEMES = frozenset({"sqs", "memory", "amqp", "pyamqp", "redis", "rediss
 _DATABASE_BACKENDS = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
 # Python module of a database driver -> the package that provides it.
 _DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary"}
-_URL_FIELDS = frozenset({"database_url", "broker_url", "result_backend"})
+_URL_FIELDS = frozenset(
+    {"database_url", "database_read_url", "broker_url", "result_backend", "cache_url"}
+)
+_CACHE_SCHEMES = frozenset({"redis", "rediss"})
 
 # Fields whose environment variable is not simply S3META_<NAME>.
 _AWS_ENDPOINT = AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url")
@@ -155,10 +159,55 @@ class Settings(HealthSettings):
     # (ms), and reports the rest for redelivery: one record's indexing must fit in it.
     lambda_stop_margin_ms: int = Field(default=DEFAULT_STOP_MARGIN_MS, ge=0, le=900_000)
 
+    # A read replica (RDS read replica): `s3meta serve`, `show`, `list` and `stats` read
+    # there; writes never go there. Unset: reads go to S3META_DATABASE_URL. The secret of
+    # S3META_DATABASE_SECRET_ARN completes its credentials too.
+    database_read_url: str | None = None
+    # A key read falls back to the primary when the replica is this many seconds behind.
+    replica_max_lag_seconds: float = Field(default=30, ge=0, le=86_400)
+    # Redis (ElastiCache; rediss:// for in-transit encryption): workers write each committed
+    # record through, `s3meta serve` reads through it. Unset: no cache.
+    cache_url: str | None = None
+    # An entry younger than this answers a key lookup without the database.
+    cache_ttl_seconds: float = Field(default=60, gt=0, le=86_400)
+    # How long Redis keeps an entry: what the API can still answer, marked stale, while the
+    # database is unreachable.
+    cache_keep_seconds: int = Field(default=7 * 86_400, gt=0)
+    cache_prefix: str = Field(default="s3meta:", max_length=64)
+
+    # `s3meta serve`: the bearer token every request must carry, or a Secrets Manager secret
+    # (ARN or name) whose SecretString is the token.
+    api_token: SecretStr | None = None
+    api_token_secret_arn: str | None = None
+    # Objects per page of GET /objects: the default and the most a request may ask.
+    api_page_size: int = Field(default=100, ge=1, le=1000)
+    api_max_page_size: int = Field(default=1000, ge=1, le=10_000)
+    # Rows of the (bucket, key) index a page with unindexed filters may read.
+    api_scan_limit: int = Field(default=5000, ge=1, le=1_000_000)
+    # Requests per second each client (address) may make, with bursts of twice that.
+    api_rate_limit: float = Field(default=50, gt=0, le=100_000)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         check_database_url(value)
+        return value
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _check_database_read_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_database_url(value)
+        return value
+
+    @field_validator("cache_url")
+    @classmethod
+    def _check_cache_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in _CACHE_SCHEMES or not parts.hostname:
+            raise ValueError("expected a redis:// or rediss:// URL with a host")
         return value
 
     @field_validator("broker_url")

@@ -51,3 +51,7 @@ class PublishError(TransientError):
 
 class InvalidTaskArguments(PermanentError, ValueError):
     """``extract_metadata`` was given arguments no run can use: not a bucket, not a key."""
+
+
+class CacheUnavailable(TransientError):
+    """The cache (Redis) could not be reached or refused the command; callers go around it."""

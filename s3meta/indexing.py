@@ -22,7 +22,7 @@ from s3meta.domain.attempts import Attempt, Outcome
 from s3meta.domain.metrics import event_to_row_lag
 from s3meta.domain.objects import ObjectState
 from s3meta.domain.ordering import RecordType
-from s3meta.domain.records import TaskResultRecord
+from s3meta.domain.records import ObjectRecord, TaskResultRecord
 from s3meta.domain.retries import Draw, RetryPolicy
 from s3meta.domain.task_call import (
     InvalidTaskCall,
@@ -70,6 +70,13 @@ class IndexStore(Protocol):
         ...
 
     def record_attempt(self, attempt: Attempt) -> None: ...
+
+
+class RecordCache(Protocol):
+    """Where a committed record is written through (``s3meta.caching.GuardedCache``: its
+    failures are logged and counted, never raised)."""
+
+    def put(self, record: ObjectRecord) -> bool: ...
 
 
 class IndexMetrics(Protocol):
@@ -147,6 +154,7 @@ class Indexer:
     fetch_tags: bool = True
     clock: Callable[[], datetime] = _now
     draw: Draw = random.randrange  # the backoff's jitter
+    cache: RecordCache | None = None  # the record written, put here after the commit
 
     def index(
         self,
@@ -215,6 +223,9 @@ class Indexer:
             self._record(run, call, Outcome.FAILED, exc)
             self.metrics.record_failure()
             return Failed(exc, permanent)
+        if self.cache is not None and applied.record is not None:
+            # After the commit, never before: the cache holds nothing the table does not.
+            self.cache.put(applied.record)
         if applied.outcome is Outcome.SKIPPED:
             self.metrics.record_skipped()
         else:

@@ -22,12 +22,14 @@ from datetime import UTC, datetime, timedelta
 from s3meta.aws.sqs import ATTRIBUTE_LIMIT, BATCH_LIMIT, Attribute, QueueDepth, QueueMessage
 from s3meta.bridge import Published
 from s3meta.domain.attempts import Attempt
+from s3meta.domain.cached import CachedRecord, stamp
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.metrics import Counter
 from s3meta.domain.objects import ObjectState
 from s3meta.domain.records import JournalRecord, ObjectRecord, TaskResultRecord
 from s3meta.domain.transitions import Applied, Change, transition
 from s3meta.errors import (
+    CacheUnavailable,
     InvalidTaskArguments,
     ObjectNotFound,
     PermanentError,
@@ -317,3 +319,36 @@ class MemoryPublisher:
             self.events.append(event)
             outcomes.append(f"task-{len(self.events)}")
         return outcomes
+
+
+class MemoryCache:
+    """``s3meta.caching.ObjectCache`` in memory: the latest stamp of a key stands, compared
+    and set under one lock as Redis's script does. ``down`` makes every call fail."""
+
+    def __init__(self) -> None:
+        self.entries: dict[Key, tuple[int, ObjectRecord, datetime]] = {}
+        self.down = False
+        self._lock = threading.Lock()
+
+    def get(self, bucket: str, key: str) -> CachedRecord | None:
+        self._check()
+        with self._lock:
+            found = self.entries.get((bucket, key))
+        return None if found is None else CachedRecord(found[1], found[2])
+
+    def put(self, record: ObjectRecord, now: datetime) -> bool:
+        self._check()
+        incoming = stamp(record)
+        with self._lock:
+            found = self.entries.get((record.bucket, record.object_key))
+            if found is not None and found[0] > incoming:
+                return False
+            self.entries[record.bucket, record.object_key] = (incoming, record, now)
+        return True
+
+    def ping(self) -> None:
+        self._check()
+
+    def _check(self) -> None:
+        if self.down:
+            raise CacheUnavailable("cache unavailable: the memory cache is down")

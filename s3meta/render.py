@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -15,6 +16,9 @@ from s3meta.domain.objects import to_utc
 from s3meta.domain.records import JournalRecord, ObjectRecord
 from s3meta.domain.terminal import printable
 from s3meta.domain.times import iso_utc
+
+if TYPE_CHECKING:
+    from s3meta.operations.stats import Stats
 
 _MISSING = "-"
 _SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -210,3 +214,44 @@ def _plain(value: str) -> Text:
     # Keys and metadata are user data: as plain str, rich would read '[red]' as markup and
     # ':smile:' as an emoji code, and a terminal would obey their control characters.
     return Text(printable(value))
+
+
+def stats_to_json(report: Stats) -> dict[str, Any]:
+    """``s3meta stats --json`` and the API's GET /stats."""
+    now = report.generated_at
+    return {
+        "generated_at": iso_utc(now),
+        "bucket": report.bucket,
+        "buckets": [
+            {
+                "bucket": row.bucket,
+                "live": row.live,
+                "deleted": row.deleted,
+                "total": row.total,
+                "never_seen": row.never_seen,
+            }
+            for row in report.buckets
+        ],
+        "attempts": report.attempts,
+        "queues_unavailable": report.queues_unavailable,
+        "queues": [
+            {
+                "role": queue.role,
+                "name": queue.name,
+                "exists": queue.depth is not None,
+                **(
+                    asdict(queue.depth)
+                    if queue.depth
+                    else dict.fromkeys(("visible", "in_flight", "delayed"))
+                ),
+                "oldest_sent_at": iso_utc(queue.oldest_sent_at),
+                "oldest_age_seconds": _rounded(queue.oldest_age(now)),
+                "sampled": queue.sampled,
+            }
+            for queue in report.queues
+        ],
+    }
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)

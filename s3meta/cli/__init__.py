@@ -26,6 +26,7 @@ COMMANDS = {
     "list": "s3meta.cli.query:list_objects",
     "reconcile": "s3meta.cli.reconcile:reconcile",
     "requeue": "s3meta.cli.requeue:requeue",
+    "serve": "s3meta.cli.serve:serve",
     "setup": "s3meta.cli.setup:setup",
     "show": "s3meta.cli.query:show",
     "stats": "s3meta.cli.stats:stats",

@@ -42,7 +42,7 @@ _PIPED_WIDTH = 4096
 def show(ctx: click.Context, uri: tuple[str, str], as_json: bool, history: bool) -> None:
     """Show what the record holds for one object."""
     bucket, key = uri
-    database_url = composition.database_url(get_settings())
+    database_url = composition.read_database_url(get_settings())
     try:
         with open_reader(database_url) as reader:
             shown = query.show(reader, bucket, key, history=history)
@@ -124,7 +124,7 @@ def list_objects(
         include_deleted=include_deleted,
         include_never_seen=include_never_seen,
     )
-    with open_reader(composition.database_url(get_settings())) as reader:
+    with open_reader(composition.read_database_url(get_settings())) as reader:
         if as_json:
             for record in query.list_objects(reader, where, limit=limit):
                 click.echo(json.dumps(row_to_json(record), ensure_ascii=False))

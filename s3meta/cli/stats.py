@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 from rich.table import Table
@@ -22,10 +21,10 @@ from s3meta.config import Settings, get_settings
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.records import BucketRows
 from s3meta.domain.terminal import printable
-from s3meta.domain.times import format_age, iso_utc
+from s3meta.domain.times import format_age
 from s3meta.errors import S3MetaError
-from s3meta.operations.stats import QueueReport, Stats, collect_stats
-from s3meta.render import titled_table
+from s3meta.operations.stats import QueueReport, collect_stats
+from s3meta.render import stats_to_json, titled_table
 
 _MISSING = "-"
 _COLUMN_GAP = 2
@@ -59,7 +58,7 @@ def stats(as_json: bool, bucket: str | None, peek: bool) -> None:
     """
     settings = get_settings()
     unavailable: str | None = None
-    with open_reader(composition.database_url(settings)) as reader:
+    with open_reader(composition.read_database_url(settings)) as reader:
         try:
             queues = _queues(settings)
         except S3MetaError as exc:
@@ -68,7 +67,7 @@ def stats(as_json: bool, bucket: str | None, peek: bool) -> None:
     if unavailable is not None:
         report = replace(report, queues_unavailable=unavailable)
     if as_json:
-        click.echo(json.dumps(_stats_json(report)))
+        click.echo(json.dumps(stats_to_json(report)))
     else:
         console = stdout_console()
         console.print(_buckets_table(report.buckets))
@@ -89,42 +88,6 @@ def _queues(settings: Settings) -> list[tuple[str, Queue]]:
     from s3meta.aws.clients import sqs_client
 
     return pipeline_queues(sqs_client(settings), settings)
-
-
-def _stats_json(report: Stats) -> dict[str, Any]:
-    now = report.generated_at
-    return {
-        "generated_at": iso_utc(now),
-        "bucket": report.bucket,
-        "buckets": [
-            {
-                "bucket": row.bucket,
-                "live": row.live,
-                "deleted": row.deleted,
-                "total": row.total,
-                "never_seen": row.never_seen,
-            }
-            for row in report.buckets
-        ],
-        "attempts": report.attempts,
-        "queues_unavailable": report.queues_unavailable,
-        "queues": [
-            {
-                "role": queue.role,
-                "name": queue.name,
-                "exists": queue.depth is not None,
-                **(
-                    asdict(queue.depth)
-                    if queue.depth
-                    else dict.fromkeys(("visible", "in_flight", "delayed"))
-                ),
-                "oldest_sent_at": iso_utc(queue.oldest_sent_at),
-                "oldest_age_seconds": _rounded(queue.oldest_age(now)),
-                "sampled": queue.sampled,
-            }
-            for queue in report.queues
-        ],
-    }
 
 
 def _buckets_table(buckets: Sequence[BucketRows]) -> Table:
@@ -176,7 +139,3 @@ def _queues_table(queues: Sequence[QueueReport], now: datetime) -> Table:
             format_age(queue.oldest_age(now)),
         )
     return table
-
-
-def _rounded(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds, 3)

@@ -129,6 +129,15 @@ class BucketRows:
 
 
 @dataclass(frozen=True, slots=True)
+class Share:
+    """Live objects and their bytes that have one value of a column (a storage class...)."""
+
+    value: str | None
+    objects: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class FailedKey:
     """A key whose last recorded attempt failed."""
 
@@ -156,10 +165,39 @@ class ObjectFilter:
     include_deleted: bool = True
     # Keys HeadObject never found and no event showed existed: not objects, hidden by default.
     include_never_seen: bool = False
+    # Only removed objects (include_deleted must then be True).
+    only_deleted: bool = False
+    # Conditions on columns outside the (bucket, key) index: a listing with any of them reads
+    # a bounded window of the index per page (``ObjectReader.page``'s ``scan``).
+    content_type: str | None = None
+    storage_class: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    modified_after: datetime | None = None  # last_modified at or after
+    modified_before: datetime | None = None  # last_modified before
+    tags: tuple[tuple[str, str], ...] = ()  # every (tag, value) set on the object
+    metadata: tuple[tuple[str, str], ...] = ()  # every (user metadata key, value)
 
     def __post_init__(self) -> None:
         if self.prefix and self.bucket is None:
             raise ValueError("a key prefix needs a bucket")
+        if self.only_deleted and not self.include_deleted:
+            raise ValueError("only deleted objects, yet deleted ones excluded")
+
+    @property
+    def unindexed(self) -> bool:
+        """Whether a condition is on a column the (bucket, key) index does not hold."""
+        return any(
+            value is not None
+            for value in (
+                self.content_type,
+                self.storage_class,
+                self.min_size,
+                self.max_size,
+                self.modified_after,
+                self.modified_before,
+            )
+        ) or bool(self.tags or self.metadata or self.only_deleted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +207,6 @@ class ObjectPage:
     records: Sequence[ObjectRecord]
     # The position to ask for the next page after; None when no object follows this page.
     next_after: Position | None
+    # Rows of the index read for this page, when bounded by ``scan``: a page may hold fewer
+    # records than asked (none, even) and still have a next one.
+    scanned: int | None = None

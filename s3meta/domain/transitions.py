@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from s3meta.domain.attempts import Outcome
@@ -87,7 +87,8 @@ class Transition:
     journal: JournalRecord | None = None  # None: nothing happened to an object s3meta knows
 
     def applied(self) -> Applied:
-        return Applied(self.outcome, RecordType(self.journal.record_type) if self.journal else None)
+        kind = RecordType(self.journal.record_type) if self.journal else None
+        return Applied(self.outcome, kind, self.record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +97,13 @@ class Applied:
 
     outcome: Outcome  # succeeded, gone, or skipped: the row held newer knowledge
     record_type: RecordType | None = None  # the journal entry written, if any
+    record: ObjectRecord | None = None  # the record written (None when skipped)
 
 
 # Every field of ObjectState but its identity is a field of ObjectRecord of the same name.
 STATE_FIELDS = tuple(f.name for f in fields(ObjectState) if f.name not in {"bucket", "key"})
+# The least step between two writes of a key (MySQL's DATETIME(6) holds microseconds).
+_TICK = timedelta(microseconds=1)
 # What tells two states of the same content apart (the journal's UPDATE_METADATA).
 _DETAIL_FIELDS = tuple(name for name in STATE_FIELDS if name not in {"etag", "version_id"})
 
@@ -110,6 +114,10 @@ def transition(stored: ObjectRecord | None, change: Change, now: datetime) -> Tr
     seen = stored if stored is not None and not stored.never_seen else None
     if stored is not None and not is_newer(change.stamp(), stored_stamp(seen)):
         return Transition(Outcome.SKIPPED)
+    if stored is not None and now <= stored.updated_at:
+        # Every write of a key is stamped later than the one before, whatever the clocks of
+        # the workers say: ``updated_at`` orders a key's versions (the cache keeps the latest).
+        now = stored.updated_at + _TICK
     if stored is not None and change.state is None and _removal_stands(stored, change):
         return _seen_before_its_removal(stored, change, now)
     if stored is None:

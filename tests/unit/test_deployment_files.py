@@ -38,12 +38,14 @@ ROOT = COMPOSE_FILE.parent
 DEPLOY = ROOT / "deploy"
 SCHEMA = ROOT / "tests" / "fixtures" / "compose" / "compose-spec.json"
 ONE_SHOT = ("migrate", "setup")
-LOCAL_STAND_INS = ("mysql", "moto")
+LOCAL_STAND_INS = ("mysql", "mysql-replica", "redis", "moto")
 # The laptop: deploy/compose.env.example with its blanks filled in.
 LOCAL_ENV = {
     **read_env_file(DEPLOY / "compose.env.example"),
     "MYSQL_PASSWORD": "laptop0password",
     "FLOWER_BASIC_AUTH": "admin:flower0password",
+    "MYSQL_REPLICATION_PASSWORD": "laptop0replication",
+    "S3META_API_TOKEN": "laptop0api0token",
 }
 # Real AWS and RDS: the same file, other variables (the example's commented-out block).
 AWS_ENV = {
@@ -55,6 +57,9 @@ AWS_ENV = {
     "?charset=utf8mb4&ssl_ca=/etc/ssl/certs/rds-global-bundle.pem",
     "S3META_DATABASE_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
     "FLOWER_BASIC_AUTH": "admin:flower0password",
+    "S3META_DATABASE_READ_URL": "",
+    "S3META_CACHE_URL": "",
+    "S3META_API_TOKEN": "aws0api0token",
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|AUTH|PRIVATE", re.IGNORECASE)
 SWITCHES = frozenset({"yes", "no", "true", "false"})
@@ -279,7 +284,7 @@ def test_nothing_local_or_secret_goes_into_the_build_context() -> None:
 # systemd units ---------------------------------------------------------------------------
 
 
-LONG_RUNNING_UNITS = sorted(UNIT_OF_SERVICE[s] for s in ("worker", "bridge", "flower"))
+LONG_RUNNING_UNITS = sorted(UNIT_OF_SERVICE[s] for s in ("worker", "bridge", "flower", "api"))
 
 
 def test_the_migration_unit_runs_once_when_started_by_hand() -> None:

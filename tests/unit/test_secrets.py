@@ -212,3 +212,29 @@ def test_a_sqlite_url_cannot_take_a_secret(monkeypatch: pytest.MonkeyPatch) -> N
 
     assert "S3META_DATABASE_SECRET_ARN" in message
     assert "SQLite" in message
+
+
+def test_the_api_token_comes_from_its_secret_and_is_masked_from_then_on(
+    secretsmanager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = store(secretsmanager, "api-token-from-the-secret\n", name="s3meta/api-token")
+    monkeypatch.setenv("S3META_API_TOKEN_SECRET_ARN", arn)
+    get_settings.cache_clear()
+
+    token = composition.api_token(get_settings())
+
+    assert token == "api-token-from-the-secret"
+    assert "api-token-from-the-secret" not in masking.redact("sent api-token-from-the-secret")
+
+
+def test_the_read_replicas_url_is_completed_from_the_same_secret(
+    secretsmanager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = store(secretsmanager, {"username": "reader", "password": "replica0password"})
+    monkeypatch.setenv("S3META_DATABASE_READ_URL", "mysql+pymysql://replica.internal/s3meta")
+    primary = settings_url(monkeypatch, "mysql+pymysql://primary.internal/s3meta", arn)
+
+    replica = composition.read_database_url(get_settings())
+
+    assert "@primary.internal" in primary
+    assert replica.startswith("mysql+pymysql://reader:replica0password@replica.internal")
