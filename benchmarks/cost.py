@@ -820,10 +820,11 @@ def _designs(_: click.Context, __: click.Parameter, value: str) -> list[str]:
 @click.option(
     "--worker-pool",
     type=click.Choice(["prefork", "threads", "solo"]),
-    default="prefork",
+    default="threads",
     show_default=True,
+    help="the worker's pool (threads: the deployed default)",
 )
-@click.option("--worker-concurrency", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--worker-concurrency", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--bridge-concurrency", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option(
     "--bridge-delete-delay",

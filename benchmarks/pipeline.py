@@ -49,8 +49,8 @@ def main() -> None:
         help="delay added to every S3/SQS request, as a network to AWS would (0: moto's CPU "
         "is all that is measured)",
     )
-    parser.add_argument("--worker-pool", default="prefork", choices=["threads", "prefork"])
-    parser.add_argument("--worker-concurrency", type=int, default=4)
+    parser.add_argument("--worker-pool", default="threads", choices=["threads", "prefork"])
+    parser.add_argument("--worker-concurrency", type=int, default=8)
     parser.add_argument("--bridge-concurrency", type=int, default=2)
     parser.add_argument(
         "--mysql", default=os.environ.get("S3META_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1")
