@@ -18,8 +18,9 @@ from s3meta.cli.params import bucket_names, buckets_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @one_line_errors()
 def doctor(buckets: tuple[str, ...], as_json: bool) -> None:
-    """Print the effective settings (masked) and check the database, its schema, the queues
-    and the buckets, one verdict each; exit status 1 if any check failed. Changes nothing."""
+    """Print the effective settings (masked) and check the database, its schema, the read
+    replica and the cache (when set), the queues and the buckets, one verdict each; exit
+    status 1 if any check failed. Changes nothing."""
     from s3meta import composition
     from s3meta.aws.clients import s3_client, sqs_client
     from s3meta.config import get_settings
@@ -34,6 +35,12 @@ def doctor(buckets: tuple[str, ...], as_json: bool) -> None:
         sqs=sqs_client(settings),
         s3=s3_client(settings),
         buckets=chosen,
+        read_url=(
+            (lambda: composition.read_database_url(settings))
+            if settings.database_read_url
+            else None
+        ),
+        cache=composition.cache(settings),
     )
     failed = [check for check in checks if check.verdict is Verdict.FAILED]
     if as_json:

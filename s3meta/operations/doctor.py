@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
+from db.engine import create_engine
 from db.migrations import read_schema_revision
+from db.replica import NotReplicating, replica_lag
 from s3meta.aws.clients import broker_url, region
 from s3meta.aws.s3 import bucket_error, check_bucket
 from s3meta.aws.sqs import pipeline_queues
@@ -22,12 +24,14 @@ from s3meta.config import Settings, env_var_for
 from s3meta.deployment.arns import bucket_arn
 from s3meta.deployment.queue_policy import POLICY_STATEMENT_ID, allowed_source_arns, parse_policy
 from s3meta.domain.event_names import SUBSCRIBED
-from s3meta.errors import S3MetaError
+from s3meta.errors import CacheUnavailable, S3MetaError
 from s3meta.masking import redact
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+
+    from s3meta.caching import GuardedCache
 
 SETUP_HINT = "run `s3meta setup`"
 
@@ -93,6 +97,40 @@ def check_database(database_url: Callable[[], str]) -> list[Check]:
         Check("database", Verdict.OK, f"reachable at {where}"),
         Check("schema", verdict, revision.verdict()),
     ]
+
+
+def check_replica(read_url: Callable[[], str] | None) -> Check:
+    """The read replica (``S3META_DATABASE_READ_URL``) is reachable and replicating; its lag."""
+    name = "read replica"
+    if read_url is None:
+        return Check(name, Verdict.SKIPPED, "none set: reads go to the primary")
+    try:
+        url = read_url()
+    except S3MetaError as exc:
+        return Check(name, Verdict.FAILED, str(exc))
+    where = redact(url)
+    engine = create_engine(url)
+    try:
+        lag = replica_lag(engine)
+    except NotReplicating as exc:
+        return Check(name, Verdict.FAILED, f"{where}: {exc}")
+    except S3MetaError as exc:
+        return Check(name, Verdict.FAILED, f"unreachable at {where}: {exc}")
+    finally:
+        engine.dispose()
+    return Check(name, Verdict.OK, f"{where} replicating, {lag:.0f} s behind the primary")
+
+
+def check_cache(cache: GuardedCache | None, url: str | None) -> Check:
+    """The record cache (``S3META_CACHE_URL``) answers."""
+    name = "cache"
+    if cache is None or url is None:
+        return Check(name, Verdict.SKIPPED, "none set: no record cache")
+    try:
+        cache.cache.ping()
+    except CacheUnavailable as exc:
+        return Check(name, Verdict.FAILED, f"{redact(url)}: {exc}")
+    return Check(name, Verdict.OK, f"answers at {redact(url)}")
 
 
 def check_queues(sqs: SQSClient, settings: Settings) -> tuple[list[Check], dict[str, str]]:
@@ -193,9 +231,13 @@ def run_checks(
     sqs: SQSClient,
     s3: S3Client,
     buckets: Sequence[str],
+    read_url: Callable[[], str] | None = None,
+    cache: GuardedCache | None = None,
 ) -> list[Check]:
-    """Database, schema, queues, then buckets, in that order."""
+    """Database, schema, read replica, cache, queues, then buckets, in that order."""
     checks = check_database(database_url)
+    checks.append(check_replica(read_url))
+    checks.append(check_cache(cache, settings.cache_url))
     queue_checks, events_attributes = check_queues(sqs, settings)
     checks += queue_checks
     checks += check_buckets(s3, buckets, events_attributes, region(settings))

@@ -11,8 +11,10 @@ from click.testing import Result
 
 from db.migrations import head_revision
 from s3meta.cli import main
+from s3meta.processes import free_port
 from tests.support.cli import invoke
 from tests.support.database import migrate, scratch_mysql_database
+from tests.support.redis import REDIS_URL, redis_prefix
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.mysql
@@ -132,3 +134,44 @@ def test_a_database_secret_that_cannot_be_read_fails_the_database_check_only(
     )
     assert checks["schema"]["verdict"] == "skipped"
     assert checks["events queue"]["verdict"] == "ok"
+
+
+def test_a_cache_that_answers_is_ok_and_one_that_does_not_is_a_named_failure(
+    wired: dict[str, str],
+) -> None:
+    with redis_prefix() as prefix:
+        answering = verdicts(
+            doctor("--json", **wired, S3META_CACHE_URL=REDIS_URL, S3META_CACHE_PREFIX=prefix)
+        )
+    gone = f"redis://127.0.0.1:{free_port()}/0"
+    result = doctor("--json", **wired, S3META_CACHE_URL=gone)
+
+    assert answering["cache"] == {
+        "check": "cache",
+        "verdict": "ok",
+        "detail": f"answers at {REDIS_URL}",
+    }
+    assert result.exit_code == 1, result.output
+    failed = verdicts(result)["cache"]
+    assert failed["verdict"] == "failed"
+    assert failed["detail"].startswith(f"{gone}: cache unavailable: ")
+
+
+def test_no_cache_and_no_replica_set_are_skipped(wired: dict[str, str]) -> None:
+    checks = verdicts(doctor("--json", **wired))
+
+    assert checks["cache"]["verdict"] == "skipped"
+    assert checks["read replica"]["verdict"] == "skipped"
+
+
+def test_a_read_url_that_is_no_replica_is_a_named_failure(
+    stack: Stack, wired: dict[str, str]
+) -> None:
+    result = doctor("--json", **wired, S3META_DATABASE_READ_URL=stack.database_url)
+
+    assert result.exit_code == 1, result.output
+    replica = verdicts(result)["read replica"]
+    assert replica["verdict"] == "failed"
+    assert replica["detail"] == (
+        f"{stack.database_url}: the read database is not a replica (SHOW REPLICA STATUS is empty)"
+    )
