@@ -183,6 +183,11 @@ def deployment(
         "AWS_SECRET_ACCESS_KEY": aws_secret,
         "S3META_DATABASE_URL": f"mysql+pymysql://{user}@127.0.0.1:3306/{database}?charset=utf8mb4",
         "S3META_DATABASE_SECRET_ARN": secret_arn,
+        # Set and empty: no read replica, no ElastiCache, as on a deployment without them
+        # (the compose file's local ones are containers; test_api_replica and test_cache
+        # run both for real).
+        "S3META_DATABASE_READ_URL": "",
+        "S3META_CACHE_URL": "",
         "S3META_BUCKETS": f"deploy-{suffix}",
         "S3META_CREATE_BUCKETS": "true",
         "S3META_EVENTS_QUEUE": f"deploy-events-{suffix}",
