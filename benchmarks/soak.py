@@ -10,7 +10,8 @@ connections (``SHOW STATUS LIKE 'Threads_connected'``). Then it waits for the pi
 drain and reports, per interval of sending:
 
 - event-to-row latency (notification sent to the row's ``updated_at``): p50, p99, max;
-- the queue depths, connections and descriptors sampled at its end;
+- the queue depths, the database connections (the run's database's, and the server's
+  Threads_connected, every client's on a shared server) and descriptors sampled at its end;
 
 then each process's RSS and descriptors at the start and the end of the steady phase,
 flagged when RSS grew by more than ``--rss-bound`` percent, and the ERROR/CRITICAL lines
@@ -64,6 +65,7 @@ class Sample:
     fds: dict[str, int]  # by process role
     connections: int | None  # Threads_connected; None if the server did not answer
     rows: int
+    own_connections: int | None = None  # of them, those on the run's own database
 
 
 @dataclass
@@ -85,7 +87,7 @@ def interval_rows(soak: Soak) -> list[list[str]]:
     """One row per ``interval`` of sending: latencies of the keys sent in it, the sample at
     its end."""
     rows = [["interval s", "sent", "rows", "p50 ms", "p99 ms", "max ms", "events", "tasks",
-             "DB conns", "bridge fds", "worker fds"]]  # fmt: skip
+             "DB conns", "server conns", "bridge fds", "worker fds"]]  # fmt: skip
     if not soak.sent:
         return rows
     end = max(soak.sent.values())
@@ -116,10 +118,11 @@ def _sample_at(samples: list[Sample], at: float) -> Sample | None:
 
 def _sampled(sample: Sample | None) -> list[str]:
     if sample is None:
-        return ["-"] * 5
+        return ["-"] * 6
     return [
         str(sample.depths.get("events", "-")),
         str(sample.depths.get("tasks", "-")),
+        "-" if sample.own_connections is None else str(sample.own_connections),
         "-" if sample.connections is None else str(sample.connections),
         str(sample.fds.get("bridge", "-")),
         str(sample.fds.get("worker", "-")),
@@ -215,13 +218,18 @@ def open_fds(pid: int) -> int | None:
         return None
 
 
-def threads_connected(engine: sa.Engine) -> int | None:
+def connections(engine: sa.Engine) -> tuple[int | None, int | None]:
+    """The server's open connections (Threads_connected: every client's, on a shared server),
+    and those on ``engine``'s database (the pipeline's, and the sampler's own one)."""
     try:
         with engine.connect() as connection:
             row = connection.execute(sa.text("SHOW STATUS LIKE 'Threads_connected'")).first()
+            own = connection.execute(
+                sa.text("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE()")
+            ).scalar_one()
     except sa.exc.DBAPIError:
-        return None
-    return None if row is None else int(row[1])
+        return None, None
+    return (None if row is None else int(row[1])), int(own)
 
 
 class Sampler(threading.Thread):
@@ -238,7 +246,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self._pids, self._queues, self._sqs, self._engine = pids, queues, sqs, engine
         self._interval = interval
-        self._stop = threading.Event()
+        self._finished = threading.Event()
         self.started = time.monotonic()
         self.started_wall = time.time()
         self.samples: list[Sample] = []
@@ -252,24 +260,26 @@ class Sampler(threading.Thread):
                 rss[role] = stat.rss / 2**20
             if (count := open_fds(pid)) is not None:
                 fds[role] = count
+        server, own = connections(self._engine)
         return Sample(
             at=time.monotonic() - self.started,
             depths={role: _depth(self._sqs, url) for role, url in self._queues.items()},
             rss_mb=rss,
             fds=fds,
-            connections=threads_connected(self._engine),
+            connections=server,
             rows=_count(self._engine, "object_metadata"),
+            own_connections=own,
         )
 
     def run(self) -> None:
         try:
-            while not self._stop.wait(self._interval):
+            while not self._finished.wait(self._interval):
                 self.samples.append(self.take())
         except Exception as error:  # noqa: BLE001 - reported by main
             self.error = error
 
     def finish(self) -> None:
-        self._stop.set()
+        self._finished.set()
         self.join(timeout=60)
         self.samples.append(self.take())
 
