@@ -46,6 +46,7 @@ from benchmarks.harness import (
     queue_names,
     scratch_database,
     upload,
+    wait_fed,
 )
 from benchmarks.procstat import read_stat
 from db.engine import create_engine
@@ -304,7 +305,8 @@ def soak(
         try:
             tasks_url = str(sqs.get_queue_url(QueueName=names["S3META_TASK_QUEUE"])["QueueUrl"])
             warm = feed(sqs, events_url, bucket, keys[:warmup], depth=20)
-            _until(lambda: _count(engine, "object_metadata") >= warmup, processes, warm, 300)
+            wait_fed(lambda: _count(engine, "object_metadata") >= warmup, processes.check, warm,
+                     300, "the warm-up rows")  # fmt: skip
             pids = {"bridge": processes.bridge.pid, "worker": processes.worker.pid,
                     "moto": moto.pid}  # fmt: skip
             if (mariadbd := _server_pid(mysql)) is not None:
@@ -340,17 +342,6 @@ def soak(
         errors=log_errors([logs / "bridge.log", logs / "worker.log"]),
         drain_seconds=drain_seconds,
     )
-
-
-def _until(condition: Any, processes: S3metaProcesses, feeder: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        processes.check()
-        if feeder.error is not None:
-            raise RuntimeError(f"the feeder failed: {feeder.error}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for the warm-up rows")
-        time.sleep(0.1)
 
 
 def _drained(condition: Any, processes: S3metaProcesses) -> bool:

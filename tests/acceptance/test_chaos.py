@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from s3meta.aws.sqs import Queue
 from s3meta.processes import WorkerProcess, stop_process, wait_for
+from tests.support import keys
 from tests.support.database import ROOT
 from tests.support.faults import FaultProxy
 from tests.support.mariadb import MariaDB, private_mariadb
@@ -71,17 +72,9 @@ BRIDGE_VISIBILITY_TIMEOUT = "6"
 
 
 def awkward_key(n: int) -> str:
-    shapes = [
-        f"chaos/{n}/with space and+plus.txt",
-        f"chaos/{n}/ünïcödé/日本語.bin",
-        f"chaos/{n}/100%/done?.txt",
-        f"chaos/{n}//double//slash/",
-        f"chaos/{n}/tab\there & amp=1",
-        f"chaos/{n}/" + "deep/" * 150 + "end",
-        f"chaos/{n}/trailing space ",
-        f"chaos/{n}/~!@#$^&*()=[]{{}};'.,",
-    ]
-    return shapes[n % len(shapes)]
+    """The shared awkward shapes, and two more: a trailing space, punctuation."""
+    extra = [f"chaos/{n}/trailing space ", f"chaos/{n}/~!@#$^&*()=[]{{}};'.,"]
+    return extra[n % 8 - 6] if n % 8 >= 6 else keys.awkward_key(n, "chaos")
 
 
 @dataclass
@@ -314,6 +307,7 @@ def test_the_table_ends_equal_to_s3_through_kills_of_every_process_and_aws_error
     database: tuple[MariaDB, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server, database_url = database
     run = uuid.uuid4().hex[:8]
@@ -322,20 +316,10 @@ def test_the_table_ends_equal_to_s3_through_kills_of_every_process_and_aws_error
         "S3META_DEAD_LETTER_QUEUE": f"chaos-dlq-{run}",
         "S3META_TASK_QUEUE": f"chaos-tasks-{run}",
     }
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=moto_server.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_server.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    for name, value in AWS_TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    sqs = boto3.client("sqs", endpoint_url=moto_server.url)
+    s3 = boto3.client("s3", endpoint_url=moto_server.url)
     events_url = sqs.create_queue(QueueName=names["S3META_EVENTS_QUEUE"])["QueueUrl"]
     sqs.create_queue(QueueName=names["S3META_DEAD_LETTER_QUEUE"])
     events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])
