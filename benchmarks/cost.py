@@ -72,6 +72,7 @@ from benchmarks.harness import (
     queue_names,
     scratch_database,
     upload,
+    wait_fed,
 )
 from benchmarks.procstat import (
     command_line,
@@ -292,14 +293,7 @@ class Bench:
     def until(
         self, condition: Callable[[], bool], design: Design, feeder: Feeder | PacedFeeder, what: str
     ) -> None:
-        deadline = time.monotonic() + self.options.timeout
-        while not condition():
-            design.check()
-            if feeder.error is not None:
-                raise RuntimeError(f"the feeder failed: {feeder.error}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out after {self.options.timeout:g} s waiting for {what}")
-            time.sleep(0.05)
+        wait_fed(condition, design.check, feeder, self.options.timeout, what)
 
     def settle(self, design: Design, expected: int) -> bool:
         """Wait for ``design`` to go quiet; whether it did within SETTLE_SECONDS."""

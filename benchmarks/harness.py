@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,26 @@ class PacedFeeder(threading.Thread):
                 self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body)
         except Exception as error:  # noqa: BLE001 - reported by whoever waits for the rows
             self.error = error
+
+
+def wait_fed(
+    condition: Callable[[], bool],
+    check: Callable[[], None],
+    feeder: Feeder | PacedFeeder,
+    timeout: float,
+    what: str,
+    poll: float = 0.05,
+) -> None:
+    """Until ``condition``; ``check`` (which raises if a process exited) and the feeder's
+    error are looked at between polls; ``TimeoutError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        check()
+        if feeder.error is not None:
+            raise RuntimeError(f"the feeder failed: {feeder.error}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(poll)
 
 
 @contextmanager

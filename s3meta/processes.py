@@ -124,6 +124,10 @@ class MotoServer:
         )
         wait_for(self._answers, 30, f"moto server on port {self.port}")
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def _answers(self) -> bool:
         if self._process.poll() is not None:
             raise RuntimeError(f"moto server exited with {self._process.returncode}")

@@ -13,6 +13,10 @@ rule, applied to the stored row and the incoming write under a row lock:
    removal event's time, or, for a HeadObject 404 with no removal event, when that
    HeadObject was made. The incoming write applies if its time is not older. S3 times have
    one-second resolution: two writes in the same second tie, and the later look wins.
+   A removal's time has finer resolution than the LastModified of an upload in the same
+   second (LastModified is truncated to it): there the upload's HeadObject decides. If it
+   looked after the removal, the object was put again after the removal, and the upload wins
+   (issue 16's chaos test found an object put again in the second of its delete left deleted).
 4. If either time is unknown, apply: there is no evidence that the incoming write is older.
 
 A removal found by HeadObject (a 404 with no removal event: the task of an upload that was
@@ -29,8 +33,11 @@ A write that loses is recorded as skipped; it changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+
+# The resolution of LastModified as HeadObject gives it.
+_S3_SECOND = timedelta(seconds=1)
 
 
 class RecordType(StrEnum):
@@ -60,6 +67,7 @@ class Stamp:
     sequencer: str | None
     time: datetime | None  # LastModified if live; when it was removed if deleted
     knowledge: Knowledge = Knowledge.LIVE
+    looked_at: datetime | None = None  # when HeadObject found a live state, if known
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,15 @@ def is_newer(incoming: Stamp, stored: Stamp | None) -> bool:
         return True
     if incoming.time is None or stored.time is None:
         return True
+    if (
+        incoming.knowledge is Knowledge.LIVE
+        and stored.knowledge is not Knowledge.LIVE
+        and incoming.looked_at is not None
+        and incoming.time <= stored.time < incoming.time + _S3_SECOND
+    ):
+        # Removed within the second of the upload's LastModified: which came first is
+        # whether the HeadObject that found the object live looked after the removal.
+        return incoming.looked_at > stored.time
     return incoming.time >= stored.time
 
 

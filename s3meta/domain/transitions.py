@@ -41,7 +41,7 @@ class Change:
 
     def stamp(self) -> Stamp:
         if self.state is not None:
-            return Stamp(self.event.sequencer, self.state.last_modified)
+            return Stamp(self.event.sequencer, self.state.last_modified, looked_at=self.observed_at)
         return Stamp(self.event.sequencer, self.removed_at(), self.removal_knowledge())
 
     def removal_knowledge(self) -> Knowledge:

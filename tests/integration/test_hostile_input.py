@@ -26,6 +26,7 @@ from s3meta.bridge import Bridge, BridgeOptions, BridgeStats
 from s3meta.domain.events import parse_body
 from tasks.publisher import CeleryPublisher
 from tests.integration.test_bridge import Queues, dead_letters, queue_total, wait_for_tasks
+from tests.support import keys
 from tests.support.samples import SAMPLE_EVENTS
 from tests.support.stack import Stack
 
@@ -46,15 +47,7 @@ def queues(stack: Stack) -> Queues:
 
 
 def awkward_key(n: int) -> str:
-    shapes = [
-        f"hostile/{n}/with space and+plus.txt",
-        f"hostile/{n}/ünïcödé/日本語.bin",
-        f"hostile/{n}/100%/done?.txt",
-        f"hostile/{n}//double//slash/",
-        f"hostile/{n}/tab\there & amp=1",
-        f"hostile/{n}/" + "deep/" * 150 + "end",
-    ]
-    return shapes[n % len(shapes)]
+    return keys.awkward_key(n, "hostile")
 
 
 def s3_record(

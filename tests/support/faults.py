@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import random
 import socket
 import sys
 import threading
@@ -53,6 +54,32 @@ class EntryFault:
     action: str = "SendMessageBatch"
 
 
+@dataclass
+class ShareFault:
+    """Fail a ``share`` (0-1) of requests at random, as AWS's own hiccups do: S3 requests
+    (``service="s3"``) answer one of ``s3_answers``, SQS calls (``"sqs"``) of any action
+    ``InternalError`` 500. ``injected`` counts the answers given, ``drawn`` the requests seen."""
+
+    service: str
+    share: float
+    seed: int = 0
+    injected: int = 0
+    drawn: int = 0  # requests it was asked about
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def draw(self) -> Fault | None:
+        self.drawn += 1
+        if self._rng.random() >= self.share:
+            return None
+        self.injected += 1
+        if self.service == "sqs":
+            return Fault(500, "InternalError")
+        # What S3 answers when it sheds load: botocore and the task retry both.
+        return Fault(503, self._rng.choice(("SlowDown", "ServiceUnavailable")))
+
+
 class _QuietServer(ThreadingHTTPServer):
     """A client that hung up (a timed-out or abandoned request) is no error of the proxy's.
 
@@ -84,6 +111,7 @@ class FaultProxy:
         self._sqs_faults: list[SqsFault] = []
         self._entry_faults: list[EntryFault] = []
         self._delays: dict[tuple[str, str], tuple[float, int, bool]] = {}
+        self._shares: list[ShareFault] = []
         self._lock = threading.Lock()
         self.requests: Counter[tuple[str, str]] = Counter()
         # (SQS action, queue name) -> calls.
@@ -105,6 +133,19 @@ class FaultProxy:
         with self._lock:
             self._sqs_faults.append(entry)
         return entry
+
+    def fail_share(self, service: str, share: float, *, seed: int = 0) -> ShareFault:
+        """Fail ``share`` of all ``service`` ("s3" or "sqs") requests at random (``ShareFault``)."""
+        if service not in {"s3", "sqs"}:
+            raise ValueError(f"unknown service {service!r}")
+        entry = ShareFault(service, share, seed)
+        with self._lock:
+            self._shares.append(entry)
+        return entry
+
+    def clear_share(self, entry: ShareFault) -> None:
+        with self._lock:
+            self._shares.remove(entry)
 
     def clear_sqs(self, entry: SqsFault) -> None:
         with self._lock:
@@ -188,6 +229,10 @@ class FaultProxy:
                 self.requests[("SQS", target.removeprefix("AmazonSQS."))] += 1
                 self.sqs_calls[(target.removeprefix("AmazonSQS."), _queue_name(body))] += 1
             fault = self._faults.get((method, path))
+            service = "sqs" if target else "s3"
+            for share in self._shares:
+                if fault is None and share.service == service:
+                    fault = share.draw()
             for entry in self._sqs_faults:
                 if target == f"AmazonSQS.{entry.action}" and entry.queue.encode() in body:
                     fault = entry.fault

@@ -196,3 +196,32 @@ def test_a_removal_found_by_headobject_over_a_deleted_row_is_skipped(stored: Kno
     looked_later = Stamp("0055AED6DCD90281E6", T0 + timedelta(seconds=5), Knowledge.FOUND_GONE)
 
     assert not is_newer(looked_later, deleted)
+
+
+@pytest.mark.parametrize("removal", [Knowledge.REMOVED, Knowledge.FOUND_GONE])
+def test_an_upload_put_again_within_the_second_of_its_removal_replaces_the_removal(
+    removal: Knowledge,
+) -> None:
+    # Deleted at 10:00:00.600, put again at 10:00:00.900: HeadObject says LastModified
+    # 10:00:00, earlier than the removal, but it looked after the removal.
+    removed = Stamp(None, T0 + timedelta(milliseconds=600), removal)
+    put_again = Stamp(None, T0, looked_at=T0 + timedelta(milliseconds=950))
+
+    assert is_newer(put_again, removed)
+
+
+@pytest.mark.parametrize("removal", [Knowledge.REMOVED, Knowledge.FOUND_GONE])
+def test_an_upload_looked_at_before_its_removal_in_the_same_second_leaves_the_removal(
+    removal: Knowledge,
+) -> None:
+    removed = Stamp(None, T0 + timedelta(milliseconds=600), removal)
+    slow_task = Stamp(None, T0, looked_at=T0 + timedelta(milliseconds=200))
+
+    assert not is_newer(slow_task, removed)
+
+
+def test_an_upload_older_than_the_second_of_a_removal_leaves_it_whenever_it_looked() -> None:
+    removed = Stamp(None, T0 + timedelta(seconds=1, milliseconds=600), Knowledge.REMOVED)
+    older = Stamp(None, T0, looked_at=T0 + timedelta(seconds=5))
+
+    assert not is_newer(older, removed)
