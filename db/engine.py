@@ -18,6 +18,12 @@ from s3meta.errors import ConfigError
 # Below the idle timeouts of RDS Proxy (30 min) and most NATs and proxies: a connection is
 # replaced before anything in between drops it.
 POOL_RECYCLE_SECONDS = 1500
+# A server that vanishes (an RDS writer during a failover, a black-holed route) sends no
+# reset: without these a connection waits for its answer for ever (PyMySQL's reads, the
+# server's greeting included, have no timeout of their own). Reads wait longer than
+# InnoDB's lock wait (50 s), so that a statement queued on a row lock is not cut short.
+# A URL's own ``?connect_timeout=&read_timeout=&write_timeout=`` win.
+MYSQL_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 60, "write_timeout": 60}
 # In a pooled connection's info: its last transaction was ended by SQLAlchemy.
 _ENDED = "s3meta_transaction_ended"
 
@@ -45,10 +51,22 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def writer_engine(url: str, **kwargs: Any) -> Engine:
-    """``create_engine``, and on MySQL a query may carry several statements (``db.together``)."""
+    """``create_engine``, and on MySQL a query may carry several statements (``db.together``)
+    and each connection gives up on a server that stopped answering (``MYSQL_TIMEOUTS``)."""
+    connect_args = {**connect_timeouts(url), **kwargs.pop("connect_args", {})}
+    if connect_args:
+        kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
     allow_statements_together(engine)
     return engine
+
+
+def connect_timeouts(url: str) -> dict[str, int]:
+    """PyMySQL's ``MYSQL_TIMEOUTS`` that ``url`` does not set itself; none for other drivers."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "mysql" or parsed.get_driver_name() != "pymysql":
+        return {}
+    return {name: value for name, value in MYSQL_TIMEOUTS.items() if name not in parsed.query}
 
 
 def sign_in_with(engine: Engine, password: Callable[[], str]) -> None:
