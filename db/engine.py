@@ -28,9 +28,15 @@ MYSQL_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 60, "write_timeout": 60}
 _ENDED = "s3meta_transaction_ended"
 
 
-def create_engine(url: str, **kwargs: Any) -> Engine:
+def create_engine(url: str, *, timeouts: bool = False, **kwargs: Any) -> Engine:
     """An engine for ``url``: recycled before idle timeouts and no reset ROLLBACK after a
-    COMMIT on MySQL; WAL and a busy timeout for SQLite."""
+    COMMIT on MySQL; WAL and a busy timeout for SQLite. With ``timeouts``, each connection
+    gives up on a MySQL server that stopped answering (``MYSQL_TIMEOUTS``): for the writer and
+    the API, not for reports whose queries may run for minutes."""
+    if timeouts:
+        connect_args = {**connect_timeouts(url), **kwargs.pop("connect_args", {})}
+        if connect_args:
+            kwargs["connect_args"] = connect_args
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -51,12 +57,9 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def writer_engine(url: str, **kwargs: Any) -> Engine:
-    """``create_engine``, and on MySQL a query may carry several statements (``db.together``)
-    and each connection gives up on a server that stopped answering (``MYSQL_TIMEOUTS``)."""
-    connect_args = {**connect_timeouts(url), **kwargs.pop("connect_args", {})}
-    if connect_args:
-        kwargs["connect_args"] = connect_args
-    engine = create_engine(url, **kwargs)
+    """``create_engine`` with ``timeouts``, and on MySQL a query may carry several statements
+    (``db.together``)."""
+    engine = create_engine(url, timeouts=True, **kwargs)
     allow_statements_together(engine)
     return engine
 
