@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from s3meta.processes import BridgeProcess, WorkerProcess, wait_for
 from tests.support.database import ROOT
 from tests.support.faults import TcpProxy
-from tests.support.load import Load, live_rows, new_load, outcomes
+from tests.support.load import live_rows, new_load, outcomes
 from tests.support.mariadb import replicated_mariadb
 from tests.support.serve import Served, serving
 from tests.support.stack import Stack
@@ -124,7 +124,7 @@ def test_a_primary_killed_mid_load_fails_over_to_its_standby_and_no_acknowledged
                     f"all {OBJECTS} rows on the promoted standby",
                 )
                 recovered = time.monotonic() - killed_at
-                wait_for(lambda: drained(load), 30, "the events and task queues to empty")
+                wait_for(load.drained, 30, "the events and task queues to empty")
                 drained_at = time.monotonic() - started
                 wait_for(lambda: readiness.seen[-1:] == [200], 30, "the API to be ready again")
                 readiness.stopping.set()
@@ -160,9 +160,3 @@ def test_a_primary_killed_mid_load_fails_over_to_its_standby_and_no_acknowledged
     assert listed.status == 200
     assert len(listed.json()["objects"]) == 5
     assert endpoint.accepted > reconnects_from, "no connection was made to the new primary"
-
-
-def drained(load: Load) -> bool:
-    return all(
-        load.messages(setting) == (0, 0) for setting in ("S3META_EVENTS_QUEUE", "S3META_TASK_QUEUE")
-    )

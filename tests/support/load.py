@@ -49,6 +49,13 @@ class Load:
             int(attributes["ApproximateNumberOfMessagesNotVisible"]),
         )
 
+    def drained(self) -> bool:
+        """No message left, visible or in flight, on the events and task queues."""
+        return all(
+            self.messages(setting) == (0, 0)
+            for setting in ("S3META_EVENTS_QUEUE", "S3META_TASK_QUEUE")
+        )
+
     def s3_etags(self) -> dict[str, str]:
         """Every key of the bucket and its ETag (without quotes), as S3 lists them."""
         listed: dict[str, str] = {}
