@@ -126,8 +126,8 @@ def test_a_rolling_restart_of_the_workers_with_a_migration_between_loses_nothing
 
     returned = [tuple(map(int, found)) for log in logs for found in RETURNED.findall(log)]
     print(
-        f"\nrolling restart: {OBJECTS} objects at {RATE:.0f}/s, {WORKERS} workers ({THREADS} threads, "
-        f"HeadObject {HEAD_SECONDS} s) "
+        f"\nrolling restart: {OBJECTS} objects at {RATE:.0f}/s, {WORKERS} workers "
+        f"({THREADS} threads, HeadObject {HEAD_SECONDS} s) "
         f"stopped with SIGTERM in turn ({', '.join(f'{s:.1f} s' for s in stops)} to exit), "
         f"alembic upgrade head between ({', '.join(f'{s:.1f} s' for s in migrations)}); "
         f"reserved messages returned (returned, reserved) {returned}; all rows {indexed:.1f} s "
