@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,7 +17,7 @@ from urllib.parse import quote_plus
 import sqlalchemy as sa
 
 from db.migrations import upgrade
-from s3meta.processes import WorkerProcess, stop_process, wait_for
+from s3meta.processes import BridgeProcess, WorkerProcess
 
 AWS = {
     "AWS_ACCESS_KEY_ID": "bench",
@@ -196,31 +194,25 @@ class S3metaProcesses:
             name="bench",
             cwd=PROJECT,
         )
-        bridge_log = logs / "bridge.log"
-        self._bridge_log = bridge_log.open("wb")
-        self.bridge = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "s3meta.cli", "bridge", "--concurrency",
-             str(bridge_concurrency), *bridge_args],
-            env={**os.environ, **bridge_env},
-            stdout=self._bridge_log,
-            stderr=subprocess.STDOUT,
-            cwd=PROJECT,
-        )  # fmt: skip
         try:
-            wait_for(lambda: b"bridge: " in bridge_log.read_bytes(), 30, "the bridge")
+            self.bridge = BridgeProcess(
+                bridge_env,
+                logs / "bridge.log",
+                concurrency=bridge_concurrency,
+                args=bridge_args,
+                cwd=PROJECT,
+            )
         except BaseException:
-            self.stop()
+            self.worker.stop()
             raise
 
     def check(self) -> None:
         """RuntimeError if the bridge or the worker has exited."""
-        if self.bridge.poll() is not None:
-            raise RuntimeError(f"the bridge exited with {self.bridge.returncode}")
+        if not self.bridge.running():
+            raise RuntimeError(f"the bridge exited:\n{self.bridge.log()}")
         if not self.worker.describe().endswith(": running"):
             raise RuntimeError(self.worker.describe())
 
     def stop(self) -> None:
-        self.bridge.terminate()
+        self.bridge.stop()
         self.worker.stop()
-        stop_process(self.bridge, timeout=60)
-        self._bridge_log.close()

@@ -24,13 +24,25 @@ POOL_RECYCLE_SECONDS = 1500
 # set up (PyMySQL 1.2 builds an SSL context per connection, ~18 ms of CPU) and session
 # statements, for one task in forty on an 8-thread worker.
 WRITER_POOL_SIZE = 32
+# A server that vanishes (an RDS writer during a failover, a black-holed route) sends no
+# reset: without these a connection waits for its answer for ever (PyMySQL's reads, the
+# server's greeting included, have no timeout of their own). Reads wait longer than
+# InnoDB's lock wait (50 s), so that a statement queued on a row lock is not cut short.
+# A URL's own ``?connect_timeout=&read_timeout=&write_timeout=`` win.
+MYSQL_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 60, "write_timeout": 60}
 # In a pooled connection's info: its last transaction was ended by SQLAlchemy.
 _ENDED = "s3meta_transaction_ended"
 
 
-def create_engine(url: str, **kwargs: Any) -> Engine:
+def create_engine(url: str, *, timeouts: bool = False, **kwargs: Any) -> Engine:
     """An engine for ``url``: recycled before idle timeouts and no reset ROLLBACK after a
-    COMMIT on MySQL; WAL and a busy timeout for SQLite."""
+    COMMIT on MySQL; WAL and a busy timeout for SQLite. With ``timeouts``, each connection
+    gives up on a MySQL server that stopped answering (``MYSQL_TIMEOUTS``): for the writer and
+    the API, not for reports whose queries may run for minutes."""
+    if timeouts:
+        connect_args = {**connect_timeouts(url), **kwargs.pop("connect_args", {})}
+        if connect_args:
+            kwargs["connect_args"] = connect_args
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -51,16 +63,25 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def writer_engine(url: str, **kwargs: Any) -> Engine:
-    """``create_engine``, and on MySQL a query may carry several statements (``db.together``);
-    its pool keeps up to ``WRITER_POOL_SIZE`` connections and opens more rather than wait."""
+    """``create_engine`` with ``timeouts``, and on MySQL a query may carry several statements
+    (``db.together``); its pool keeps up to ``WRITER_POOL_SIZE`` connections and opens more
+    rather than wait."""
     parsed = make_url(url)
     # An in-memory SQLite database has one connection per thread, no pool to size.
     if parsed.get_backend_name() != "sqlite" or parsed.database not in (None, "", ":memory:"):
         kwargs.setdefault("pool_size", WRITER_POOL_SIZE)
         kwargs.setdefault("max_overflow", -1)
-    engine = create_engine(url, **kwargs)
+    engine = create_engine(url, timeouts=True, **kwargs)
     allow_statements_together(engine)
     return engine
+
+
+def connect_timeouts(url: str) -> dict[str, int]:
+    """PyMySQL's ``MYSQL_TIMEOUTS`` that ``url`` does not set itself; none for other drivers."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "mysql" or parsed.get_driver_name() != "pymysql":
+        return {}
+    return {name: value for name, value in MYSQL_TIMEOUTS.items() if name not in parsed.query}
 
 
 def sign_in_with(engine: Engine, password: Callable[[], str]) -> None:

@@ -96,6 +96,56 @@ class WorkerProcess:
         return code
 
 
+class BridgeProcess:
+    """``s3meta bridge`` in a subprocess, its output in ``log_path``; ready once it logs."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        *,
+        concurrency: int = 1,
+        args: Sequence[str] = (),
+        cwd: Path | None = None,
+    ) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "s3meta.cli", "bridge", "--concurrency", str(concurrency),
+             *args],
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+        )  # fmt: skip
+        try:
+            wait_for(self._ready, 30, "the bridge")
+        except BaseException:
+            self.stop(timeout=10)
+            raise
+
+    def _ready(self) -> bool:
+        if self._process.poll() is not None:
+            raise RuntimeError(f"the bridge exited with {self._process.returncode}:\n{self.log()}")
+        return b"bridge: " in self.log_path.read_bytes()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def running(self) -> bool:
+        return self._process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM (it stops after its batch and deletes), SIGKILL after ``timeout`` s."""
+        code = stop_process(self._process, timeout=timeout)
+        self._log.close()
+        return code
+
+
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)

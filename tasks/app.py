@@ -8,7 +8,7 @@ import click
 from celery import Celery
 from celery.signals import setup_logging, task_postrun, task_prerun, worker_init, worker_shutdown
 
-from db.engine import POOL_RECYCLE_SECONDS
+from db.engine import POOL_RECYCLE_SECONDS, connect_timeouts
 from s3meta import logs
 from s3meta.aws.clients import broker_url, region
 from s3meta.compat.celery import honour_explicit_pool
@@ -64,9 +64,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "database_create_tables_at_setup": False,
         # As db.engine's: no ping per checkout (Celery retries a write whose connection the
         # server dropped), recycled before idle timeouts, no ROLLBACK after every COMMIT.
+        # And, as the writer's, connections that give up on a server that stopped answering.
         "database_engine_options": {
             "pool_recycle": POOL_RECYCLE_SECONDS,
             "pool_reset_on_return": None,
+            **result_connect_args(settings.celery_result_backend),
         },
         "database_engine_callback": "db.engine:reset_only_open_transactions",
         "task_serializer": "json",
@@ -99,6 +101,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # SNS publish plus one SQS message per monitor, and a task emits about 3-4 of them.
         "worker_send_task_events": settings.task_events,
     }
+
+
+def result_connect_args(backend: str) -> dict[str, Any]:
+    """Celery's engine options for the connect timeouts of its result backend's URL."""
+    if not backend.startswith("db+"):
+        return {}
+    timeouts = connect_timeouts(backend.removeprefix("db+"))
+    return {"connect_args": timeouts} if timeouts else {}
 
 
 def _configuration() -> dict[str, Any]:

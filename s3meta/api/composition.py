@@ -25,10 +25,10 @@ def serving_app(settings: Settings, token: str) -> Iterator[FastAPI]:
     """The app on the settings' databases and cache, its engines disposed of on exit."""
     primary_url = composition.database_url(settings)
     require_database(primary_url)
-    primary = create_engine(primary_url)
+    primary = create_engine(primary_url, timeouts=True)
     replica = None
     if settings.database_read_url:
-        replica = create_engine(composition.read_database_url(settings))
+        replica = create_engine(composition.read_database_url(settings), timeouts=True)
     try:
         service = Serving(
             ObjectReader(primary),

@@ -344,13 +344,19 @@ class FaultProxy:
 
 
 class TcpProxy:
-    """A loopback TCP relay (to MariaDB, say) that can drop the next connections on purpose."""
+    """A loopback TCP relay (to MariaDB, say) that can drop the next connections on purpose,
+    or go silent and then move to another server, as an endpoint does in a failover."""
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self._upstream = (upstream_host, upstream_port)
         self._lock = threading.Lock()
         self._to_drop = 0
         self.dropped = 0
+        self.accepted = 0
+        # Set while the endpoint is a host that vanished: nothing relayed, nothing closed.
+        self._silent = threading.Event()
+        self._links: set[_Link] = set()
+        self._abandoned: list[_Link] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
         self._closed = threading.Event()
@@ -361,9 +367,36 @@ class TcpProxy:
         with self._lock:
             self._to_drop = connections
 
+    def go_silent(self) -> None:
+        """Act as a host that vanished: open connections and new ones get no answer and no
+        reset, whatever the server behind does, until ``repoint``."""
+        self._silent.set()
+
+    def repoint(self, upstream_host: str, upstream_port: int) -> int:
+        """Relay new connections to ``upstream_host:upstream_port`` and answer again.
+
+        The connections open until now are cut (a reset, as from a server that went away)
+        unless the relay went silent: those stay unanswered, as a vanished host's do, until
+        their clients give up. How many were open."""
+        with self._lock:
+            self._upstream = (upstream_host, upstream_port)
+            links, self._links = self._links, set()
+            for link in links:
+                link.abandoned = self._silent.is_set()
+            self._abandoned += [link for link in links if link.abandoned]
+            self._silent.clear()
+        for link in links:
+            if not link.abandoned:
+                link.close()
+        return len(links)
+
     def stop(self) -> None:
         self._closed.set()
         self._listener.close()
+        with self._lock:
+            links, self._links = [*self._links, *self._abandoned], set()
+        for link in links:
+            link.close()
 
     def _accept(self) -> None:
         while not self._closed.is_set():
@@ -372,33 +405,70 @@ class TcpProxy:
             except OSError:
                 return
             with self._lock:
+                self.accepted += 1
                 drop = self._to_drop > 0
                 if drop:
                     self._to_drop -= 1
                     self.dropped += 1
+                target_address = self._upstream
             if drop:
                 client.close()
                 continue
-            try:
-                upstream = socket.create_connection(self._upstream, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, target), daemon=True).start()
+            threading.Thread(
+                target=self._connect, args=(client, target_address), daemon=True
+            ).start()
+
+    def _connect(self, client: socket.socket, address: tuple[str, int]) -> None:
+        if self._silent.is_set():
+            link = _Link(client, None, self._silent)
+            with self._lock:
+                self._links.add(link)
+            return  # accepted, never answered: the client's timeout ends it
+        try:
+            upstream = socket.create_connection(address, timeout=5)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        link = _Link(client, upstream, self._silent)
+        with self._lock:
+            self._links.add(link)
+        for source, target in ((client, upstream), (upstream, client)):
+            threading.Thread(target=link.pump, args=(source, target), daemon=True).start()
 
 
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    try:
-        while chunk := source.recv(65536):
-            target.sendall(chunk)
-    except OSError:
-        pass
-    finally:
+class _Link:
+    """One relayed connection: a client and its upstream (None: no upstream was reached)."""
+
+    def __init__(
+        self, client: socket.socket, upstream: socket.socket | None, silent: threading.Event
+    ) -> None:
+        self.client, self.upstream = client, upstream
+        self._silent = silent
+        # Left behind by a move while silent: never answered, never closed by the relay.
+        self.abandoned = False
+
+    def pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if not (self._silent.is_set() or self.abandoned):
+                    target.sendall(chunk)
+        except OSError:
+            pass
+        if self._silent.is_set() or self.abandoned:
+            # A vanished host's connections end in their clients' timeouts, not in a reset.
+            # The client's own hang-up still closes its end.
+            if source is self.client:
+                self.close()
+            return
+        self.close()
+
+    def close(self) -> None:
         # Both ends close here: the other pump's recv then fails and it ends too; sockets
         # left to the garbage collector would warn (ResourceWarning) inside a later test.
-        for end in (source, target):
+        for end in (self.client, self.upstream):
+            if end is None:
+                continue
             with contextlib.suppress(OSError):
                 end.shutdown(socket.SHUT_RDWR)
             end.close()

@@ -95,6 +95,13 @@ class MariaDB:
             stop_process(self.process, 60)
             self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL, as a host that fails does: nothing flushed, no goodbye to clients."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+            self.process = None
+
     def answers(self) -> bool:
         engine = sa.create_engine(self.url, connect_args={"connect_timeout": 1})
         try:
@@ -155,6 +162,21 @@ class Replicated:
         """The replica's URL of the database ``primary_url`` names."""
         return primary_url.replace(self.primary.url, self.replica.url, 1)
 
+    def promote(self, timeout: float = 30) -> None:
+        """Make the replica a primary, as a failover does: apply every event it received
+        from the (dead) primary, forget it, accept writes."""
+        self.replica.execute("STOP SLAVE IO_THREAD")
+
+        def applied_all() -> bool:
+            status = self.replica.execute("SHOW SLAVE STATUS")[0]
+            return bool(
+                status["Relay_Master_Log_File"] == status["Master_Log_File"]
+                and status["Exec_Master_Log_Pos"] == status["Read_Master_Log_Pos"]
+            )
+
+        wait_for(applied_all, timeout, "the standby to apply its relay log")
+        self.replica.execute("STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = 0")
+
     def wait_caught_up(self, timeout: float = 30) -> None:
         """Until the replica has applied everything the primary logged."""
         position = self.primary.execute("SELECT @@gtid_binlog_pos AS p")[0]["p"]
@@ -162,9 +184,21 @@ class Replicated:
         assert rows[0]["w"] == 0, f"replica did not reach {position} in {timeout} s"
 
 
+# Semi-synchronous, lossless: a COMMIT returns only once the standby has the transaction in
+# its relay log (AFTER_SYNC: before the primary's own clients can see it), as on a Multi-AZ
+# cluster; never falling back to asynchronous within a test's time.
+SEMI_SYNC_PRIMARY = (
+    "SET GLOBAL rpl_semi_sync_master_enabled = ON",
+    "SET GLOBAL rpl_semi_sync_master_wait_point = 'AFTER_SYNC'",
+    "SET GLOBAL rpl_semi_sync_master_timeout = 600000",
+)
+SEMI_SYNC_STANDBY = ("SET GLOBAL rpl_semi_sync_slave_enabled = ON", "SET GLOBAL read_only = 1")
+
+
 @contextmanager
-def replicated_mariadb(directory: Path) -> Iterator[Replicated]:
-    """A primary with a binlog and a replica of it, replicating by GTID from the start."""
+def replicated_mariadb(directory: Path, *, semi_sync: bool = False) -> Iterator[Replicated]:
+    """A primary with a binlog and a replica of it, replicating by GTID from the start;
+    with ``semi_sync``, a read-only standby that has every committed transaction."""
     with (
         private_mariadb(directory / "primary", server_id=1, binlog=True) as primary,
         private_mariadb(directory / "replica", server_id=2) as replica,
@@ -173,6 +207,9 @@ def replicated_mariadb(directory: Path) -> Iterator[Replicated]:
             f"CREATE USER '{REPLICATION_USER}'@'127.0.0.1' IDENTIFIED BY '{REPLICATION_PASSWORD}'",
             f"GRANT REPLICATION SLAVE ON *.* TO '{REPLICATION_USER}'@'127.0.0.1'",
         )
+        if semi_sync:
+            primary.execute(*SEMI_SYNC_PRIMARY)
+            replica.execute(*SEMI_SYNC_STANDBY)
         replica.execute(
             f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
             f"MASTER_USER='{REPLICATION_USER}', MASTER_PASSWORD='{REPLICATION_PASSWORD}', "
@@ -185,4 +222,14 @@ def replicated_mariadb(directory: Path) -> Iterator[Replicated]:
             30,
             "the replica to connect to its primary",
         )
+        if semi_sync:
+            wait_for(
+                lambda: semi_sync_clients(primary) == 1, 30, "the standby to acknowledge commits"
+            )
         yield replicated
+
+
+def semi_sync_clients(primary: MariaDB) -> int:
+    """How many semi-synchronous replicas ``primary`` waits for."""
+    rows = primary.execute("SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'")
+    return int(str(rows[0]["Value"]))
