@@ -38,6 +38,7 @@ from db.store import MetadataStore
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.transitions import Change
 from s3meta.processes import free_port, stop_process, wait_for
+from s3meta.rediscache import scratch_prefix
 
 BUCKET = "api-load"
 TOKEN = "bench-token-" + uuid.uuid4().hex
@@ -181,19 +182,6 @@ def summary(name: str, runs: Sequence[Run]) -> list[str]:
     ]
 
 
-@contextmanager
-def redis_prefix(url: str) -> Iterator[str]:
-    from s3meta.rediscache import RedisCache
-
-    prefix = f"s3meta-bench-{uuid.uuid4().hex[:8]}:"
-    try:
-        yield prefix
-    finally:
-        cache = RedisCache(url, prefix=prefix)
-        cache.clear()
-        cache.close()
-
-
 @click.command()
 @click.option("--mysql", default="mysql+pymysql://root@127.0.0.1:3306", show_default=True)
 @click.option("--redis", "redis_url", default="redis://127.0.0.1:6379/0", show_default=True)
@@ -210,7 +198,7 @@ def main(mysql: str, redis_url: str, objects: int, requests: int, clients: int, 
             lookups(port, keys, min(requests, 200), clients, seed=0)  # warm connections
             results["MySQL only"] = [lookups(port, keys, requests, clients, n) for n in range(runs)]
         with (
-            redis_prefix(redis_url) as prefix,
+            scratch_prefix(redis_url, "bench") as prefix,
             serving(
                 database_url,
                 Path(scratch) / "cached.log",

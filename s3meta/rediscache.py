@@ -10,6 +10,9 @@ the reader's call (its ``cached_at``). Redis's errors come out as ``CacheUnavail
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,3 +104,18 @@ class RedisCache:
             return command()
         except redis.exceptions.RedisError as exc:
             raise CacheUnavailable(f"cache unavailable: {exc}") from None
+
+
+@contextmanager
+def scratch_prefix(url: str, label: str) -> Iterator[str]:
+    """A key prefix no one else uses (``s3meta-LABEL-…:``); every key under it is deleted
+    afterwards. For tests and benchmarks that share one Redis."""
+    prefix = f"s3meta-{label}-{uuid.uuid4().hex[:12]}:"
+    try:
+        yield prefix
+    finally:
+        cache = RedisCache(url, prefix=prefix)
+        try:
+            cache.clear()
+        finally:
+            cache.close()

@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from s3meta.processes import free_port, stop_process, wait_for
-from s3meta.rediscache import RedisCache
+from s3meta.rediscache import scratch_prefix
 from tests.support.database import IN_CI
 
 REDIS_URL = os.environ.get("S3META_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -41,13 +41,8 @@ def require_redis() -> None:
 def redis_prefix() -> Iterator[str]:
     """A key prefix no other test uses; every key under it is deleted afterwards."""
     require_redis()
-    prefix = f"s3meta-test-{uuid.uuid4().hex[:12]}:"
-    try:
+    with scratch_prefix(REDIS_URL, "test") as prefix:
         yield prefix
-    finally:
-        cache = RedisCache(REDIS_URL, prefix=prefix)
-        cache.clear()
-        cache.close()
 
 
 @dataclass(frozen=True)
