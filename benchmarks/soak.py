@@ -155,6 +155,16 @@ def growth(samples: list[Sample]) -> list[Growth]:
     ]
 
 
+def achieved(soak: Soak) -> str:
+    """The rate the feeder kept: on a loaded machine it falls behind ``--rate``."""
+    if len(soak.sent) < 2:
+        return "sent: too few notifications for a rate"
+    span = max(soak.sent.values()) - min(soak.sent.values())
+    kept = (len(soak.sent) - 1) / span if span > 0 else float("inf")
+    behind = "" if kept >= soak.rate * 0.98 else f" (BEHIND the asked {soak.rate:g}/s)"
+    return f"sent at {kept:.1f}/s over {span / 60:.1f} min{behind}"
+
+
 def report(soak: Soak) -> str:
     """The per-interval table, then memory and descriptors, drain, missing rows, errors."""
     latencies = [(soak.written[k] - at) * 1000 for k, at in soak.sent.items() if k in soak.written]
@@ -162,6 +172,7 @@ def report(soak: Soak) -> str:
     lines = [
         f"soak: {soak.rate:g} notifications/s for {soak.minutes:g} min, sampled every "
         f"{soak.interval:g} s; {len(soak.sent)} sent, {len(latencies)} rows, {missing} missing",
+        achieved(soak),
         table(interval_rows(soak)),
         "",
     ]

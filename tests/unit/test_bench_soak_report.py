@@ -89,3 +89,9 @@ def test_errors_are_the_error_lines_and_tracebacks_of_the_logs(tmp_path: Path) -
         "worker.log: Traceback (most recent call last):",
         "worker.log: 2026-12-03 CRITICAL lost",
     ]
+
+
+def test_the_report_says_the_rate_the_feeder_kept_and_flags_one_that_fell_behind() -> None:
+    assert "sent at 10.0/s over 0.3 min\n" in report(soak())
+    slow = {f"k{n}": n / 5 for n in range(200)}  # 5 a second where 10 were asked
+    assert "sent at 5.0/s over 0.7 min (BEHIND the asked 10/s)" in report(soak(sent=slow))
