@@ -9,7 +9,7 @@ from typing import TypeVar
 import click
 
 from s3meta.domain.times import parse_since
-from s3meta.domain.uris import parse_s3_uri, validate_bucket_name
+from s3meta.domain.uris import parse_s3_prefix_uri, parse_s3_uri, validate_bucket_name
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -55,6 +55,14 @@ def s3_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[st
     """``(bucket, key)`` of ``s3://BUCKET/KEY``; else a usage error saying why."""
     try:
         return parse_s3_uri(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def s3_prefix_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
+    """``(bucket, prefix)`` of ``s3://BUCKET[/PREFIX]``; else a usage error saying why."""
+    try:
+        return parse_s3_prefix_uri(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
