@@ -71,11 +71,14 @@ def export(
     sink: IO[bytes],
     serialize: Serializer,
     progress: Callable[[int], None] = lambda _rows: None,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> int:
     """Write the rows ``job.where`` holds to ``sink`` in key order; the number written.
 
-    ``progress`` hears the running count after each chunk. Nothing is written to ``sink``
-    before the bucket is known to be indexed and the format's library importable.
+    ``progress`` hears the running count after each chunk of ``chunk_rows``. Nothing is
+    written to ``sink`` before the bucket is known to be indexed and the format's library
+    importable.
     """
     if job.row_group_size < 1:
         raise ValueError("row_group_size must be positive")
@@ -83,7 +86,7 @@ def export(
     check_indexed(reader, job.where.bucket)
     encoder = _encoder(job, columns_of(serialize), sink)
     written = 0
-    for chunk in _chunks(reader.iter_objects(job.where, page_size=READ_PAGE), CHUNK_ROWS):
+    for chunk in _chunks(reader.iter_objects(job.where, page_size=READ_PAGE), chunk_rows):
         encoder.write([serialize(record) for record in chunk])
         written += len(chunk)
         progress(written)
