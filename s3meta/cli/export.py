@@ -43,6 +43,7 @@ class OutputError(S3MetaError):
     "--output",
     "-o",
     required=True,
+    callback=lambda _ctx, _param, value: _output(value),
     metavar="PATH|s3://BUCKET/KEY|-",
     help="Where the file goes: a local path (written beside it, then renamed, so that it "
     "appears whole or not at all), an S3 object (a streaming multipart upload), or - for "
@@ -105,6 +106,20 @@ def export_objects(
     click.echo(f"s3meta: exported {rows} rows as {chosen} to {where_to}{written}", err=True)
 
 
+def _output(value: str) -> str:
+    """``value``, if it is a path, ``-`` or an ``s3://BUCKET/KEY``; else a usage error."""
+    if _is_s3(value):
+        try:
+            parse_s3_uri(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _is_s3(output: str) -> bool:
+    return output[: len(SCHEME)].lower() == SCHEME
+
+
 def _format(chosen: str | None, output: str) -> Format:
     if chosen is not None:
         return Format(chosen)
@@ -124,11 +139,8 @@ def _destination(output: str) -> Iterator[IO[bytes]]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    if output[: len(SCHEME)].lower() == SCHEME:
-        try:
-            bucket, key = parse_s3_uri(output)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--output") from None
+    if _is_s3(output):
+        bucket, key = parse_s3_uri(output)
         client = s3_client(get_settings())
         # Before the rows are read: a missing bucket is said at once, not after the export.
         check_bucket(client, bucket)

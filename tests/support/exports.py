@@ -44,7 +44,8 @@ def _csv_rows(path: Path) -> list[dict[str, Any]]:
         # A quoted "" is text; only an empty unquoted field is null.
         quoted_strings_can_be_null=False,
     )
-    rows = pcsv.read_csv(path, convert_options=options).to_pylist()
+    parsing = pcsv.ParseOptions(newlines_in_values=True)
+    rows = pcsv.read_csv(path, parse_options=parsing, convert_options=options).to_pylist()
     maps = {column.name for column in columns if column.kind is Kind.MAP}
     return [
         {
