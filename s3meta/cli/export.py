@@ -20,7 +20,7 @@ from s3meta.aws.clients import s3_client
 from s3meta.aws.s3 import check_bucket
 from s3meta.aws.upload import streaming_upload
 from s3meta.cli.errors import one_line_errors
-from s3meta.cli.params import s3_prefix_uri
+from s3meta.cli.params import s3_prefix_uri, which_rows_options
 from s3meta.config import get_settings
 from s3meta.domain.exports import Format, format_of_name
 from s3meta.domain.records import ObjectFilter
@@ -63,17 +63,7 @@ class OutputError(S3MetaError):
     show_default=True,
     help="Rows per Parquet row group; memory holds one group.",
 )
-@click.option(
-    "--include-deleted/--live-only",
-    default=True,
-    show_default=True,
-    help="Also export objects that were removed (marked deleted), or only live ones.",
-)
-@click.option(
-    "--include-never-seen",
-    is_flag=True,
-    help="Also export keys never seen in S3 (as `s3meta list --include-never-seen`).",
-)
+@which_rows_options("export")
 @one_line_errors()
 def export_objects(
     uri: tuple[str, str],

@@ -27,6 +27,28 @@ def buckets_option(help_text: str) -> Callable[[F], F]:
     )
 
 
+def which_rows_options(verb: str) -> Callable[[F], F]:
+    """``--include-deleted/--live-only`` and ``--include-never-seen``, as ``list`` takes them,
+    their help saying ``verb`` ("list", "export")."""
+    deleted = click.option(
+        "--include-deleted/--live-only",
+        default=True,
+        show_default=True,
+        help=f"Also {verb} objects that were removed (marked deleted), or only live ones.",
+    )
+    never_seen = click.option(
+        "--include-never-seen",
+        is_flag=True,
+        help=f"Also {verb} keys never seen in S3: requeued or removed while HeadObject found "
+        "no object, and no event showed one existed (a typo in a requeue, say).",
+    )
+
+    def decorate(command: F) -> F:
+        return deleted(never_seen(command))
+
+    return decorate
+
+
 def bucket_names(buckets: Sequence[str]) -> list[str]:
     """The buckets, each checked, duplicates dropped, in the order given; a usage error
     naming ``--bucket`` at the first invalid one."""
