@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from s3meta.domain.exports import Column, Format, Kind, columns_of, format_of_na
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.records import ObjectFilter, ObjectRecord
 from s3meta.domain.times import iso_utc
-from s3meta.operations.export import BucketNotIndexed, ExportJob, export
+from s3meta.operations.export import BucketNotIndexed, ExportJob, ExportUnavailable, export
 from s3meta.render import row_to_json
 from tests.support.exports import read_back
 from tests.support.writes import save_state
@@ -186,5 +187,23 @@ def test_a_bucket_the_index_has_no_row_of_is_refused_before_anything_is_written(
 
     with pytest.raises(BucketNotIndexed, match="'bucket-b' is not indexed"):
         export(reader, job, sink, row_to_json)
+
+    assert sink.getvalue() == b""
+
+
+@pytest.mark.parametrize("file_format", [Format.PARQUET, Format.CSV])
+def test_without_pyarrow_parquet_and_csv_say_what_to_install(
+    store: MetadataStore,
+    reader: ObjectReader,
+    monkeypatch: pytest.MonkeyPatch,
+    file_format: Format,
+) -> None:
+    put(store, "a")
+    # None in sys.modules makes the import fail, as it does where pyarrow is not installed.
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    sink = io.BytesIO()
+
+    with pytest.raises(ExportUnavailable, match=r"needs pyarrow.*pip install 's3meta\[export\]'"):
+        export(reader, ExportJob(ObjectFilter(BUCKET), file_format), sink, row_to_json)
 
     assert sink.getvalue() == b""
