@@ -8,7 +8,10 @@ metadata maps, tags on every other row, one row in 50 deleted). Then runs the re
 process of its own, and reads its peak RSS from the kernel (``wait4``'s ``ru_maxrss``).
 
 Memory is constant if the peak at ``--rows`` is within ``--max-growth`` times the peak at
-``--small``; the run fails (exit 1) otherwise.
+``--small``; the run fails (exit 1) otherwise. Below one row group (``--row-group-size``)
+Parquet's memory grows with the group, so compare sizes of at least one group. Each run
+reports the export process's CPU too, which a busy machine does not change where rows/s
+falls.
 
     .venv/bin/python -m benchmarks.export                      # 100,000 and 1,000,000 rows
     .venv/bin/python -m benchmarks.export --small 10000 --rows 100000 --formats parquet
