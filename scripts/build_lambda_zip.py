@@ -40,8 +40,13 @@ HANDLER_DEPENDENCIES = (
 )
 OPTIONAL_EXTRA = "lambda"  # Powertools' batch utility
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
-# Never in the package: the test tools, and what only the Celery deployment runs.
-FORBIDDEN = ("pytest", "moto", "hypothesis", "mypy", "ruff", "celery", "kombu", "flower")
+# Never in the package: the test tools, what only the Celery deployment runs, and the
+# export's libraries (the handler never exports, and pyarrow is 170 MiB of the 250 MiB a
+# Lambda function may unpack to).
+FORBIDDEN = (
+    "pytest", "moto", "hypothesis", "mypy", "ruff", "celery", "kombu", "flower", "pyarrow",
+    "duckdb",
+)  # fmt: skip
 CODE = ("s3meta", "db")
 MIGRATIONS = "s3meta_migrations"
 # A fixed time for every entry: the same inputs give the same zip.
@@ -93,7 +98,7 @@ def install(requirements: list[str], *, arch: str, python: str) -> Path:
 
 
 def check_contents(site: Path) -> None:
-    """Refuse a package with test tools or Celery in it."""
+    """Refuse a package with test tools, Celery or the export's libraries in it."""
     found = sorted(
         path.name
         for path in site.iterdir()

@@ -29,8 +29,8 @@ from db.reader import open_reader
 from s3meta import composition
 from s3meta.aws.clients import s3_client, sqs_client
 from s3meta.aws.sqs import Queue
+from s3meta.cli.params import s3_prefix_uri
 from s3meta.config import get_settings
-from s3meta.domain.uris import parse_s3_prefix_uri
 from s3meta.errors import S3MetaError
 from s3meta.operations.backfill import Backfill, BackfillJob, Counts
 from tasks.batch import BATCH_LIMIT, BatchPublisher, KombuSqsEncoder
@@ -48,15 +48,8 @@ class _Terminated(BaseException):
     """
 
 
-def _prefix_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
-    try:
-        return parse_s3_prefix_uri(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @click.command("backfill")
-@click.argument("uri", metavar="s3://BUCKET[/PREFIX]", callback=_prefix_uri)
+@click.argument("uri", metavar="s3://BUCKET[/PREFIX]", callback=s3_prefix_uri)
 @click.option(
     "--start-after",
     metavar="KEY",

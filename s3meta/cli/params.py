@@ -9,7 +9,7 @@ from typing import TypeVar
 import click
 
 from s3meta.domain.times import parse_since
-from s3meta.domain.uris import parse_s3_uri, validate_bucket_name
+from s3meta.domain.uris import parse_s3_prefix_uri, parse_s3_uri, validate_bucket_name
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -25,6 +25,28 @@ def buckets_option(help_text: str) -> Callable[[F], F]:
         envvar="S3META_BUCKETS",
         help=help_text,
     )
+
+
+def which_rows_options(verb: str) -> Callable[[F], F]:
+    """``--include-deleted/--live-only`` and ``--include-never-seen``, as ``list`` takes them,
+    their help saying ``verb`` ("list", "export")."""
+    deleted = click.option(
+        "--include-deleted/--live-only",
+        default=True,
+        show_default=True,
+        help=f"Also {verb} objects that were removed (marked deleted), or only live ones.",
+    )
+    never_seen = click.option(
+        "--include-never-seen",
+        is_flag=True,
+        help=f"Also {verb} keys never seen in S3: requeued or removed while HeadObject found "
+        "no object, and no event showed one existed (a typo in a requeue, say).",
+    )
+
+    def decorate(command: F) -> F:
+        return deleted(never_seen(command))
+
+    return decorate
 
 
 def bucket_names(buckets: Sequence[str]) -> list[str]:
@@ -55,6 +77,14 @@ def s3_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[st
     """``(bucket, key)`` of ``s3://BUCKET/KEY``; else a usage error saying why."""
     try:
         return parse_s3_uri(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def s3_prefix_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, str]:
+    """``(bucket, prefix)`` of ``s3://BUCKET[/PREFIX]``; else a usage error saying why."""
+    try:
+        return parse_s3_prefix_uri(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 

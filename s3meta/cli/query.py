@@ -10,7 +10,7 @@ from rich.console import Console
 
 from db.reader import open_reader
 from s3meta import composition
-from s3meta.cli.params import bucket_name, s3_uri
+from s3meta.cli.params import bucket_name, s3_uri, which_rows_options
 from s3meta.config import get_settings
 from s3meta.domain.records import ObjectFilter
 from s3meta.domain.terminal import printable
@@ -97,18 +97,7 @@ def _show_history(shown: query.Shown, *, as_json: bool) -> None:
     default=None,
     help=f"Print at most this many rows [default: all with --json, {TABLE_LIMIT} otherwise].",
 )
-@click.option(
-    "--include-deleted/--live-only",
-    default=True,
-    show_default=True,
-    help="Also list objects that were removed (marked deleted), or only live ones.",
-)
-@click.option(
-    "--include-never-seen",
-    is_flag=True,
-    help="Also list keys never seen in S3: requeued or removed while HeadObject found no "
-    "object, and no event showed one existed (a typo in a requeue, say).",
-)
+@which_rows_options("list")
 def list_objects(
     bucket: str,
     prefix: str,

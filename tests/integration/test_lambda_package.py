@@ -103,6 +103,7 @@ def test_the_package_holds_no_test_tools_and_no_celery(package: Path) -> None:
 
     assert {"s3meta", "db", "sqlalchemy", "pymysql", "boto3", "aws_lambda_powertools"} <= names
     assert not names & {"pytest", "moto", "hypothesis", "celery", "kombu", "flower", "tasks"}
+    assert not names & {"pyarrow", "duckdb"}  # the export's: the handler never exports
 
 
 def test_the_unpacked_zip_alone_migrates_a_database_and_indexes_a_batch(
