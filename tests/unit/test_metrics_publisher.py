@@ -181,6 +181,8 @@ def test_the_thread_sends_batches_every_interval_without_a_flush(
     wait_for(lambda: len(calls.requests) >= 1, 10, "the first batch")
     publisher.record_failure()
     wait_for(lambda: len(calls.requests) >= 2, 10, "the second batch")
+    # The hook sees a request before it is sent: wait for CloudWatch to hold it.
+    wait_for(lambda: statistics(cloudwatch, "Failures")["Sum"] >= 1, 10, "the second batch stored")
 
     assert statistics(cloudwatch, "ObjectsIndexed")["Sum"] == 1
     assert statistics(cloudwatch, "Failures")["Sum"] == 1
