@@ -99,8 +99,9 @@ def store(
     database_url: str, settings: Settings | None = None, results: ResultRows | None = None
 ) -> MetadataStore:
     """The metadata store at ``database_url``, on a new engine (one per process), writing
-    tasks' results in ``results`` (the task runner's table) when given; with
-    ``S3META_DATABASE_IAM_AUTH`` each new connection signs in with a fresh RDS IAM token."""
+    tasks' results in ``results`` (the task runner's table) when given, and the change feed's
+    outbox rows when ``S3META_CHANGE_TOPIC`` is set; with ``S3META_DATABASE_IAM_AUTH`` each
+    new connection signs in with a fresh RDS IAM token."""
     # The database stack only for the processes that open the database.
     from db.engine import sign_in_with, writer_engine
     from db.store import MetadataStore
@@ -112,7 +113,8 @@ def store(
 
         tokens = auth_token_source(rds_client(settings), database_url, region(settings))
         sign_in_with(engine, tokens)
-    return MetadataStore(engine, results)
+    feed = settings is not None and settings.change_topic is not None
+    return MetadataStore(engine, results, feed=feed)
 
 
 def indexer(
