@@ -123,7 +123,7 @@ def test_the_message_of_a_journal_entry_follows_the_schema_and_says_its_version(
 def test_every_message_the_feed_builds_follows_the_schema(
     key: str, record_type: str, size: int | None, journal_id: int, nulls: bool
 ) -> None:
-    optional: dict[str, object] = (
+    optional: dict[str, Any] = (
         {"etag": None, "sequencer": None, "event_name": None, "event_time": None, "task_id": None}
         if nulls
         else {}
