@@ -53,9 +53,10 @@ def journal(url: str) -> list[tuple[int, str]]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.text("SELECT id, object_key FROM object_journal ORDER BY id"))
-            return [(int(row[0]), bytes(row[1]).decode() if isinstance(row[1], bytes) else row[1])
-                    for row in rows]  # fmt: skip
+            query = sa.text("SELECT id, object_key FROM object_journal ORDER BY id")
+            rows = connection.execute(query).all()
+        return [(int(row[0]), row[1].decode() if isinstance(row[1], bytes) else row[1])
+                for row in rows]  # fmt: skip
     finally:
         engine.dispose()
 
@@ -144,8 +145,8 @@ def drain(sqs: Any, url: str, expected: int, timeout: float = 30) -> list[dict[s
     bodies: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while len(bodies) < expected and time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                       MessageAttributeNames=["All"]).get("Messages", [])  # fmt: skip
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        messages = received.get("Messages", [])
         for message in messages:
             bodies.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
@@ -219,5 +220,5 @@ def test_a_topic_that_does_not_exist_is_one_line_naming_it(aws: dict[str, Any]) 
     sns = boto3.client("sns", **aws)
     topic = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
 
-    with pytest.raises(PermanentError, match="no-such-topic.*does not exist"):
+    with pytest.raises(PermanentError, match=r"no-such-topic.*does not exist"):
         FeedPublisher(sns, parse_target(topic)).check()
