@@ -180,7 +180,7 @@ def test_every_journal_entry_reaches_an_sqs_queue_as_a_message_of_the_schema(
     engine.dispose()
     sqs = boto3.client("sqs", **aws)
     name = f"feed-{uuid.uuid4().hex[:8]}" + (".fifo" if fifo else "")
-    attributes = {"FifoQueue": "true"} if fifo else {}
+    attributes: dict[Any, str] = {"FifoQueue": "true"} if fifo else {}
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
 
     relay_to(mysql_url, sqs, url if fifo else name)
