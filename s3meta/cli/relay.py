@@ -12,9 +12,6 @@ from s3meta.logs import configure_logging
 
 logger = logging.getLogger("s3meta.relay")
 
-# The longest wait between failed rounds: a relay rides out an outage, yet resumes promptly.
-BACKOFF_MAX = 60
-
 
 @click.command()
 @click.option("--drain", is_flag=True, help="Exit once no change is left to publish.")
@@ -48,34 +45,16 @@ def relay(drain: bool, concurrency: int, round_size: int, idle_wait: float) -> N
     Several relays may run at once. SIGTERM or SIGINT stops it after the round at hand.
     """
     from s3meta import composition
-    from s3meta.aws.clients import sns_client, sqs_client
-    from s3meta.aws.feed import FeedPublisher
     from s3meta.cli.errors import one_line_errors
     from s3meta.config import get_settings
-    from s3meta.domain.changes import TargetKind, parse_target
-    from s3meta.domain.retries import RetryPolicy
-    from s3meta.errors import ConfigError
     from s3meta.health import Heartbeat
     from s3meta.relay import Relay, RelayStats, run_threads
 
     with one_line_errors():
         settings = get_settings()
-        if settings.change_topic is None:
-            raise ConfigError("S3META_CHANGE_TOPIC is not set: there is no change feed to relay")
-        target = parse_target(settings.change_topic)
-        client = sns_client(settings) if target.kind is TargetKind.SNS else sqs_client(settings)
-        publisher = FeedPublisher(client, target)
-        publisher.check()  # at start, with the target's name, rather than in a retry loop
-        from db.engine import create_engine
-        from db.outbox import OutboxTable
-
-        outbox = OutboxTable(create_engine(composition.database_url(settings), timeouts=True))
+        outbox, publisher = composition.change_feed(settings)
     configure_logging()
-    retries = RetryPolicy(
-        max_retries=settings.max_retries,
-        backoff=settings.retry_backoff,
-        backoff_max=min(settings.retry_backoff_max, BACKOFF_MAX),
-    )
+    retries = composition.relay_retries(settings)
     stats = RelayStats()
     heartbeat = Heartbeat(settings.health_file)
     relays = [
@@ -93,7 +72,7 @@ def relay(drain: bool, concurrency: int, round_size: int, idle_wait: float) -> N
     signal.signal(signal.SIGINT, stop)
     logger.info(
         "relay: outbox -> %s%s, %d loop(s), rounds of %d%s",
-        publisher.where, " (FIFO)" if target.fifo else "", concurrency, round_size,
+        publisher.where, " (FIFO)" if publisher.target.fifo else "", concurrency, round_size,
         ", draining" if drain else "",
     )  # fmt: skip
     try:

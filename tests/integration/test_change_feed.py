@@ -21,7 +21,9 @@ import s3meta
 from db.engine import create_engine, writer_engine
 from db.outbox import OutboxTable
 from db.store import MetadataStore
+from s3meta import composition, serverless
 from s3meta.aws.feed import FeedPublisher
+from s3meta.config import load_settings
 from s3meta.domain.changes import PendingChange, key_hash, parse_target
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.retries import RetryPolicy
@@ -222,3 +224,34 @@ def test_a_topic_that_does_not_exist_is_one_line_naming_it(aws: dict[str, Any]) 
 
     with pytest.raises(PermanentError, match=r"no-such-topic.*does not exist"):
         FeedPublisher(sns, parse_target(topic)).check()
+
+
+@pytest.mark.mysql
+def test_both_deployments_stores_write_the_outbox_only_with_the_topic_set(mysql_url: str) -> None:
+    with_feed = composition.store(mysql_url, load_settings(change_topic="feed"))
+    without = composition.store(mysql_url, load_settings())
+    write_changes(with_feed, ["a"], rounds=2)
+    write_changes(without, ["b"], rounds=2)
+
+    assert [journal_id for journal_id, _ in outbox_rows(mysql_url)] == [
+        id_ for id_, key in journal(mysql_url) if key == "a"
+    ]
+
+
+@pytest.mark.mysql
+def test_the_lambda_relay_publishes_the_outbox_and_stops_when_it_is_empty(
+    mysql_url: str, aws: dict[str, Any], moto_server: MotoServer
+) -> None:
+    write_changes(composition.store(mysql_url, load_settings(change_topic="feed")), ["a"], 5)
+    sqs = boto3.client("sqs", **aws)
+    name = f"feed-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    settings = load_settings(
+        database_url=mysql_url, change_topic=name, aws_endpoint_url=moto_server.url
+    )
+
+    summary = serverless.relay_changes(settings, lambda: 60_000)
+
+    assert summary.startswith("published=5 ")
+    assert len(drain(sqs, url, 5)) == 5
+    assert outbox_rows(mysql_url) == []
