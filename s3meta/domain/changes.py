@@ -17,7 +17,6 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -103,22 +102,7 @@ def change_message(journal_id: int, entry: JournalRecord) -> dict[str, Any]:
     key's row lock orders the writes), so a consumer of a standard queue orders a key's
     messages by it and drops any at or below the last it applied (a redelivery).
     """
-    return {
-        "schema": SCHEMA,
-        "version": SCHEMA_VERSION,
-        "sequence": journal_id,
-        "bucket": entry.bucket,
-        "key": entry.object_key,
-        "record_type": entry.record_type,
-        "version_id": entry.version_id,
-        "etag": entry.etag,
-        "size": entry.size,
-        "sequencer": entry.sequencer,
-        "event_name": entry.event_name,
-        "event_time": _time(entry.event_time),
-        "applied_at": _time(entry.applied_at),
-        "task_id": entry.task_id,
-    }
+    return {"schema": SCHEMA, "version": SCHEMA_VERSION, "sequence": journal_id, **entry.to_json()}
 
 
 def group_id(change: PendingChange) -> str:
@@ -170,10 +154,3 @@ def owned(claimed: Sequence[PendingChange], earliest_elsewhere: Mapping[int, int
         for change in claimed
         if change.outbox_id < earliest_elsewhere.get(key_hash(*change.key), change.outbox_id + 1)
     ]
-
-
-def _time(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with microseconds, ``Z``-suffixed."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
