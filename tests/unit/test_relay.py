@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from click.testing import CliRunner
 
+from s3meta.cli import main
 from s3meta.domain.objects import EventInfo, ObjectState
 from s3meta.domain.retries import RetryPolicy
 from s3meta.domain.transitions import Change
@@ -137,3 +139,31 @@ def test_relays_in_threads_share_the_outbox_and_publish_everything() -> None:
 
     assert error is None
     assert sorted(body["sequence"] for body in feed.bodies) == list(range(1, 51))  # type: ignore[type-var]
+
+
+def test_the_relay_command_without_a_change_topic_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("S3META_CHANGE_TOPIC", raising=False)
+
+    result = CliRunner().invoke(main, ["relay", "--drain"])
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: S3META_CHANGE_TOPIC is not set: there is no change feed to relay\n"
+    )
+
+
+def test_the_relay_command_with_a_bad_change_topic_names_the_variable_and_the_forms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("S3META_CHANGE_TOPIC", "arn:aws:s3:::not-a-topic")
+
+    result = CliRunner().invoke(main, ["relay", "--drain"])
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: invalid configuration: S3META_CHANGE_TOPIC='arn:aws:s3:::not-a-topic': "
+        "expected an SNS topic ARN"
+    )
+    assert result.stderr.count("\n") == 1
