@@ -141,11 +141,8 @@ def test_relays_in_threads_share_the_outbox_and_publish_everything() -> None:
     assert sorted(body["sequence"] for body in feed.bodies) == list(range(1, 51))  # type: ignore[type-var]
 
 
-def test_the_relay_command_without_a_change_topic_is_one_line(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("S3META_CHANGE_TOPIC", raising=False)
-
+@pytest.mark.usefixtures("isolated_environment")
+def test_the_relay_command_without_a_change_topic_is_one_line() -> None:
     result = CliRunner().invoke(main, ["relay", "--drain"])
 
     assert result.exit_code == 1
@@ -154,6 +151,7 @@ def test_the_relay_command_without_a_change_topic_is_one_line(
     )
 
 
+@pytest.mark.usefixtures("isolated_environment")
 def test_the_relay_command_with_a_bad_change_topic_names_the_variable_and_the_forms(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
