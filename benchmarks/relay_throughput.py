@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from benchmarks.figures import table
 from benchmarks.harness import AWS, scratch_database
 from benchmarks.procstat import machine_busy, tree_cpu
-from db.engine import create_engine
+from db.engine import create_engine, writer_engine
 from db.models import Base
 from db.outbox import OutboxTable
 from s3meta.aws.feed import FeedPublisher
@@ -152,7 +152,7 @@ def main(changes: int, keys: int, kind: str, concurrency: int, round_size: int, 
                 fill(url, changes, keys)
                 client, topic, queue_url = target(kind, moto)
                 publisher = FeedPublisher(client, parse_target(topic))
-                engine = create_engine(url, timeouts=True)
+                engine = writer_engine(url)
                 retries = RetryPolicy(max_retries=5, backoff=1, backoff_max=5)
                 relays = [Relay(OutboxTable(engine), publisher, retries, round_size=round_size,
                                 drain=True) for _ in range(concurrency)]  # fmt: skip

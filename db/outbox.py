@@ -5,7 +5,8 @@ same query: the row takes the entry's id from the connection (``LAST_INSERT_ID()
 costs no round trip of its own. A relay's round (``OutboxTable.take``) is one transaction:
 the oldest rows no other relay holds are locked (``FOR UPDATE SKIP LOCKED``: MariaDB 10.6+,
 MySQL 8), their entries read, the ones this relay may publish handed to ``send``, and the
-rows of those it published deleted at the commit. A relay that dies before the commit
+rows of those it published deleted (one query of a delete per row, ``db.together``: the
+engine is a ``writer_engine``) at the commit. A relay that dies before the commit
 leaves its rows, unlocked, to the next: at least once, never lost.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,13 +82,30 @@ class OutboxTable:
             mine = set(owned(changes, _earliest_elsewhere(connection, claimed)))
             done += send([change for change in changes if change.outbox_id in mine])
             if done:
-                connection.execute(_OUTBOX.delete().where(_OUTBOX.c.id.in_(done)))
+                deletes = [_deletion(number, row_id) for number, row_id in enumerate(done)]
+                together.execute(connection, deletes)
             return len(claimed)
 
     def pending(self) -> int:
         """Rows waiting to be published."""
         with translated_errors(), self._engine.connect() as connection:
             return int(connection.execute(sa.select(sa.func.count()).select_from(_OUTBOX)).one()[0])
+
+
+def _deletion(number: int, row_id: int) -> Write:
+    """The delete of row ``row_id``, its placeholder numbered to share a query with others.
+
+    One statement per row, by primary key: a ``DELETE … WHERE id IN (…)`` of most of a small
+    table is run as a scan, which waits on the rows other relays hold (and deadlocks them).
+    """
+    return Write(_delete_statement(number), {"id": row_id})
+
+
+@lru_cache(maxsize=1024)
+def _delete_statement(number: int) -> Statement:
+    name = f"{together.placeholder(_OUTBOX, 'id')}_{number}"
+    sql = f"DELETE FROM {_OUTBOX.name} WHERE id = :{name}"  # noqa: S608 - our names
+    return Statement(sql, (("id", name, _OUTBOX.c.id.type),))
 
 
 def _entries(connection: sa.Connection, ids: Sequence[int]) -> dict[int, JournalRecord]:

@@ -125,7 +125,7 @@ def change_feed(settings: Settings) -> tuple[OutboxTable, FeedPublisher]:
     """The relay's parts: the outbox at the database's URL, and the publisher to
     ``S3META_CHANGE_TOPIC``, checked to exist. Raises ``ConfigError`` if the topic is unset,
     ``PermanentError`` if it does not exist."""
-    from db.engine import create_engine
+    from db.engine import writer_engine
     from db.outbox import OutboxTable
     from s3meta.aws.clients import sns_client, sqs_client
     from s3meta.aws.feed import FeedPublisher
@@ -138,7 +138,7 @@ def change_feed(settings: Settings) -> tuple[OutboxTable, FeedPublisher]:
     client = sns_client(settings) if target.kind is TargetKind.SNS else sqs_client(settings)
     publisher = FeedPublisher(client, target)
     publisher.check()  # at start, with the target's name, rather than in a retry loop
-    outbox = OutboxTable(create_engine(database_url(settings), timeouts=True))
+    outbox = OutboxTable(writer_engine(database_url(settings)))
     return outbox, publisher
 
 

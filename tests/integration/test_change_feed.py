@@ -163,7 +163,7 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, A
 
 
 def relay_to(url: str, client: Any, topic: str) -> None:
-    engine = create_engine(url)
+    engine = writer_engine(url)
     try:
         publisher = FeedPublisher(client, parse_target(topic))
         publisher.check()
@@ -254,4 +254,38 @@ def test_the_lambda_relay_publishes_the_outbox_and_stops_when_it_is_empty(
 
     assert summary.startswith("published=5 ")
     assert len(drain(sqs, url, 5)) == 5
+    assert outbox_rows(mysql_url) == []
+
+
+@pytest.mark.mysql
+def test_a_relay_deletes_its_rows_while_another_holds_most_of_the_outbox(mysql_url: str) -> None:
+    engine = writer_engine(mysql_url)
+    write_changes(MetadataStore(engine, feed=True), [f"k{n}" for n in range(150)], rounds=1)
+    holding, finished = threading.Event(), threading.Event()
+
+    def hold(changes: Sequence[PendingChange]) -> list[int]:
+        holding.set()
+        finished.wait(timeout=20)  # keeps its 100 rows locked until the other relay is done
+        return [change.outbox_id for change in changes]
+
+    def publish_all(changes: Sequence[PendingChange]) -> list[int]:
+        return [change.outbox_id for change in changes]
+
+    first = threading.Thread(target=OutboxTable(engine).take, args=(100, hold))
+    first.start()
+    assert holding.wait(timeout=20)
+
+    def take_the_rest() -> None:
+        OutboxTable(engine).take(100, publish_all)
+        finished.set()
+
+    second = threading.Thread(target=take_the_rest)
+    second.start()
+    second.join(timeout=15)
+    released = finished.is_set()
+    finished.set()
+    first.join(timeout=30)
+
+    engine.dispose()
+    assert released, "the second relay's deletes waited on the rows the first one held"
     assert outbox_rows(mysql_url) == []
