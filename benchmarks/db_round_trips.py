@@ -10,9 +10,10 @@ open the connections; the figures are commands per task by statement, and round 
 (the commands the server answers).
 
 A query that carries several statements is one command (one round trip), named by its first
-statement and how many more it carries.
+statement and how many more it carries. With ``--change-feed`` the tasks run with
+``S3META_CHANGE_TOPIC`` set, so that each journal entry's outbox row is written too.
 
-    .venv/bin/python -m benchmarks.db_round_trips --tasks 200
+    .venv/bin/python -m benchmarks.db_round_trips --tasks 200 [--change-feed]
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def count_per_task(relay: RelayProcess, listener: str, run: Run, tasks: int, war
     for n in range(warmup, warmup + tasks):
         run(n)
     return relay.counts()[listener] - before
+
+
+# Only parsed by the tasks: nothing is published while they run.
+CHANGE_TOPIC = "s3meta-bench-changes"
 
 
 def s3meta_tasks(database_url: str, total: int) -> Run:
@@ -92,9 +97,11 @@ def s3meta_tasks(database_url: str, total: int) -> Run:
     return run
 
 
-def check_rows(database_url: str, tasks: int) -> None:
-    """RuntimeError unless every task left its row, journal entry, attempt and result."""
+def check_rows(database_url: str, tasks: int, change_feed: bool = False) -> None:
+    """RuntimeError unless every task left its row, journal entry, attempt and result (and
+    with ``change_feed``, its outbox row; without, none)."""
     queries = {
+        "change_outbox": "SELECT COUNT(*) FROM change_outbox",
         "object_metadata": "SELECT COUNT(*) FROM object_metadata",
         "object_journal": "SELECT COUNT(*) FROM object_journal",
         "task_attempts": "SELECT COUNT(*) FROM task_attempts WHERE outcome = 'succeeded'",
@@ -108,7 +115,8 @@ def check_rows(database_url: str, tasks: int) -> None:
             }
     finally:
         engine.dispose()
-    short = {name: count for name, count in found.items() if count != tasks}
+    wanted = dict.fromkeys(queries, tasks) | {"change_outbox": tasks if change_feed else 0}
+    short = {name: count for name, count in found.items() if count != wanted[name]}
     if short:
         raise RuntimeError(f"{tasks} tasks ran, but the tables hold {short}")
 
@@ -192,16 +200,20 @@ def _relay(server_url: str, names: list[str]) -> Iterator[RelayProcess]:
     show_default=True,
     help="the MySQL/MariaDB server, for a scratch database",
 )
-def main(tasks: int, warmup: int, mysql: str) -> None:
+@click.option("--change-feed", is_flag=True, help="with S3META_CHANGE_TOPIC set")
+def main(tasks: int, warmup: int, mysql: str, change_feed: bool) -> None:
     from moto import mock_aws
 
+    if change_feed:
+        os.environ["S3META_CHANGE_TOPIC"] = CHANGE_TOPIC
     logging.basicConfig(level=logging.WARNING)
     tallies: dict[str, Tally] = {}
+    name = "s3meta + change feed" if change_feed else "s3meta"
     with _relay(mysql, ["s3meta", "seed"]) as relay, scratch_database(mysql) as url:
         with mock_aws():
             run = s3meta_tasks(_through(url, relay.ports["s3meta"]), warmup + tasks)
-            tallies["s3meta"] = count_per_task(relay, "s3meta", run, tasks, warmup)
-        check_rows(url, warmup + tasks)
+            tallies[name] = count_per_task(relay, "s3meta", run, tasks, warmup)
+        check_rows(url, warmup + tasks, change_feed)
         with seed_writes(_through(url, relay.ports["seed"])) as write:
             tallies["seed"] = count_per_task(relay, "seed", write, tasks, warmup)
     click.echo(report(tallies, tasks))

@@ -175,3 +175,22 @@ class JournalEntry(Base):
     event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
     task_id: Mapped[str | None] = mapped_column(sa.String(155))
+
+
+class ChangeOutbox(Base):
+    """One row per journal entry the change feed has yet to publish (``s3meta relay``).
+
+    Written in the transaction of its entry, deleted once the entry is published: a change
+    committed is published even if the process dies right after the commit.
+    """
+
+    __tablename__ = "change_outbox"
+    __table_args__ = (
+        sa.Index("ix_change_outbox_key_hash_id", "key_hash", "id"),
+        _MYSQL_TABLE,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    journal_id: Mapped[int] = mapped_column(sa.BigInteger)  # object_journal.id
+    # s3meta.domain.changes.key_hash of the entry's bucket and key: a key's rows, in order.
+    key_hash: Mapped[int] = mapped_column(sa.BigInteger)

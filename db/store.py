@@ -2,7 +2,8 @@
 
 A task's write is one transaction of three round trips on MySQL: the key's row locked and
 read (``SELECT … FOR UPDATE``), then every write in one query (``db.together``: the row,
-the journal entry, the attempt and the task's result, in the task runner's table), then COMMIT.
+the journal entry and its change-feed outbox row, the attempt and the task's result, in the
+task runner's table), then COMMIT.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Dialect, Engine
 from db import together
 from db.errors import DEADLOCK_MYSQL, error_code, translate_database_error, translated_errors
 from db.models import Base, JournalEntry, ObjectMetadata, TaskAttempt, utcnow
+from db.outbox import outbox_statement, outbox_write
 from db.together import Write
 from s3meta.domain.attempts import Attempt
 from s3meta.domain.records import AttemptRecord, JournalRecord, ObjectRecord, TaskResultRecord
@@ -61,11 +63,15 @@ class _Restart(Exception):
 
 class MetadataStore:
     """Writes ``object_metadata``, its journal, ``task_attempts`` and, given ``results``, a
-    task's result; ``db.reader`` reads them."""
+    task's result; with ``feed``, each journal entry's row in the change feed's outbox
+    (``db.outbox``). ``db.reader`` reads them."""
 
-    def __init__(self, engine: Engine, results: ResultRows | None = None) -> None:
+    def __init__(
+        self, engine: Engine, results: ResultRows | None = None, *, feed: bool = False
+    ) -> None:
         self._engine = engine
         self._results = results
+        self._feed = feed
 
     def apply(
         self, change: Change, attempt: Attempt | None = None, result: ResultFor | None = None
@@ -132,12 +138,17 @@ class MetadataStore:
             writes.append(
                 Write(self._statements.insert_journal, _values(decided.journal, _JOURNAL_COLUMNS))
             )
+            writes += self._outbox(decided.journal)  # right after: it takes the entry's id
         if attempt is not None:
             writes.append(self._attempt(attempt.ended(decided.outcome, now)))
         if result is not None and self._results is not None:
             writes.append(self._results.write(result(applied), connection.dialect))
         _write(connection, writes, change, inserts)
         return applied
+
+    def _outbox(self, entry: JournalRecord) -> list[Write]:
+        """The change feed's outbox row of ``entry``, if the feed is on."""
+        return [outbox_write(self._statements.insert_outbox, entry)] if self._feed else []
 
     def _attempt(self, attempt: Attempt) -> Write:
         return Write(self._statements.insert_attempt, _attempt_row(attempt))
@@ -155,6 +166,7 @@ class _Statements:
         self.update_object = together.update(_OBJECTS, _RECORD_COLUMNS, "id", dialect)
         self.insert_journal = together.insert(_JOURNAL, _JOURNAL_COLUMNS, dialect)
         self.insert_attempt = together.insert(_ATTEMPTS, _ATTEMPT_COLUMNS, dialect)
+        self.insert_outbox = outbox_statement(dialect)
 
 
 def _first(connection: sa.Connection, statement: Callable[[], T]) -> T:

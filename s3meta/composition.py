@@ -23,8 +23,12 @@ from s3meta.domain.metrics import Metrics, NoMetrics
 from s3meta.domain.retries import RetryPolicy
 from s3meta.masking import register_secret, url_password
 
+RELAY_BACKOFF_MAX = 60
+
 if TYPE_CHECKING:
+    from db.outbox import OutboxTable
     from db.store import MetadataStore, ResultRows
+    from s3meta.aws.feed import FeedPublisher
     from s3meta.aws.s3 import S3Storage
     from s3meta.caching import GuardedCache
     from s3meta.indexing import Indexer
@@ -99,8 +103,9 @@ def store(
     database_url: str, settings: Settings | None = None, results: ResultRows | None = None
 ) -> MetadataStore:
     """The metadata store at ``database_url``, on a new engine (one per process), writing
-    tasks' results in ``results`` (the task runner's table) when given; with
-    ``S3META_DATABASE_IAM_AUTH`` each new connection signs in with a fresh RDS IAM token."""
+    tasks' results in ``results`` (the task runner's table) when given, and the change feed's
+    outbox rows when ``S3META_CHANGE_TOPIC`` is set; with ``S3META_DATABASE_IAM_AUTH`` each
+    new connection signs in with a fresh RDS IAM token."""
     # The database stack only for the processes that open the database.
     from db.engine import sign_in_with, writer_engine
     from db.store import MetadataStore
@@ -112,7 +117,39 @@ def store(
 
         tokens = auth_token_source(rds_client(settings), database_url, region(settings))
         sign_in_with(engine, tokens)
-    return MetadataStore(engine, results)
+    feed = settings is not None and settings.change_topic is not None
+    return MetadataStore(engine, results, feed=feed)
+
+
+def change_feed(settings: Settings) -> tuple[OutboxTable, FeedPublisher]:
+    """The relay's parts: the outbox at the database's URL, and the publisher to
+    ``S3META_CHANGE_TOPIC``, checked to exist. Raises ``ConfigError`` if the topic is unset,
+    ``PermanentError`` if it does not exist."""
+    from db.engine import writer_engine
+    from db.outbox import OutboxTable
+    from s3meta.aws.clients import sns_client, sqs_client
+    from s3meta.aws.feed import FeedPublisher
+    from s3meta.domain.changes import TargetKind, parse_target
+    from s3meta.errors import ConfigError
+
+    if settings.change_topic is None:
+        raise ConfigError("S3META_CHANGE_TOPIC is not set: there is no change feed to relay")
+    target = parse_target(settings.change_topic)
+    client = sns_client(settings) if target.kind is TargetKind.SNS else sqs_client(settings)
+    publisher = FeedPublisher(client, target)
+    publisher.check()  # at start, with the target's name, rather than in a retry loop
+    outbox = OutboxTable(writer_engine(database_url(settings)))
+    return outbox, publisher
+
+
+def relay_retries(settings: Settings) -> RetryPolicy:
+    """A relay's retries of failed rounds: the settings', each wait at most a minute (a relay
+    rides out an outage, yet resumes promptly)."""
+    return RetryPolicy(
+        max_retries=settings.max_retries,
+        backoff=settings.retry_backoff,
+        backoff_max=min(settings.retry_backoff_max, RELAY_BACKOFF_MAX),
+    )
 
 
 def indexer(

@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from s3meta.domain.changes import parse_target
 from s3meta.domain.invocations import DEFAULT_STOP_MARGIN_MS
 from s3meta.errors import ConfigError
 from s3meta.masking import mask_url
@@ -161,6 +162,11 @@ class Settings(HealthSettings):
     # (ms), and reports the rest for redelivery: one record's indexing must fit in it.
     lambda_stop_margin_ms: int = Field(default=DEFAULT_STOP_MARGIN_MS, ge=0, le=900_000)
 
+    # The change feed: each applied change (journal entry) is published, at least once and in
+    # commit order per key, to this SNS topic (ARN) or SQS queue (ARN, URL or name) by
+    # `s3meta relay`, from an outbox written with the entry. Unset: no outbox rows, no feed.
+    change_topic: str | None = None
+
     # A read replica (RDS read replica): `s3meta serve`, `show`, `list` and `stats` read
     # there; writes never go there. Unset: reads go to S3META_DATABASE_URL. The secret of
     # S3META_DATABASE_SECRET_ARN completes its credentials too.
@@ -200,6 +206,13 @@ class Settings(HealthSettings):
     def _check_database_read_url(cls, value: str | None) -> str | None:
         if value is not None:
             check_database_url(value)
+        return value
+
+    @field_validator("change_topic")
+    @classmethod
+    def _check_change_topic(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_target(value)
         return value
 
     @field_validator("cache_url")

@@ -10,6 +10,9 @@ onto Lambda.
 - An S3 trigger's ``{"Records": [...]}`` or an EventBridge ``aws.s3`` event: indexed the
   same way; a failure worth trying again raises, so that Lambda's async retries apply.
 
+``relay`` is the change feed's relay (``S3META_CHANGE_TOPIC``), for a function of its own
+invoked on a schedule.
+
 The parts (S3 client, database engine, dead-letter queue) are built on the first invocation
 and kept for the execution environment's life. Metrics (``S3META_CLOUDWATCH_NAMESPACE``)
 are sent by the publisher's thread every ``S3META_METRICS_INTERVAL`` seconds while the
@@ -64,6 +67,13 @@ def migrate(event: Any, context: Any) -> dict[str, Any]:
     revision = read_schema_revision(url)
     logger.info("schema at %s", revision.current)
     return {"revision": revision.current, "head": revision.head}
+
+
+def relay(event: Any, context: Any) -> dict[str, Any]:
+    """The change feed's relay, run on a schedule (an EventBridge rule, every minute): it
+    publishes the outbox to ``S3META_CHANGE_TOPIC`` until it is empty or time is nearly up."""
+    _configure_logging()
+    return {"relay": serverless.relay_changes(get_settings(), _remaining_time(context))}
 
 
 def _sqs_batch(

@@ -8,6 +8,8 @@
   messages may arrive later and a receive long-polls for them.
 - ``ManualClock``: time that moves only when told or waited on, for ``s3meta.bridge.Clock``.
 - ``MemoryPublisher``: a broker, for ``s3meta.bridge.TaskPublisher``.
+- ``MemoryOutbox``: the change feed's outbox, for ``s3meta.relay.Outbox``; ``MemoryStore``
+  writes it with ``feed=True``. ``MemoryFeed``: a topic, for ``s3meta.relay.Publisher``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from s3meta.aws.sqs import ATTRIBUTE_LIMIT, BATCH_LIMIT, Attribute, QueueDepth, 
 from s3meta.bridge import Published
 from s3meta.domain.attempts import Attempt
 from s3meta.domain.cached import CachedRecord, stamp
+from s3meta.domain.changes import REQUEST_LIMIT, PendingChange, change_message
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.metrics import Counter
 from s3meta.domain.objects import ObjectState
@@ -35,6 +38,7 @@ from s3meta.errors import (
     PermanentError,
     PublishError,
     QueueNotFound,
+    QueueUnavailable,
 )
 
 # When MemoryQueue's first message was sent; the N-th was sent N seconds later.
@@ -80,9 +84,10 @@ class MemoryObjects:
 class MemoryStore:
     """Records, journal and attempts in memory; ``apply`` holds a lock as a row lock would."""
 
-    def __init__(self, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(self, clock: Callable[[], datetime] = _now, *, feed: bool = False) -> None:
         self.records: dict[Key, ObjectRecord] = {}
-        self.journal: list[JournalRecord] = []
+        self.journal: list[JournalRecord] = []  # entry N has journal id N + 1
+        self.outbox = MemoryOutbox() if feed else None
         self.attempts: list[Attempt] = []
         self.results: dict[str, TaskResultRecord] = {}  # by task id
         self._clock = clock
@@ -101,6 +106,8 @@ class MemoryStore:
                 self.records[change.bucket, change.key] = decided.record
             if decided.journal is not None:
                 self.journal.append(decided.journal)
+                if self.outbox is not None:
+                    self.outbox.add(len(self.journal), decided.journal)
             if attempt is not None:
                 self.attempts.append(attempt.ended(decided.outcome, now))
             applied = decided.applied()
@@ -125,6 +132,62 @@ class MemoryStore:
     def attempts_of(self, bucket: str, key: str) -> list[Attempt]:
         """Every recorded run for ``bucket``/``key``, oldest first."""
         return [each for each in self.attempts if (each.bucket, each.key) == (bucket, key)]
+
+
+class MemoryOutbox:
+    """Outbox rows in order; a take holds one lock (relays take turns, as on SQLite)."""
+
+    def __init__(self) -> None:
+        self.rows: list[PendingChange] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def add(self, journal_id: int, entry: JournalRecord) -> None:
+        self.rows.append(PendingChange(next(self._ids), journal_id, entry))
+
+    def take(self, limit: int, send: Callable[[Sequence[PendingChange]], Sequence[int]]) -> int:
+        """As ``db.outbox.OutboxTable.take``: rows of what ``send`` returns are deleted,
+        and none if it raises (a relay that died before its commit)."""
+        with self._lock:
+            claimed = self.rows[:limit]
+            if claimed:
+                done = set(send(claimed))
+                self.rows = [row for row in self.rows if row.outbox_id not in done]
+            return len(claimed)
+
+
+class MemoryFeed:
+    """A topic that keeps every message body it accepts (``bodies``), in order.
+
+    ``refuse(key, times)`` refuses that key's next ``times`` entries, as a batch entry that
+    failed; ``down`` fails every request as an unreachable endpoint does.
+    """
+
+    where = "memory topic"
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, object]] = []
+        self.requests: list[int] = []  # entries per request
+        self.down = False
+        self._refusals: Tally[Key] = Tally()
+
+    def refuse(self, bucket: str, key: str, times: int = 1) -> None:
+        self._refusals[bucket, key] += times
+
+    def publish(self, changes: Sequence[PendingChange]) -> dict[int, str]:
+        if len(changes) > REQUEST_LIMIT:
+            raise ValueError(f"at most {REQUEST_LIMIT} changes a request")
+        if self.down:
+            raise QueueUnavailable("memory topic: unreachable")
+        self.requests.append(len(changes))
+        refused: dict[int, str] = {}
+        for change in changes:
+            if self._refusals[change.key] > 0:
+                self._refusals[change.key] -= 1
+                refused[change.outbox_id] = "Throttled: try again"
+                continue
+            self.bodies.append(change_message(change.journal_id, change.entry))
+        return refused
 
 
 class MemoryMetrics:

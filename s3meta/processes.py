@@ -1,4 +1,5 @@
-"""Real processes for local runs, tests and benchmarks: a Celery worker, moto's server."""
+"""Real processes for local runs, tests and benchmarks: a Celery worker, moto's server, the
+bridge and the relay."""
 
 from __future__ import annotations
 
@@ -96,38 +97,42 @@ class WorkerProcess:
         return code
 
 
-class BridgeProcess:
-    """``s3meta bridge`` in a subprocess, its output in ``log_path``; ready once it logs."""
+class CommandProcess:
+    """An ``s3meta`` command in a subprocess, its output in ``log_path``; ready once its log
+    holds ``ready``."""
 
     def __init__(
         self,
+        command: Sequence[str],
+        ready: bytes,
         env: Mapping[str, str],
         log_path: Path,
         *,
-        concurrency: int = 1,
-        args: Sequence[str] = (),
         cwd: Path | None = None,
     ) -> None:
+        self.name = command[0]
         self.log_path = log_path
+        self._ready_marker = ready
         self._log = log_path.open("wb")
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "s3meta.cli", "bridge", "--concurrency", str(concurrency),
-             *args],
+            [sys.executable, "-m", "s3meta.cli", *command],
             env={**os.environ, **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
-        )  # fmt: skip
+        )
         try:
-            wait_for(self._ready, 30, "the bridge")
+            wait_for(self._ready, 30, f"the {self.name}")
         except BaseException:
             self.stop(timeout=10)
             raise
 
     def _ready(self) -> bool:
         if self._process.poll() is not None:
-            raise RuntimeError(f"the bridge exited with {self._process.returncode}:\n{self.log()}")
-        return b"bridge: " in self.log_path.read_bytes()
+            raise RuntimeError(
+                f"the {self.name} exited with {self._process.returncode}:\n{self.log()}"
+            )
+        return self._ready_marker in self.log_path.read_bytes()
 
     @property
     def pid(self) -> int:
@@ -139,11 +144,49 @@ class BridgeProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def kill(self) -> None:
+        """SIGKILL: no round finished, no commit made."""
+        self._process.kill()
+        self._process.wait(timeout=10)
+        self._log.close()
+
+    def wait(self, timeout: float) -> int:
+        """The exit status once it exits by itself (``TimeoutExpired`` after ``timeout``)."""
+        code = self._process.wait(timeout=timeout)
+        self._log.close()
+        return code
+
     def stop(self, timeout: float = 60) -> int:
-        """SIGTERM (it stops after its batch and deletes), SIGKILL after ``timeout`` s."""
+        """SIGTERM (it stops after its batch or round), SIGKILL after ``timeout`` s."""
         code = stop_process(self._process, timeout=timeout)
         self._log.close()
         return code
+
+
+class BridgeProcess(CommandProcess):
+    """``s3meta bridge`` in a subprocess; ready once it logs."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        *,
+        concurrency: int = 1,
+        args: Sequence[str] = (),
+        cwd: Path | None = None,
+    ) -> None:
+        command = ["bridge", "--concurrency", str(concurrency), *args]
+        super().__init__(command, b"bridge: ", env, log_path, cwd=cwd)
+
+
+class RelayProcess(CommandProcess):
+    """``s3meta relay`` in a subprocess; ready once it logs."""
+
+    def __init__(
+        self, env: Mapping[str, str], log_path: Path, *, args: Sequence[str] = (),
+        cwd: Path | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(["relay", *args], b"relay: ", env, log_path, cwd=cwd)
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:

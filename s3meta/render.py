@@ -136,19 +136,7 @@ def _deleted_flag(row: ObjectRecord) -> str:
 
 def journal_to_json(entry: JournalRecord) -> dict[str, Any]:
     """One journal row as a JSON-ready dict, for ``s3meta show --history --json``."""
-    return {
-        "bucket": entry.bucket,
-        "key": entry.object_key,
-        "record_type": entry.record_type,
-        "version_id": entry.version_id,
-        "etag": entry.etag,
-        "size": entry.size,
-        "sequencer": entry.sequencer,
-        "event_name": entry.event_name,
-        "event_time": iso_utc(entry.event_time),
-        "applied_at": iso_utc(entry.applied_at),
-        "task_id": entry.task_id,
-    }
+    return entry.to_json()
 
 
 def journal_table(entries: Iterable[JournalRecord], *, title: str | None = "History") -> Table:

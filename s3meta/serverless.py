@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s3meta import composition
 from s3meta.aws.lambda_records import queue_message
@@ -44,6 +44,10 @@ from s3meta.domain.invocations import (
 from s3meta.domain.task_call import task_kwargs
 from s3meta.errors import DatabaseUnavailable, TransientError
 from s3meta.indexing import Failed, Indexed, Indexer, Refused, Retry
+
+if TYPE_CHECKING:
+    from db.outbox import OutboxTable
+    from s3meta.aws.feed import FeedPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +198,33 @@ def migration_url(settings: Settings) -> str:
     token = auth_token_source(rds_client(settings), url, region(settings))()
     register_secret(token)
     return make_url(url).set(password=token).render_as_string(hide_password=False)
+
+
+def relay_changes(settings: Settings, remaining_ms: RemainingTime) -> str:
+    """Publish the change feed's outbox until it is empty or the invocation's time is nearly
+    up (``S3META_LAMBDA_STOP_MARGIN_MS`` left); a summary of what was published. A scheduled
+    invocation (the relay function) runs it: what is left waits for the next one."""
+    import threading
+
+    from s3meta.relay import Relay
+
+    outbox, publisher = _change_feed(settings)
+    relay = Relay(outbox, publisher, composition.relay_retries(settings), drain=True)
+    seconds = max(0.0, (remaining_ms() - settings.lambda_stop_margin_ms) / 1000)
+    timer = threading.Timer(seconds, relay.stop)
+    timer.start()
+    try:
+        stats = relay.run()
+    finally:
+        timer.cancel()
+    logger.info("relay: %s", stats.summary())
+    return stats.summary()
+
+
+@cache
+def _change_feed(settings: Settings) -> tuple[OutboxTable, FeedPublisher]:
+    """The relay's parts, kept for the execution environment's life."""
+    return composition.change_feed(settings)
 
 
 @cache

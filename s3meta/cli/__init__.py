@@ -26,6 +26,7 @@ COMMANDS = {
     "health": "s3meta.cli.health:health",
     "list": "s3meta.cli.query:list_objects",
     "reconcile": "s3meta.cli.reconcile:reconcile",
+    "relay": "s3meta.cli.relay:relay",
     "requeue": "s3meta.cli.requeue:requeue",
     "serve": "s3meta.cli.serve:serve",
     "setup": "s3meta.cli.setup:setup",

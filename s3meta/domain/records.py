@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from s3meta.domain.times import iso_utc
 
 # Where a listing stands: the (bucket, key) of the last object read.
 Position = tuple[str, str]
@@ -76,6 +79,23 @@ class JournalRecord:
     event_time: datetime | None
     applied_at: datetime
     task_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready values: times in UTC to the microsecond (``iso_utc``), ``key`` for the
+        object's key; what ``show --history --json`` and the change feed's messages hold."""
+        return {
+            "bucket": self.bucket,
+            "key": self.object_key,
+            "record_type": self.record_type,
+            "version_id": self.version_id,
+            "etag": self.etag,
+            "size": self.size,
+            "sequencer": self.sequencer,
+            "event_name": self.event_name,
+            "event_time": iso_utc(self.event_time),
+            "applied_at": iso_utc(self.applied_at),
+            "task_id": self.task_id,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,14 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 UNITS_DIR = ROOT / "deploy" / "systemd"
 # The services s3meta runs, by role; the rest (mysql, mysql-replica, redis, moto) are stand-ins.
-APP_SERVICES = ("migrate", "setup", "bridge", "worker", "flower", "api")
+APP_SERVICES = ("migrate", "setup", "bridge", "worker", "flower", "api", "relay")
 UNIT_OF_SERVICE = {
     "migrate": "s3meta-migrate.service",
     "worker": "s3meta-worker.service",
     "bridge": "s3meta-bridge.service",
     "flower": "s3meta-flower.service",
     "api": "s3meta-api.service",
+    "relay": "s3meta-relay.service",
 }
 
 _VARIABLE = re.compile(

@@ -284,7 +284,9 @@ def test_nothing_local_or_secret_goes_into_the_build_context() -> None:
 # systemd units ---------------------------------------------------------------------------
 
 
-LONG_RUNNING_UNITS = sorted(UNIT_OF_SERVICE[s] for s in ("worker", "bridge", "flower", "api"))
+LONG_RUNNING_UNITS = sorted(
+    UNIT_OF_SERVICE[s] for s in ("worker", "bridge", "flower", "api", "relay")
+)
 
 
 def test_the_migration_unit_runs_once_when_started_by_hand() -> None:
