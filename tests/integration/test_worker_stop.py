@@ -76,6 +76,7 @@ def test_a_message_the_long_poll_in_flight_gets_while_the_worker_stops_is_visibl
         assert code == 0, stopping.log()
         assert in_flight() == 0, stopping.log()
         assert "made 1 message(s) received after the consumer" in stopping.log()
+        print(*(line for line in stopping.log().splitlines() if "at cancel in" in line), sep="\n")
 
         successor = worker("successor")
         try:
