@@ -129,6 +129,11 @@ class Settings(HealthSettings):
     # at once, as kombu does. A worker killed with deletes pending only sees those tasks
     # again after the visibility timeout.
     ack_batch_delay: float = Field(default=1.0, ge=0, le=60)
+    # A stopping worker reads its task queue's long poll still in flight for at most this
+    # long, and makes what it got visible again. A busy queue's poll answers at once; an
+    # idle queue's poll abandoned after this hides any message reaching it in its last
+    # seconds for the visibility timeout. 0: not read at all.
+    stop_receive_wait: float = Field(default=1.0, ge=0, le=20)
     # botocore's own quick retries inside one attempt; Celery retries beyond that.
     s3_max_attempts: int = Field(default=3, ge=1, le=10)
     # S3 sends only ObjectCreated:* for an upload with tags (no ObjectTagging event), so tags

@@ -48,6 +48,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "polling_interval": settings.broker_polling_interval,
         # s3meta.compat.kombu.BatchedAcks: acks' deletes ten to a request.
         "ack_batch_delay": settings.ack_batch_delay,
+        # s3meta.compat.kombu.ReadReceiveOnCancel: a stopping worker's poll in flight.
+        "stop_receive_wait": settings.stop_receive_wait,
     }
     broker = broker_url(settings)
     sqs = broker.startswith("sqs://")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import select
 import threading
 import time
 import weakref
@@ -33,7 +34,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
+from kombu.asynchronous import READ, WRITE
+from kombu.asynchronous.aws.connection import AsyncConnection
+from kombu.asynchronous.aws.sqs.connection import AsyncSQSConnection
 from kombu.asynchronous.aws.sqs.message import AsyncMessage
+from kombu.asynchronous.http.curl import CurlClient
 from kombu.messaging import Producer
 from kombu.pidbox import Mailbox
 from kombu.serialization import dumps as serialize
@@ -498,6 +503,154 @@ class RecreateVanishedControlQueues(QueueHeartbeat):
                 time.sleep(RECREATE_PAUSE)
 
 
+# How long a stopping consumer reads the answer of its queue's receive still in flight, unless
+# the transport option ``stop_receive_wait`` says (``S3META_STOP_RECEIVE_WAIT``). A busy
+# queue's long poll answers as soon as a message arrives, so this is mostly slack; an idle
+# queue's poll, abandoned after it, hides any message reaching it in its last seconds for the
+# visibility timeout (README, "Reliability").
+STOP_RECEIVE_WAIT = 1.0
+
+
+def read_until_settled(client: Any, answer: Any, deadline: float) -> bool:
+    """Drive ``client`` (kombu's curl client) until ``answer`` settles or ``deadline``
+    (monotonic) passes, without the event loop; whether it settled.
+
+    The answer's callbacks run as the event loop would run them.
+    """
+    import pycurl  # type: ignore[import-untyped]  # a CurlClient exists: so does pycurl
+
+    while not _settled(answer):
+        left = deadline - time.monotonic()
+        if left <= 0 or client._closed:
+            return False
+        fds = dict(client._fds)
+        readable, writable, _ = select.select(
+            [fd for fd, events in fds.items() if events & READ],
+            [fd for fd, events in fds.items() if events & WRITE],
+            [],
+            min(left, 0.05),
+        )
+        for fd in readable:
+            client._on_event(fd, pycurl.CSELECT_IN)
+        for fd in writable:
+            client._on_event(fd, pycurl.CSELECT_OUT)
+        if not readable and not writable:
+            # curl's own timers: connecting, and a request not yet started.
+            client._on_event(pycurl.SOCKET_TIMEOUT, 0)
+    return True
+
+
+def _settled(answer: Any) -> bool:
+    return bool(answer.ready or answer.failed or answer.cancelled)
+
+
+class ReadReceiveOnCancel(_Channel):
+    """A cancelled consumer reads the answer of its queue's receive in flight, briefly.
+
+    At a warm shutdown Celery cancels the task consumer and then closes the event loop,
+    and with it kombu's HTTP client, without reading the long poll still in flight. SQS
+    answers that poll all the same: the messages in it, never delivered, stayed invisible
+    for the whole visibility timeout. Read at cancel (for at most ``STOP_RECEIVE_WAIT``),
+    they reach kombu's own release for a queue whose consumer is gone
+    (``_on_messages_ready``), which makes them visible at once. Only queues whose messages
+    are acknowledged: kombu deletes a no-ack queue's (control, events) as it reads them.
+    """
+
+    MIRRORS: ClassVar[tuple[Mirrored, ...]] = (
+        Mirrored(
+            _Channel,
+            "_get_from_sqs",
+            ("self", "queue_name", "queue_url", "connection", "count", "callback"),
+        ),
+        Mirrored(_Channel, "basic_cancel", ("self", "consumer_tag")),
+        Mirrored(_Channel, "_on_messages_ready", ("self", "queue", "qname", "messages")),
+        Mirrored(_Channel, "_release_messages", ("self", "queue", "qname", "messages")),
+        Mirrored(_Channel, "wait_time_seconds", ("self",)),
+        Mirrored(_Channel, "transport_options", ("self",)),
+        Mirrored(_Channel, "_noack_queues", ("self",)),
+        # The answer is the promise ``receive_message`` returns; the client, ``_httpclient``.
+        Mirrored(
+            AsyncSQSConnection,
+            "receive_message",
+            (
+                "self",
+                "queue",
+                "queue_url",
+                "number_messages",
+                "visibility_timeout",
+                "attributes",
+                "wait_time_seconds",
+                "callback",
+            ),
+        ),
+        Mirrored(AsyncConnection, "__init__", ("self", "sqs_connection", "http_client", "kwargs")),
+        # What the event loop calls on curl's sockets; ``_handle_socket`` fills ``_fds``.
+        Mirrored(CurlClient, "_on_event", ("self", "fd", "event", "_pycurl")),
+        Mirrored(CurlClient, "_handle_socket", ("self", "event", "fd", "multi", "data", "_pycurl")),
+        Mirrored(CurlClient, "close", ("self",)),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # SQS queue name -> (its receive's answer, the HTTP client, when SQS answers at latest).
+        self._receiving: dict[str, tuple[Any, Any, float]] = {}
+
+    def _get_from_sqs(
+        self,
+        queue_name: str,
+        queue_url: str,
+        connection: Any,
+        count: int = 1,
+        callback: Any = None,
+    ) -> Any:
+        answer = super()._get_from_sqs(queue_name, queue_url, connection, count, callback)
+        client = getattr(connection, "_httpclient", None)
+        if isinstance(client, CurlClient):
+            # SQS answers a long poll within its wait; kombu's client gives up at 20 s.
+            due = time.monotonic() + self.wait_time_seconds + 1
+            self._receiving[queue_name] = (answer, client, due)
+        return answer
+
+    @property
+    def stop_receive_wait(self) -> float:
+        """Seconds a cancelled consumer reads its queue's receive in flight."""
+        wait = self.transport_options.get("stop_receive_wait")
+        return STOP_RECEIVE_WAIT if wait is None else float(wait)
+
+    def basic_cancel(self, consumer_tag: str) -> Any:
+        queue = self._tag_to_queue.get(consumer_tag)
+        acked = queue is not None and queue not in self._noack_queues
+        cancelled = super().basic_cancel(consumer_tag)
+        if queue is not None:
+            name = self.canonical_queue_name(queue)
+            if acked:
+                self._read_receive_in_flight(name)
+            self._receiving.pop(name, None)
+        return cancelled
+
+    def _read_receive_in_flight(self, name: str) -> None:
+        answer, client, due = self._receiving.pop(name, (None, None, 0.0))
+        if answer is None or _settled(answer):
+            return
+        started = time.monotonic()
+        read = read_until_settled(client, answer, min(due, started + self.stop_receive_wait))
+        logger.info(
+            "%s the receive in flight on %s at cancel in %.2f s",
+            "read" if read else "abandoned",
+            name,
+            time.monotonic() - started,
+        )
+
+    def _release_messages(self, queue: str, qname: str, messages: list[dict[str, Any]]) -> None:
+        """kombu's release, logged where s3meta's log shows it (kombu's own is quieted)."""
+        super()._release_messages(queue, qname, messages)
+        logger.info(
+            "made %d message(s) received after the consumer of %s was cancelled visible again",
+            len(messages),
+            qname,
+        )
+
+
 class PurgeCountsOnce(_Channel):
     """``celery purge`` reports how many messages it purged.
 
@@ -514,68 +667,6 @@ class PurgeCountsOnce(_Channel):
         name = self.canonical_queue_name(queue)
         self.sqs(queue=name).purge_queue(QueueUrl=self._new_queue(queue))
         return size
-
-
-class ReturnReservedOnClose(_Channel):
-    """A closing channel makes the messages it received but never started visible at once.
-
-    kombu 5.7 leaves a stopping worker's reserved (prefetched) tasks unacked, and SQS keeps
-    them hidden for the rest of the visibility timeout (30 min by default). Where kombu's
-    own restore runs, it sends a copy and leaves the original to come back later as a
-    duplicate; returned messages are dropped from its bookkeeping instead. Tasks still
-    running are left alone: their ack comes.
-    """
-
-    MIRRORS: ClassVar[tuple[Mirrored, ...]] = (
-        Mirrored(_Channel, "close", ("self",)),
-        Mirrored(SQS.QoS, "_flush", ("self",)),
-        Mirrored(SQS.QoS, "_delivered"),
-    )
-
-    def close(self) -> None:
-        if not self.closed and self.connection is not None:
-            for consumer_tag in list(self._consumers):
-                self.basic_cancel(consumer_tag)
-            self._return_unacked()
-        super().close()
-
-    def _return_unacked(self) -> None:
-        qos = self._qos
-        if qos is None:
-            return
-        qos._flush()
-        running = running_delivery_tags()
-        receipts: dict[tuple[str, str], list[str]] = {}
-        for tag, message in list(qos._delivered.items()):
-            if tag in running:
-                continue
-            info = message.delivery_info
-            sqs_message, url = info.get("sqs_message"), info.get("sqs_queue")
-            if not sqs_message or not url:
-                continue
-            key = (str(url), str(info.get("routing_key") or ""))
-            receipts.setdefault(key, []).append(sqs_message["ReceiptHandle"])
-            del qos._delivered[tag]
-        for (url, routing_key), handles in receipts.items():
-            self._make_visible(url, routing_key, handles)
-
-    def _make_visible(self, url: str, routing_key: str, handles: list[str]) -> None:
-        client = self.sqs(queue=self.canonical_queue_name(routing_key))
-        returned = 0
-        for start in range(0, len(handles), _BATCH):
-            entries = [
-                {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                for n, handle in enumerate(handles[start : start + _BATCH])
-            ]
-            try:
-                answer = client.change_message_visibility_batch(QueueUrl=url, Entries=entries)
-            except ClientError as exc:
-                logger.warning("could not return reserved messages to %s: %s", url, exc)
-                continue
-            returned += len(answer.get("Successful", []))
-        logger.info(
-            "returned %d of %d reserved message(s) to %s", returned, len(handles), routing_key
-        )
 
 
 # Where an acknowledged message is deleted: (queue URL, SQS queue name or None).
@@ -763,12 +854,82 @@ class BatchedAcks(_Channel):
                     exc,
                 )
 
+    def _flush_acks(self) -> None:
+        """Send the deletes this channel holds back now."""
+        sender = self._ack_sender
+        if sender is not None and sender.pid == os.getpid():
+            sender.flush()
+
     def close(self) -> None:
         sender = self._ack_sender
         if sender is not None and sender.pid == os.getpid():
             sender.close()
         self._ack_sender = None
         super().close()
+
+
+class ReturnReservedOnClose(BatchedAcks):
+    """A closing channel makes the messages it received but never started visible at once.
+
+    kombu 5.7 leaves a stopping worker's reserved (prefetched) tasks unacked, and SQS keeps
+    them hidden for the rest of the visibility timeout (30 min by default). Where kombu's
+    own restore runs, it sends a copy and leaves the original to come back later as a
+    duplicate; returned messages are dropped from its bookkeeping instead. Tasks still
+    running are left alone: their ack comes. The deletes of acknowledged messages go out
+    first, so that nothing returned can be one whose task is done.
+    """
+
+    MIRRORS: ClassVar[tuple[Mirrored, ...]] = (
+        Mirrored(_Channel, "close", ("self",)),
+        Mirrored(SQS.QoS, "_flush", ("self",)),
+        Mirrored(SQS.QoS, "_delivered"),
+    )
+
+    def close(self) -> None:
+        if not self.closed and self.connection is not None:
+            for consumer_tag in list(self._consumers):
+                self.basic_cancel(consumer_tag)
+            self._return_unacked()
+        super().close()
+
+    def _return_unacked(self) -> None:
+        qos = self._qos
+        if qos is None:
+            return
+        self._flush_acks()
+        qos._flush()
+        running = running_delivery_tags()
+        receipts: dict[tuple[str, str], list[str]] = {}
+        for tag, message in list(qos._delivered.items()):
+            if tag in running:
+                continue
+            info = message.delivery_info
+            sqs_message, url = info.get("sqs_message"), info.get("sqs_queue")
+            if not sqs_message or not url:
+                continue
+            key = (str(url), str(info.get("routing_key") or ""))
+            receipts.setdefault(key, []).append(sqs_message["ReceiptHandle"])
+            del qos._delivered[tag]
+        for (url, routing_key), handles in receipts.items():
+            self._make_visible(url, routing_key, handles)
+
+    def _make_visible(self, url: str, routing_key: str, handles: list[str]) -> None:
+        client = self.sqs(queue=self.canonical_queue_name(routing_key))
+        returned = 0
+        for start in range(0, len(handles), _BATCH):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for n, handle in enumerate(handles[start : start + _BATCH])
+            ]
+            try:
+                answer = client.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+            except ClientError as exc:
+                logger.warning("could not return reserved messages to %s: %s", url, exc)
+                continue
+            returned += len(answer.get("Successful", []))
+        logger.info(
+            "returned %d of %d reserved message(s) to %s", returned, len(handles), routing_key
+        )
 
 
 def running_delivery_tags() -> set[str]:
@@ -787,6 +948,7 @@ def running_delivery_tags() -> set[str]:
 
 class Channel(
     ReturnReservedOnClose,
+    ReadReceiveOnCancel,
     AutoDeleteQueues,
     DeleteForgetsItsQueue,
     RecreateVanishedControlQueues,

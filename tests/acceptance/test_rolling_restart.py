@@ -1,7 +1,8 @@
 """A rolling deploy under load: each worker in turn stopped with SIGTERM, the schema migrated,
 a new worker started. Nothing is lost, and no message waits out its visibility timeout: a
-stopping worker hands back the tasks it reserved but never started, and sends the deletes of
-those it finished."""
+stopping worker reads the answer of its long poll still in flight and makes what it got
+visible again, sends the deletes of the tasks it finished, then hands back those it reserved
+but never started."""
 
 from __future__ import annotations
 
@@ -28,21 +29,17 @@ WORKERS = 2
 # Far longer than the test waits for the last row: a message left invisible by a stopping
 # worker would come back only after the test has failed.
 VISIBILITY_TIMEOUT = 300
-# Each HeadObject held this long and two threads a worker: the workers fall behind the feed,
-# so that each holds reserved tasks when it is stopped.
-HEAD_SECONDS = 0.4
+# Each HeadObject held this long and two threads a worker: the workers (at most 2 / 0.6 s
+# each) fall behind the feed, so that each holds reserved tasks when it is stopped.
+HEAD_SECONDS = 0.6
 THREADS = 2
 RETURNED = re.compile(r"returned (\d+) of (\d+) reserved message")
+READ = re.compile(r"(read|abandoned) the receive in flight on \S+ at cancel in ([\d.]+) s")
+RELEASED = re.compile(r"made (\d+) message\(s\) received after the consumer")
 
 
-@pytest.mark.timeout(240)
-@pytest.mark.xfail(
-    reason="known, not yet mended (issue 16, part 5): in most runs one task message a stopping "
-    "worker received from SQS reaches neither Celery nor its reserved set, and stays in flight "
-    "for the whole visibility timeout",
-    raises=AssertionError,
-    strict=False,
-)
+# A cap, not a figure: on a loaded shared machine setting up the stack alone takes minutes.
+@pytest.mark.timeout(480)
 def test_a_rolling_restart_of_the_workers_with_a_migration_between_loses_nothing(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -124,12 +121,15 @@ def test_a_rolling_restart_of_the_workers_with_a_migration_between_loses_nothing
         counted = outcomes(engine)
         engine.dispose()
 
-    returned = [tuple(map(int, found)) for log in logs for found in RETURNED.findall(log)]
+    returned = [[tuple(map(int, found)) for found in RETURNED.findall(log)] for log in logs]
+    reads = [[(how, float(took)) for how, took in READ.findall(log)] for log in logs]
+    released = [sum(map(int, RELEASED.findall(log))) for log in logs]
     print(
         f"\nrolling restart: {OBJECTS} objects at {RATE:.0f}/s, {WORKERS} workers "
         f"({THREADS} threads, HeadObject {HEAD_SECONDS} s) "
         f"stopped with SIGTERM in turn ({', '.join(f'{s:.1f} s' for s in stops)} to exit), "
         f"alembic upgrade head between ({', '.join(f'{s:.1f} s' for s in migrations)}); "
+        f"receive in flight at stop {reads}, its messages made visible {released}; "
         f"reserved messages returned (returned, reserved) {returned}; every row and no message "
         f"left (or given up on) {finished:.1f} s after the feed began; attempts {counted}"
         + (f"; LEFT IN FLIGHT: {late}" if late else "")
@@ -138,8 +138,9 @@ def test_a_rolling_restart_of_the_workers_with_a_migration_between_loses_nothing
     assert table == load.s3_etags()
     assert counted.get("failed", 0) == 0
     assert counted.get("result FAILURE", 0) == 0
-    assert returned, "no stopping worker returned reserved messages"
-    assert all(back == reserved for back, reserved in returned)
+    # Each stopping worker held reserved tasks, and handed every one back.
+    assert [len(found) for found in returned] == [1] * WORKERS, returned
+    assert all(back == reserved > 0 for found in returned for back, reserved in found)
     assert load.messages("S3META_DEAD_LETTER_QUEUE") == (0, 0)
 
 

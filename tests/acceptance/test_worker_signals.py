@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import uuid
 from pathlib import Path
@@ -191,4 +192,7 @@ def test_sigterm_returns_the_reserved_tasks_to_the_queue_at_once_and_only_once(
     assert exit_code == 0, worker.log()
     depth = tasks.depth()
     assert (depth.visible, depth.in_flight) == (3, 0), worker.log()
-    assert "returned 3 of 3 reserved message(s)" in worker.log()
+    # Reserved, or still in the answer of the long poll the stopping worker read at cancel.
+    returned = re.findall(r"returned (\d+) of \1 reserved message", worker.log())
+    released = re.findall(r"made (\d+) message\(s\) received after the consumer", worker.log())
+    assert sum(map(int, returned + released)) == 3, worker.log()

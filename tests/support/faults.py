@@ -111,6 +111,8 @@ class FaultProxy:
         self._sqs_faults: list[SqsFault] = []
         self._entry_faults: list[EntryFault] = []
         self._delays: dict[tuple[str, str], tuple[float, int, bool]] = {}
+        # (SQS action, queue name) -> seconds its answers are held, decided as they come back.
+        self._held_answers: dict[tuple[str, str], float] = {}
         self._shares: list[ShareFault] = []
         self._lock = threading.Lock()
         self.requests: Counter[tuple[str, str]] = Counter()
@@ -210,6 +212,17 @@ class FaultProxy:
         with self._lock:
             self._delays[(method, path)] = (seconds, times, response)
 
+    def hold_sqs_answers(self, action: str, queue: str, seconds: float) -> None:
+        """Hold for ``seconds`` SQS's answer to every ``action`` call on ``queue`` that comes
+        back from now on, calls already waiting upstream (a long poll) included."""
+        with self._lock:
+            self._held_answers[(action, queue)] = seconds
+
+    def _answer_hold(self, target: str, body: bytes) -> float:
+        with self._lock:
+            key = (target.removeprefix("AmazonSQS."), _queue_name(body))
+            return self._held_answers.get(key, 0.0) if target else 0.0
+
     def count(self, method: str, path: str) -> int:
         with self._lock:
             return self.requests[(method, path)]
@@ -295,6 +308,7 @@ class FaultProxy:
                         skipped.add("content-length")
                     if after_response:
                         time.sleep(delay)
+                    time.sleep(proxy._answer_hold(target, body))
                     self.send_response(response.status, response.reason)
                     for name, value in response.getheaders():
                         if name.lower() not in skipped:

@@ -322,6 +322,17 @@ def test_acks_are_batched_within_a_second_by_default(config: dict[str, Any]) -> 
     assert config["broker_transport_options"]["ack_batch_delay"] == 1.0
 
 
+def test_a_stopping_worker_reads_its_poll_in_flight_for_a_second_unless_told(
+    config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("S3META_STOP_RECEIVE_WAIT", "4")
+
+    options = celery_config(load_settings())["broker_transport_options"]
+
+    assert config["broker_transport_options"]["stop_receive_wait"] == 1.0
+    assert options["stop_receive_wait"] == 4.0
+
+
 def test_a_negative_ack_batch_delay_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     from s3meta.errors import ConfigError
 

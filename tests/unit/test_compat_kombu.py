@@ -1,9 +1,20 @@
+# kombu is untyped: every call into its event loop and HTTP client would need an ignore.
+# mypy: disable-error-code="no-untyped-call"
 """s3meta.compat.kombu: each patch still matches the kombu code it overrides or calls."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
+from kombu.asynchronous import Hub
+from kombu.asynchronous.http import Request
+from kombu.asynchronous.http.curl import CurlClient
 from kombu.transport import SQS
+from vine import promise
 
 from s3meta.compat import Mirrored, drifted
 from s3meta.compat import kombu as compat
@@ -19,6 +30,7 @@ PATCHES = [
     compat.AutoDeleteQueues,
     compat.DeleteForgetsItsQueue,
     compat.RecreateVanishedControlQueues,
+    compat.ReadReceiveOnCancel,
     compat.PurgeCountsOnce,
     compat.ReturnReservedOnClose,
     compat.BatchedAcks,
@@ -88,3 +100,79 @@ def test_a_failed_receive_delivers_nothing_instead_of_breaking_the_poll_loop() -
     channel = object.__new__(compat.Channel)
 
     assert channel._on_messages_ready("queue-url", "queue", []) == 0
+
+
+class _SlowAnswers(ThreadingHTTPServer):
+    """Answers every GET with its path after ``delay`` seconds (or once ``release`` is set)."""
+
+    daemon_threads = True
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.release = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.release.wait(server.delay)
+                body = self.path.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def slow_server(request: pytest.FixtureRequest) -> Iterator[_SlowAnswers]:
+    server = _SlowAnswers(request.param)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _request_in_flight(server: _SlowAnswers) -> tuple[CurlClient, promise, list[bytes]]:
+    client = CurlClient(Hub())
+    bodies: list[bytes] = []
+    answer = promise(lambda response: bodies.append(response.body))
+    request = Request(f"http://127.0.0.1:{server.server_address[1]}/answer")
+    request.then(answer)
+    client.add_request(request)
+    return client, answer, bodies
+
+
+@pytest.mark.parametrize("slow_server", [0.3], indirect=True)
+def test_a_request_in_flight_is_read_to_its_answer_without_the_event_loop(
+    slow_server: _SlowAnswers,
+) -> None:
+    client, answer, bodies = _request_in_flight(slow_server)
+
+    assert compat.read_until_settled(client, answer, time.monotonic() + 10)
+    assert bodies == [b"/answer"]
+    client.close()
+
+
+@pytest.mark.parametrize("slow_server", [30.0], indirect=True)
+def test_reading_a_request_in_flight_gives_up_at_its_deadline(slow_server: _SlowAnswers) -> None:
+    client, answer, bodies = _request_in_flight(slow_server)
+    deadline = time.monotonic() + 0.3
+
+    assert not compat.read_until_settled(client, answer, deadline)
+    assert time.monotonic() < deadline + 5
+    assert bodies == []
+    client.close()
+
+
+@pytest.mark.parametrize("slow_server", [30.0], indirect=True)
+def test_a_closed_client_is_not_read(slow_server: _SlowAnswers) -> None:
+    client, answer, _ = _request_in_flight(slow_server)
+    client.close()
+
+    assert not compat.read_until_settled(client, answer, time.monotonic() + 30)
