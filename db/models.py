@@ -15,6 +15,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from s3meta.domain.provenance import WIDTHS
+
 _MYSQL = ("mysql", "mariadb")
 _MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
@@ -126,6 +128,12 @@ class ObjectMetadata(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_task_id: Mapped[str | None] = mapped_column(sa.String(155))
+    # Who and how of the last event applied (revision 0004).
+    principal_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["principal_id"]))
+    source_ip_address: Mapped[str | None] = mapped_column(sa.String(WIDTHS["source_ip_address"]))
+    request_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["request_id"]))
+    host_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["host_id"]))
+    configuration_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["configuration_id"]))
 
 
 class TaskAttempt(Base):
@@ -175,3 +183,9 @@ class JournalEntry(Base):
     event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
     task_id: Mapped[str | None] = mapped_column(sa.String(155))
+    # Who and how, from the change's event (revision 0004).
+    principal_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["principal_id"]))
+    source_ip_address: Mapped[str | None] = mapped_column(sa.String(WIDTHS["source_ip_address"]))
+    request_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["request_id"]))
+    host_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["host_id"]))
+    configuration_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["configuration_id"]))

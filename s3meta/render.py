@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from s3meta.domain.objects import to_utc
+from s3meta.domain.provenance import FIELDS as PROVENANCE_FIELDS
 from s3meta.domain.records import JournalRecord, ObjectRecord
 from s3meta.domain.terminal import printable
 from s3meta.domain.times import iso_utc
@@ -36,8 +37,17 @@ _SHOWN_WHEN_SET = frozenset(
         "restore_status",
         "parts_count",
         "tags",
+        *PROVENANCE_FIELDS,
     }
 )
+# The journal table's columns of who and how, shown when an entry has one.
+_PROVENANCE_HEADINGS = {
+    "principal_id": "requester",
+    "source_ip_address": "source ip",
+    "request_id": "request id",
+    "host_id": "x-amz-id-2",
+    "configuration_id": "configuration",
+}
 
 
 def row_to_json(row: ObjectRecord) -> dict[str, Any]:
@@ -57,6 +67,7 @@ def row_to_json(row: ObjectRecord) -> dict[str, Any]:
         "updated_at": iso_utc(row.updated_at),
         "event_name": row.event_name,
         "event_time": iso_utc(row.event_time),
+        **_provenance(row),
         "deleted_at": iso_utc(row.deleted_at),
         "deleted_by": row.deleted_by,
         # Deleted, and HeadObject never found the object: not an object at all.
@@ -148,7 +159,13 @@ def journal_to_json(entry: JournalRecord) -> dict[str, Any]:
         "event_time": iso_utc(entry.event_time),
         "applied_at": iso_utc(entry.applied_at),
         "task_id": entry.task_id,
+        **_provenance(entry),
     }
+
+
+def _provenance(record: ObjectRecord | JournalRecord) -> dict[str, str | None]:
+    """Who and how, by field name (``s3meta.domain.provenance``)."""
+    return {name: getattr(record, name) for name in PROVENANCE_FIELDS}
 
 
 def journal_table(entries: Iterable[JournalRecord], *, title: str | None = "History") -> Table:
@@ -163,6 +180,11 @@ def journal_table(entries: Iterable[JournalRecord], *, title: str | None = "Hist
     table.add_column("etag", overflow="fold")
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("task id", overflow="fold")
+    entries = list(entries)
+    # Requeues and backfills have none: a column only if some entry has a value.
+    shown = [name for name in PROVENANCE_FIELDS if any(getattr(e, name) for e in entries)]
+    for name in shown:
+        table.add_column(_PROVENANCE_HEADINGS[name], overflow="fold")
     for entry in entries:
         table.add_row(
             _plain(iso_utc(entry.applied_at) or _MISSING),
@@ -174,6 +196,7 @@ def journal_table(entries: Iterable[JournalRecord], *, title: str | None = "Hist
             _plain(entry.etag or _MISSING),
             _plain(human_size(entry.size)),
             _plain(entry.task_id or _MISSING),
+            *(_plain(getattr(entry, name) or _MISSING) for name in shown),
         )
     return table
 

@@ -58,6 +58,12 @@ class EventInfo:
     version_id: str | None = None
     size: int | None = None
     etag: str | None = None
+    # Who and how (``s3meta.domain.provenance``): None for a requeue or a backfill.
+    principal_id: str | None = None
+    source_ip_address: str | None = None
+    request_id: str | None = None
+    host_id: str | None = None
+    configuration_id: str | None = None
 
 
 def state_from_head(

@@ -55,6 +55,13 @@ class ObjectRecord:
     # Deleted, and nothing ever showed the object existed (see Change.shows_existence).
     never_seen: bool = False
     last_task_id: str | None = None
+    # Who and how of the last event applied (``s3meta.domain.provenance``); a requeue
+    # keeps them, as it keeps the event's other fields.
+    principal_id: str | None = None
+    source_ip_address: str | None = None
+    request_id: str | None = None
+    host_id: str | None = None
+    configuration_id: str | None = None
 
     @property
     def uri(self) -> str:
@@ -76,6 +83,13 @@ class JournalRecord:
     event_time: datetime | None
     applied_at: datetime
     task_id: str | None
+    # Who and how, from the change's event: None for a requeue, a backfill, or an event
+    # without them (``s3meta.domain.provenance``).
+    principal_id: str | None = None
+    source_ip_address: str | None = None
+    request_id: str | None = None
+    host_id: str | None = None
+    configuration_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

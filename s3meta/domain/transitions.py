@@ -25,6 +25,7 @@ from s3meta.domain.ordering import (
     is_newer,
     record_type,
 )
+from s3meta.domain.provenance import FIELDS as PROVENANCE_FIELDS
 from s3meta.domain.records import JournalRecord, ObjectRecord
 
 
@@ -155,7 +156,12 @@ def _seen_before_its_removal(stored: ObjectRecord, change: Change, now: datetime
     if not stored.never_seen or not change.shows_existence():
         return Transition(Outcome.SKIPPED)
     after = replace(stored, never_seen=False, updated_at=now, last_task_id=change.task_id)
-    removal = EventInfo(stored.event_name, stored.event_time, stored.sequencer)
+    removal = EventInfo(
+        stored.event_name,
+        stored.event_time,
+        stored.sequencer,
+        **{name: getattr(stored, name) for name in PROVENANCE_FIELDS},
+    )
     journal = _journal(after, RecordType.DELETE, replace(change, event=removal), now)
     return Transition(Outcome.GONE, after, journal)
 
@@ -192,6 +198,8 @@ def _filled(record: ObjectRecord, change: Change, now: datetime) -> ObjectRecord
     # A manual requeue carries no event: the last event's fields stay.
     if event.event_name is not None:
         updates["event_name"] = event.event_name
+        # Who and how belong to the event: all of them replaced, absent ones with None.
+        updates.update((name, getattr(event, name)) for name in PROVENANCE_FIELDS)
     if event.event_time is not None:
         updates["event_time"] = event.event_time
     if event.sequencer is not None:
@@ -226,4 +234,5 @@ def _journal(
         event_time=change.event.event_time,
         applied_at=now,
         task_id=change.task_id,
+        **{name: getattr(change.event, name) for name in PROVENANCE_FIELDS},
     )
