@@ -128,6 +128,12 @@ class ObjectMetadata(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_task_id: Mapped[str | None] = mapped_column(sa.String(155))
+    # Everything else HeadObject says (revision 0005); headers is null on rows not written since.
+    content_encoding: Mapped[str | None] = mapped_column(sa.String(255))
+    replication_status: Mapped[str | None] = mapped_column(sa.String(16))
+    checksum_type: Mapped[str | None] = mapped_column(sa.String(16))
+    bucket_key_enabled: Mapped[bool | None] = mapped_column(sa.Boolean)
+    headers: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
     # Who and how of the last event applied (revision 0004).
     principal_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["principal_id"]))
     source_ip_address: Mapped[str | None] = mapped_column(sa.String(WIDTHS["source_ip_address"]))

@@ -25,6 +25,7 @@ from db.errors import translated_errors
 from db.models import JournalEntry, ObjectMetadata, TaskAttempt
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.records import (
+    MAPPING_FIELDS,
     AttemptRecord,
     BucketRows,
     FailedKey,
@@ -311,7 +312,7 @@ _OBJECTS = sa.select(*_columns(ObjectMetadata, ObjectRecord))
 
 def _object(row: sa.Row[Any]) -> ObjectRecord:
     values = row._asdict()
-    for name in ("user_metadata", "tags"):
+    for name in MAPPING_FIELDS:
         # A record is read-only all through: its JSON columns too.
         if values[name] is not None:
             values[name] = MappingProxyType(dict(values[name]))
@@ -361,6 +362,12 @@ def _conditions(where: ObjectFilter) -> list[sa.ColumnElement[bool]]:
         found.append(ObjectMetadata.content_type == where.content_type)
     if where.storage_class is not None:
         found.append(ObjectMetadata.storage_class == where.storage_class)
+    if where.replication_status is not None:
+        found.append(ObjectMetadata.replication_status == where.replication_status)
+    if where.checksum_type is not None:
+        found.append(ObjectMetadata.checksum_type == where.checksum_type)
+    if where.content_encoding is not None:
+        found.append(ObjectMetadata.content_encoding == where.content_encoding)
     if where.min_size is not None:
         found.append(ObjectMetadata.size >= where.min_size)
     if where.max_size is not None:

@@ -37,6 +37,10 @@ _SHOWN_WHEN_SET = frozenset(
         "restore_status",
         "parts_count",
         "tags",
+        "content_encoding",
+        "replication_status",
+        "checksum_type",
+        "bucket_key_enabled",
         *PROVENANCE_FIELDS,
     }
 )
@@ -84,6 +88,12 @@ def row_to_json(row: ObjectRecord) -> dict[str, Any]:
         "parts_count": row.parts_count,
         # null: never fetched; {}: fetched, none set.
         "tags": dict(row.tags) if row.tags is not None else None,
+        "content_encoding": row.content_encoding,
+        "replication_status": row.replication_status,
+        "checksum_type": row.checksum_type,
+        "bucket_key_enabled": row.bucket_key_enabled,
+        # By HTTP name. null: the row was written before s3meta kept them (backfill it).
+        "headers": dict(row.headers) if row.headers is not None else None,
     }
 
 
@@ -218,6 +228,8 @@ def _display(name: str, value: Any) -> str:
         return _MISSING
     if name == "metadata":
         return _pairs(value) or _MISSING
+    if name == "headers":
+        return _pairs(value) or "(none)"
     if name == "tags":
         # {} is a finding (fetched, none set), not a gap; unfetched tags never get here.
         return _pairs(value) or "(none)"

@@ -66,7 +66,9 @@ def _prefix_uri(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
 @click.option(
     "--only-missing",
     is_flag=True,
-    help="Skip keys whose row already matches the object (same ETag and size, not deleted).",
+    help="Skip keys whose row already matches the object (same ETag and size, not deleted, "
+    "written since the row kept every header): after a migration that adds columns, this "
+    "fills them for existing rows.",
 )
 @click.option(
     "--batch-size",

@@ -12,6 +12,7 @@ from db.reader import open_reader
 from s3meta import composition
 from s3meta.cli.params import bucket_name, s3_uri
 from s3meta.config import get_settings
+from s3meta.domain.objects import CHECKSUM_TYPES, REPLICATION_STATUSES
 from s3meta.domain.records import ObjectFilter
 from s3meta.domain.terminal import printable
 from s3meta.masking import mask_url
@@ -109,6 +110,18 @@ def _show_history(shown: query.Shown, *, as_json: bool) -> None:
     help="Also list keys never seen in S3: requeued or removed while HeadObject found no "
     "object, and no event showed one existed (a typo in a requeue, say).",
 )
+@click.option(
+    "--replication-status",
+    type=click.Choice(REPLICATION_STATUSES, case_sensitive=False),
+    default=None,
+    help="Only objects HeadObject reported in this replication status (FAILED: to retry).",
+)
+@click.option(
+    "--checksum-type",
+    type=click.Choice(CHECKSUM_TYPES, case_sensitive=False),
+    default=None,
+    help="Only objects whose checksum is of this type.",
+)
 def list_objects(
     bucket: str,
     prefix: str,
@@ -116,6 +129,8 @@ def list_objects(
     limit: int | None,
     include_deleted: bool,
     include_never_seen: bool,
+    replication_status: str | None,
+    checksum_type: str | None,
 ) -> None:
     """List the recorded objects of a bucket in key order."""
     where = ObjectFilter(
@@ -123,6 +138,8 @@ def list_objects(
         prefix,
         include_deleted=include_deleted,
         include_never_seen=include_never_seen,
+        replication_status=replication_status.upper() if replication_status else None,
+        checksum_type=checksum_type.upper() if checksum_type else None,
     )
     with open_reader(composition.read_database_url(get_settings())) as reader:
         if as_json:

@@ -15,6 +15,8 @@ from datetime import datetime
 
 # Where a listing stands: the (bucket, key) of the last object read.
 Position = tuple[str, str]
+# The fields of ``ObjectRecord`` that are mappings (JSON columns), read-only in a record.
+MAPPING_FIELDS = ("user_metadata", "tags", "headers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,14 @@ class ObjectRecord:
     restore_status: str | None = None
     parts_count: int | None = None
     tags: Mapping[str, str] | None = None  # None: never fetched; {}: fetched, none set
+    content_encoding: str | None = None
+    replication_status: str | None = None
+    checksum_type: str | None = None
+    bucket_key_enabled: bool | None = None
+    # Presentation headers by HTTP name (``s3meta.domain.objects.HEADERS``); None: the row
+    # was last written before s3meta recorded them (revision 0005), which is what
+    # ``backfill --only-missing`` fills.
+    headers: Mapping[str, str] | None = None
     sequencer: str | None = None
     event_name: str | None = None
     event_time: datetime | None = None
@@ -185,6 +195,9 @@ class ObjectFilter:
     # a bounded window of the index per page (``ObjectReader.page``'s ``scan``).
     content_type: str | None = None
     storage_class: str | None = None
+    replication_status: str | None = None
+    checksum_type: str | None = None
+    content_encoding: str | None = None
     min_size: int | None = None
     max_size: int | None = None
     modified_after: datetime | None = None  # last_modified at or after
@@ -206,6 +219,9 @@ class ObjectFilter:
             for value in (
                 self.content_type,
                 self.storage_class,
+                self.replication_status,
+                self.checksum_type,
+                self.content_encoding,
                 self.min_size,
                 self.max_size,
                 self.modified_after,
