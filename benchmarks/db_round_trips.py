@@ -49,8 +49,9 @@ def count_per_task(relay: RelayProcess, listener: str, run: Run, tasks: int, war
     return relay.counts()[listener] - before
 
 
-def s3meta_tasks(database_url: str, total: int) -> Run:
-    """A runner of successful ``extract_metadata`` tasks, one per uploaded object.
+def s3meta_tasks(database_url: str, total: int, *, versioned: bool = False) -> Run:
+    """A runner of successful ``extract_metadata`` tasks, one per uploaded object (in a
+    versioned bucket, if asked: each task then also records the object's version).
 
     The environment names the database; S3 is moto's, in process (``mock_aws`` must be on).
     """
@@ -58,7 +59,8 @@ def s3meta_tasks(database_url: str, total: int) -> Run:
 
     os.environ.update(AWS, S3META_DATABASE_URL=database_url, S3META_TASK_QUEUE=QUEUE)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    keys = upload(boto3.client("s3", region_name=AWS["AWS_REGION"]), BUCKET, total)
+    client = boto3.client("s3", region_name=AWS["AWS_REGION"])
+    keys = upload(client, BUCKET, total, versioned=versioned)
 
     from celery.app.trace import build_tracer
 
@@ -192,14 +194,21 @@ def _relay(server_url: str, names: list[str]) -> Iterator[RelayProcess]:
     show_default=True,
     help="the MySQL/MariaDB server, for a scratch database",
 )
-def main(tasks: int, warmup: int, mysql: str) -> None:
+@click.option(
+    "--versioned",
+    is_flag=True,
+    help="upload into a versioned bucket: each task also reads and writes object_versions",
+)
+def main(tasks: int, warmup: int, mysql: str, versioned: bool) -> None:
     from moto import mock_aws
 
     logging.basicConfig(level=logging.WARNING)
     tallies: dict[str, Tally] = {}
     with _relay(mysql, ["s3meta", "seed"]) as relay, scratch_database(mysql) as url:
         with mock_aws():
-            run = s3meta_tasks(_through(url, relay.ports["s3meta"]), warmup + tasks)
+            run = s3meta_tasks(
+                _through(url, relay.ports["s3meta"]), warmup + tasks, versioned=versioned
+            )
             tallies["s3meta"] = count_per_task(relay, "s3meta", run, tasks, warmup)
         check_rows(url, warmup + tasks)
         with seed_writes(_through(url, relay.ports["seed"])) as write:

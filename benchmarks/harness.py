@@ -28,9 +28,12 @@ AWS = {
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def upload(s3: Any, bucket: str, count: int) -> list[str]:
-    """``count`` small objects in a new ``bucket``, with keys that need encoding; their keys."""
+def upload(s3: Any, bucket: str, count: int, *, versioned: bool = False) -> list[str]:
+    """``count`` small objects in a new ``bucket`` (``versioned``, if asked), with keys that
+    need encoding; their keys."""
     s3.create_bucket(Bucket=bucket)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     keys = [f"bench/{n // 100:03d}/object {n:05d}+ü.bin" for n in range(count)]
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=os.urandom(64), Metadata={"n": key[-12:-6]})

@@ -142,6 +142,37 @@ class ObjectMetadata(Base):
     configuration_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["configuration_id"]))
 
 
+# S3's version ids are short URL-safe ASCII: as ASCII, the unique key fits InnoDB's 3072 bytes.
+VersionId = sa.String(1024).with_variant(
+    mysql.VARCHAR(1024, charset="ascii", collation="ascii_bin"), *_MYSQL
+)
+
+
+class ObjectVersion(Base):
+    """One row per (bucket, key, version id) of a versioned bucket, delete markers included:
+    the columns of ``object_metadata`` for that version (``s3meta.domain.versions``)."""
+
+    __tablename__ = "object_versions"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "bucket", "object_key", "version_id", name="uq_object_versions_bucket_key_version"
+        ),
+        _MYSQL_TABLE,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(BucketName)
+    object_key: Mapped[str] = mapped_column(ObjectKey)
+    version_id: Mapped[str] = mapped_column(VersionId)
+    is_delete_marker: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+# Every other column of object_metadata, the same in object_versions.
+for _column in ObjectMetadata.__table__.columns:
+    if _column.name not in ObjectVersion.__table__.columns:
+        ObjectVersion.__table__.append_column(_column._copy())  # type: ignore[attr-defined]
+
+
 class TaskAttempt(Base):
     """One row per run of ``extract_metadata``: why a key failed stays visible after retries."""
 

@@ -31,8 +31,9 @@ from s3meta.domain.task_call import (
     recordable_bucket,
     recordable_key,
 )
-from s3meta.domain.transitions import Applied, Change
+from s3meta.domain.transitions import NULL_VERSION, Applied, Change
 from s3meta.errors import (
+    DeleteMarkerFound,
     InvalidTaskArguments,
     ObjectNotFound,
     PermanentError,
@@ -46,8 +47,11 @@ logger = logging.getLogger(__name__)
 class ObjectStorage(Protocol):
     """Where objects are looked at (``s3meta.aws.s3.S3Storage``)."""
 
-    def head(self, bucket: str, key: str, *, with_tags: bool = False) -> ObjectState:
-        """The object's current state; raise ``ObjectNotFound`` if it does not exist."""
+    def head(
+        self, bucket: str, key: str, *, with_tags: bool = False, version_id: str | None = None
+    ) -> ObjectState:
+        """The object's current state (``version_id``'s, if given); raise ``ObjectNotFound``
+        if it does not exist, ``DeleteMarkerFound`` if it is a delete marker."""
         ...
 
 
@@ -204,12 +208,19 @@ class Indexer:
         try:
             observed_at = self.clock()
             state: ObjectState | None
+            marker: str | None = None
+            # In a versioned bucket the event's own version is looked at: each is recorded.
+            version = event.version_id if event.version_id != NULL_VERSION else None
             try:
-                state = self.storage.head(bucket, key, with_tags=self.fetch_tags)
+                state = self.storage.head(
+                    bucket, key, with_tags=self.fetch_tags, version_id=version
+                )
+            except DeleteMarkerFound as found:
+                state, marker = None, found.version_id
             except ObjectNotFound:
                 state = None
             # The outcome is decided under the row lock: succeeded, gone, or skipped if newer.
-            change = Change(bucket, key, state, event, observed_at, run.task_id)
+            change = Change(bucket, key, state, event, observed_at, run.task_id, marker)
             record = None if result is None else _recording(result, call, run, state)
             applied = self.store.apply(change, run.attempt(bucket, key, Outcome.SUCCEEDED), record)
         except transient as exc:

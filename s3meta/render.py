@@ -14,7 +14,7 @@ from rich.text import Text
 
 from s3meta.domain.objects import to_utc
 from s3meta.domain.provenance import FIELDS as PROVENANCE_FIELDS
-from s3meta.domain.records import JournalRecord, ObjectRecord
+from s3meta.domain.records import JournalRecord, ObjectRecord, VersionRecord
 from s3meta.domain.terminal import printable
 from s3meta.domain.times import iso_utc
 
@@ -94,6 +94,16 @@ def row_to_json(row: ObjectRecord) -> dict[str, Any]:
         "bucket_key_enabled": row.bucket_key_enabled,
         # By HTTP name. null: the row was written before s3meta kept them (backfill it).
         "headers": dict(row.headers) if row.headers is not None else None,
+    }
+
+
+def version_to_json(version: VersionRecord, *, latest: bool) -> dict[str, Any]:
+    """One version as ``row_to_json`` gives a row, and whether it is a delete marker and the
+    key's latest version (ListObjectVersions's IsLatest)."""
+    return {
+        **row_to_json(version),
+        "is_delete_marker": version.is_delete_marker,
+        "is_latest": latest,
     }
 
 

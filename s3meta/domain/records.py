@@ -79,6 +79,18 @@ class ObjectRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionRecord(ObjectRecord):
+    """One version of a key: its ``object_versions`` row, a field per column.
+
+    The fields of the current record, for this version (``s3meta.domain.versions``);
+    ``is_deleted`` says the version was removed (a DELETE naming it), and the event fields
+    are those of the version's creation.
+    """
+
+    is_delete_marker: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class JournalRecord:
     """One entry of the journal: its ``object_journal`` row, a field per column."""
 
