@@ -147,15 +147,15 @@ def wait_fed(
 
 
 @contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new database on ``server_url``'s server, migrated to the head; dropped afterwards."""
+def scratch_database(server_url: str, revision: str = "head") -> Iterator[str]:
+    """A new database on ``server_url``'s server, migrated to ``revision``; dropped afterwards."""
     name = f"s3meta_bench_{uuid.uuid4().hex[:8]}"
     server = sa.create_engine(server_url)
     with server.begin() as connection:
         connection.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
     url = f"{server_url.rstrip('/')}/{name}?charset=utf8mb4"
     try:
-        upgrade(url)
+        upgrade(url, revision)
         yield url
     finally:
         with server.begin() as connection:

@@ -12,15 +12,13 @@ the row count; one that copied the table would grow with it.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from benchmarks.figures import table
+from benchmarks.harness import scratch_database
 from db.migrations import migrations_folder, upgrade
 
 FIRST_ONLINE = "0003"  # the revision the later ones are measured from
@@ -71,21 +69,6 @@ def later_revisions(after: str) -> list[str]:
     return [revision for revision in reversed(found) if revision != after]
 
 
-@contextmanager
-def empty_database(server_url: str) -> Iterator[str]:
-    """A new empty database on ``server_url``'s server (URL); dropped afterwards."""
-    name = f"s3meta_bench_{uuid.uuid4().hex[:8]}"
-    server = sa.create_engine(server_url)
-    with server.begin() as connection:
-        connection.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    try:
-        yield f"{server_url.rstrip('/')}/{name}?charset=utf8mb4"
-    finally:
-        with server.begin() as connection:
-            connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        server.dispose()
-
-
 @click.command()
 @click.option("--rows", type=click.IntRange(min=1), default=100_000, show_default=True)
 @click.option("--from", "start", default=FIRST_ONLINE, show_default=True)
@@ -96,8 +79,7 @@ def empty_database(server_url: str) -> Iterator[str]:
     help="the MySQL/MariaDB server, for a scratch database",
 )
 def main(rows: int, start: str, mysql: str) -> None:
-    with empty_database(mysql) as url:
-        upgrade(url, start)
+    with scratch_database(mysql, start) as url:
         engine = sa.create_engine(url)
         began = time.perf_counter()
         filled = fill(engine, rows)
