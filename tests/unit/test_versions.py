@@ -198,3 +198,11 @@ def test_a_suspended_buckets_null_version_is_unversioned() -> None:
         task_id="t",
     )
     assert store.versions == {}
+
+
+def test_every_column_of_object_versions_but_its_id_is_a_field_of_version_record() -> None:
+    from db.models import ObjectVersion
+    from s3meta.domain.versions import version_fields
+
+    columns = {column.name for column in ObjectVersion.__table__.columns} - {"id"}
+    assert columns == set(version_fields())
