@@ -13,6 +13,10 @@ class ObjectNotFound(S3MetaError):
     """S3 says the object does not exist (HeadObject 404): it was deleted or never was."""
 
 
+class UnusableVersionId(S3MetaError):
+    """S3 refused a HeadObject's version id (400): malformed, or the bucket keeps no versions."""
+
+
 class DeleteMarkerFound(ObjectNotFound):
     """What HeadObject found is a delete marker (``x-amz-delete-marker``), of ``version_id``."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ from s3meta.errors import (
     PermanentError,
     S3MetaError,
     TransientError,
+    UnusableVersionId,
 )
 
 logger = logging.getLogger(__name__)
@@ -207,18 +208,14 @@ class Indexer:
         bucket, key, event = call.bucket, call.key, call.event
         try:
             observed_at = self.clock()
-            state: ObjectState | None
-            marker: str | None = None
             # In a versioned bucket the event's own version is looked at: each is recorded.
             version = event.version_id if event.version_id != NULL_VERSION else None
             try:
-                state = self.storage.head(
-                    bucket, key, with_tags=self.fetch_tags, version_id=version
-                )
-            except DeleteMarkerFound as found:
-                state, marker = None, found.version_id
-            except ObjectNotFound:
-                state = None
+                state, marker = self._look(bucket, key, version)
+            except UnusableVersionId:
+                # Not a version S3 knows (no real event names one): the key as it is now.
+                event = replace(event, version_id=None)
+                state, marker = self._look(bucket, key, None)
             # The outcome is decided under the row lock: succeeded, gone, or skipped if newer.
             change = Change(bucket, key, state, event, observed_at, run.task_id, marker)
             record = None if result is None else _recording(result, call, run, state)
@@ -242,6 +239,19 @@ class Indexer:
         else:
             self.metrics.record_indexed(event_to_row_lag(event.event_time, self.clock()))
         return _indexed(call, run, state, applied)
+
+    def _look(
+        self, bucket: str, key: str, version: str | None
+    ) -> tuple[ObjectState | None, str | None]:
+        """HeadObject's answer: the state (None if gone) and a delete marker's version id."""
+        try:
+            return self.storage.head(
+                bucket, key, with_tags=self.fetch_tags, version_id=version
+            ), None
+        except DeleteMarkerFound as found:
+            return None, found.version_id
+        except ObjectNotFound:
+            return None, None
 
     def _transient_failure(self, run: _Run, call: TaskCall, exc: Exception) -> Retry | Failed:
         bucket, key = call.bucket, call.key

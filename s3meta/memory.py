@@ -37,6 +37,7 @@ from s3meta.errors import (
     PermanentError,
     PublishError,
     QueueNotFound,
+    UnusableVersionId,
 )
 
 # When MemoryQueue's first message was sent; the N-th was sent N seconds later.
@@ -102,6 +103,9 @@ class MemoryObjects:
         if pending:
             raise pending.pop(0)
         versions = self.versions.get((bucket, key), [])
+        if version_id is not None and (bucket, key) in self.objects and not versions:
+            # As S3 answers a version id for a key it keeps no versions of: 400.
+            raise UnusableVersionId(f"s3://{bucket}/{key}: version {version_id!r}")
         if version_id is not None:
             found = [each for each in versions if each[0] == version_id]
             if not found:

@@ -9,7 +9,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from s3meta.aws.errors import Failure, classify, describe, is_access_denied
 from s3meta.domain.objects import ObjectState, state_from_head, tags_from_tag_set
-from s3meta.errors import DeleteMarkerFound, ObjectNotFound, PermanentError, StorageUnavailable
+from s3meta.errors import (
+    DeleteMarkerFound,
+    ObjectNotFound,
+    PermanentError,
+    StorageUnavailable,
+    UnusableVersionId,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -61,6 +67,8 @@ class S3Storage:
                 Bucket=bucket, Key=key, ChecksumMode="ENABLED", **version
             )
         except ClientError as exc:
+            if version_id and _status(exc) == 400:
+                raise UnusableVersionId(f"s3://{bucket}/{key}: version {version_id!r}") from exc
             if not is_access_denied(exc):
                 raise translate_error(exc, bucket, key) from exc
         except BotoCoreError as exc:
@@ -151,6 +159,11 @@ def translate_error(exc: Exception, bucket: str, key: str) -> Exception:
     if failure is Failure.TRANSIENT:
         return StorageUnavailable(f"S3 {describe(exc)} ({where})")
     return PermanentError(f"S3 {describe(exc)} ({where})")
+
+
+def _status(exc: ClientError) -> int | None:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return int(status) if status is not None else None
 
 
 def _delete_marker(exc: Exception) -> str | None:

@@ -206,3 +206,20 @@ def test_every_column_of_object_versions_but_its_id_is_a_field_of_version_record
 
     columns = {column.name for column in ObjectVersion.__table__.columns} - {"id"}
     assert columns == set(version_fields())
+
+
+def test_a_version_id_s3_refuses_is_dropped_and_the_key_looked_at_as_it_is() -> None:
+    objects = MemoryObjects()
+    objects.put(ObjectState(BUCKET, "plain", 7, "e", T0))
+    store = MemoryStore()
+    Indexer(objects, store, MemoryMetrics(), RetryPolicy(0, 1, 1)).index(
+        BUCKET,
+        "plain",
+        {"event_name": "ObjectCreated:Put", "version_id": "made-up"},
+        attempt=1,
+        task_id="t",
+    )
+    record = store.get(BUCKET, "plain")
+    assert record is not None
+    assert (record.size, record.is_deleted) == (7, False)
+    assert store.versions == {}
