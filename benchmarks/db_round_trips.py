@@ -54,8 +54,9 @@ def count_per_task(relay: RelayProcess, listener: str, run: Run, tasks: int, war
 CHANGE_TOPIC = "s3meta-bench-changes"
 
 
-def s3meta_tasks(database_url: str, total: int) -> Run:
-    """A runner of successful ``extract_metadata`` tasks, one per uploaded object.
+def s3meta_tasks(database_url: str, total: int, *, versioned: bool = False) -> Run:
+    """A runner of successful ``extract_metadata`` tasks, one per uploaded object (in a
+    versioned bucket, if asked: each task then also records the object's version).
 
     The environment names the database; S3 is moto's, in process (``mock_aws`` must be on).
     """
@@ -63,7 +64,8 @@ def s3meta_tasks(database_url: str, total: int) -> Run:
 
     os.environ.update(AWS, S3META_DATABASE_URL=database_url, S3META_TASK_QUEUE=QUEUE)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    keys = upload(boto3.client("s3", region_name=AWS["AWS_REGION"]), BUCKET, total)
+    client = boto3.client("s3", region_name=AWS["AWS_REGION"])
+    keys = upload(client, BUCKET, total, versioned=versioned)
 
     from celery.app.trace import build_tracer
 
@@ -200,18 +202,27 @@ def _relay(server_url: str, names: list[str]) -> Iterator[RelayProcess]:
     show_default=True,
     help="the MySQL/MariaDB server, for a scratch database",
 )
+@click.option(
+    "--versioned",
+    is_flag=True,
+    help="upload into a versioned bucket: each task also reads and writes object_versions",
+)
 @click.option("--change-feed", is_flag=True, help="with S3META_CHANGE_TOPIC set")
-def main(tasks: int, warmup: int, mysql: str, change_feed: bool) -> None:
+def main(tasks: int, warmup: int, mysql: str, versioned: bool, change_feed: bool) -> None:
     from moto import mock_aws
 
     if change_feed:
         os.environ["S3META_CHANGE_TOPIC"] = CHANGE_TOPIC
     logging.basicConfig(level=logging.WARNING)
     tallies: dict[str, Tally] = {}
-    name = "s3meta + change feed" if change_feed else "s3meta"
+    name = (
+        "s3meta" + (" versioned" if versioned else "") + (" + change feed" if change_feed else "")
+    )
     with _relay(mysql, ["s3meta", "seed"]) as relay, scratch_database(mysql) as url:
         with mock_aws():
-            run = s3meta_tasks(_through(url, relay.ports["s3meta"]), warmup + tasks)
+            run = s3meta_tasks(
+                _through(url, relay.ports["s3meta"]), warmup + tasks, versioned=versioned
+            )
             tallies[name] = count_per_task(relay, "s3meta", run, tasks, warmup)
         check_rows(url, warmup + tasks, change_feed)
         with seed_writes(_through(url, relay.ports["seed"])) as write:

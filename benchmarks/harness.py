@@ -28,9 +28,12 @@ AWS = {
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def upload(s3: Any, bucket: str, count: int) -> list[str]:
-    """``count`` small objects in a new ``bucket``, with keys that need encoding; their keys."""
+def upload(s3: Any, bucket: str, count: int, *, versioned: bool = False) -> list[str]:
+    """``count`` small objects in a new ``bucket`` (``versioned``, if asked), with keys that
+    need encoding; their keys."""
     s3.create_bucket(Bucket=bucket)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     keys = [f"bench/{n // 100:03d}/object {n:05d}+ü.bin" for n in range(count)]
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=os.urandom(64), Metadata={"n": key[-12:-6]})
@@ -144,15 +147,15 @@ def wait_fed(
 
 
 @contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new database on ``server_url``'s server, migrated to the head; dropped afterwards."""
+def scratch_database(server_url: str, revision: str = "head") -> Iterator[str]:
+    """A new database on ``server_url``'s server, migrated to ``revision``; dropped afterwards."""
     name = f"s3meta_bench_{uuid.uuid4().hex[:8]}"
     server = sa.create_engine(server_url)
     with server.begin() as connection:
         connection.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
     url = f"{server_url.rstrip('/')}/{name}?charset=utf8mb4"
     try:
-        upgrade(url)
+        upgrade(url, revision)
         yield url
     finally:
         with server.begin() as connection:

@@ -15,6 +15,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from s3meta.domain.provenance import WIDTHS
+
 _MYSQL = ("mysql", "mariadb")
 _MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
@@ -126,6 +128,49 @@ class ObjectMetadata(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_task_id: Mapped[str | None] = mapped_column(sa.String(155))
+    # Everything else HeadObject says (revision 0005); headers is null on rows not written since.
+    content_encoding: Mapped[str | None] = mapped_column(sa.String(255))
+    replication_status: Mapped[str | None] = mapped_column(sa.String(16))
+    checksum_type: Mapped[str | None] = mapped_column(sa.String(16))
+    bucket_key_enabled: Mapped[bool | None] = mapped_column(sa.Boolean)
+    headers: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
+    # Who and how of the last event applied (revision 0004).
+    principal_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["principal_id"]))
+    source_ip_address: Mapped[str | None] = mapped_column(sa.String(WIDTHS["source_ip_address"]))
+    request_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["request_id"]))
+    host_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["host_id"]))
+    configuration_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["configuration_id"]))
+
+
+# S3's version ids are short URL-safe ASCII: as ASCII, the unique key fits InnoDB's 3072 bytes.
+VersionId = sa.String(1024).with_variant(
+    mysql.VARCHAR(1024, charset="ascii", collation="ascii_bin"), *_MYSQL
+)
+
+
+class ObjectVersion(Base):
+    """One row per (bucket, key, version id) of a versioned bucket, delete markers included:
+    the columns of ``object_metadata`` for that version (``s3meta.domain.versions``)."""
+
+    __tablename__ = "object_versions"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "bucket", "object_key", "version_id", name="uq_object_versions_bucket_key_version"
+        ),
+        _MYSQL_TABLE,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(BucketName)
+    object_key: Mapped[str] = mapped_column(ObjectKey)
+    version_id: Mapped[str] = mapped_column(VersionId)
+    is_delete_marker: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+# Every other column of object_metadata, the same in object_versions.
+for _column in ObjectMetadata.__table__.columns:
+    if _column.name not in ObjectVersion.__table__.columns:
+        ObjectVersion.__table__.append_column(_column._copy())  # type: ignore[attr-defined]
 
 
 class TaskAttempt(Base):
@@ -175,6 +220,12 @@ class JournalEntry(Base):
     event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
     task_id: Mapped[str | None] = mapped_column(sa.String(155))
+    # Who and how, from the change's event (revision 0004).
+    principal_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["principal_id"]))
+    source_ip_address: Mapped[str | None] = mapped_column(sa.String(WIDTHS["source_ip_address"]))
+    request_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["request_id"]))
+    host_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["host_id"]))
+    configuration_id: Mapped[str | None] = mapped_column(sa.String(WIDTHS["configuration_id"]))
 
 
 class ChangeOutbox(Base):

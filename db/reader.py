@@ -22,9 +22,10 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from db.engine import open_engine
 from db.errors import translated_errors
-from db.models import JournalEntry, ObjectMetadata, TaskAttempt
+from db.models import JournalEntry, ObjectMetadata, ObjectVersion, TaskAttempt
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.records import (
+    MAPPING_FIELDS,
     AttemptRecord,
     BucketRows,
     FailedKey,
@@ -34,7 +35,9 @@ from s3meta.domain.records import (
     ObjectRecord,
     Position,
     Share,
+    VersionRecord,
 )
+from s3meta.domain.versions import in_order, version_fields
 
 # Objects (or failed keys) per query when streaming: one short query per page, no cursor
 # held open while the caller works.
@@ -141,6 +144,18 @@ class ObjectReader:
     def history(self, bucket: str, key: str) -> list[JournalRecord]:
         """The journal of changes applied to the object, oldest first."""
         return self._of_key(JournalEntry, JournalRecord, bucket, key)
+
+    def versions(self, bucket: str, key: str) -> list[VersionRecord]:
+        """Every version of the key that stands (removed ones left out), newest first."""
+        table = ObjectVersion.__table__
+        query = sa.select(*(table.c[name] for name in version_fields())).where(
+            table.c.bucket == bucket,
+            table.c.object_key == key,
+            table.c.is_deleted.is_(False),
+        )
+        with self._connection() as connection:
+            rows = connection.execute(query).all()
+        return in_order(VersionRecord(**_read_only(row._asdict())) for row in rows)
 
     def attempts(self, bucket: str, key: str) -> list[AttemptRecord]:
         """Every recorded run for the object, oldest first."""
@@ -310,12 +325,15 @@ _OBJECTS = sa.select(*_columns(ObjectMetadata, ObjectRecord))
 
 
 def _object(row: sa.Row[Any]) -> ObjectRecord:
-    values = row._asdict()
-    for name in ("user_metadata", "tags"):
-        # A record is read-only all through: its JSON columns too.
+    return ObjectRecord(**_read_only(row._asdict()))
+
+
+def _read_only(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with their JSON columns read-only: a record is read-only all through."""
+    for name in MAPPING_FIELDS:
         if values[name] is not None:
             values[name] = MappingProxyType(dict(values[name]))
-    return ObjectRecord(**values)
+    return values
 
 
 def _listing(where: ObjectFilter, after: Position | None) -> sa.Select[Any] | None:
@@ -361,6 +379,12 @@ def _conditions(where: ObjectFilter) -> list[sa.ColumnElement[bool]]:
         found.append(ObjectMetadata.content_type == where.content_type)
     if where.storage_class is not None:
         found.append(ObjectMetadata.storage_class == where.storage_class)
+    if where.replication_status is not None:
+        found.append(ObjectMetadata.replication_status == where.replication_status)
+    if where.checksum_type is not None:
+        found.append(ObjectMetadata.checksum_type == where.checksum_type)
+    if where.content_encoding is not None:
+        found.append(ObjectMetadata.content_encoding == where.content_encoding)
     if where.min_size is not None:
         found.append(ObjectMetadata.size >= where.min_size)
     if where.max_size is not None:

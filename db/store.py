@@ -19,18 +19,27 @@ from sqlalchemy.engine import Dialect, Engine
 
 from db import together
 from db.errors import DEADLOCK_MYSQL, error_code, translate_database_error, translated_errors
-from db.models import Base, JournalEntry, ObjectMetadata, TaskAttempt, utcnow
+from db.models import Base, JournalEntry, ObjectMetadata, ObjectVersion, TaskAttempt, utcnow
 from db.outbox import outbox_statement, outbox_write
 from db.together import Write
 from s3meta.domain.attempts import Attempt
-from s3meta.domain.records import AttemptRecord, JournalRecord, ObjectRecord, TaskResultRecord
+from s3meta.domain.records import (
+    AttemptRecord,
+    JournalRecord,
+    ObjectRecord,
+    TaskResultRecord,
+    VersionRecord,
+)
 from s3meta.domain.transitions import Applied, Change, transition
+from s3meta.domain.versions import version_fields, versioned_transition
 from s3meta.errors import DatabaseUnavailable
 
 _RESTARTS = 3  # insert races and deadlocks a write starts again after
 _OBJECTS = Base.metadata.tables[ObjectMetadata.__tablename__]
 _JOURNAL = Base.metadata.tables[JournalEntry.__tablename__]
 _ATTEMPTS = Base.metadata.tables[TaskAttempt.__tablename__]
+_VERSIONS = Base.metadata.tables[ObjectVersion.__tablename__]
+_VERSION_COLUMNS = version_fields()
 _RECORD_COLUMNS = tuple(field.name for field in fields(ObjectRecord))
 _JOURNAL_COLUMNS = tuple(field.name for field in fields(JournalRecord))
 _ATTEMPT_COLUMNS = tuple(field.name for field in fields(AttemptRecord))
@@ -38,6 +47,15 @@ _LOCK = (
     sa.select(_OBJECTS)
     .where(
         _OBJECTS.c.bucket == sa.bindparam("bucket"), _OBJECTS.c.object_key == sa.bindparam("key")
+    )
+    .with_for_update()
+)
+# A versioned change's key: every version recorded, locked (the key's row is locked first).
+_LOCK_VERSIONS = (
+    sa.select(_VERSIONS)
+    .where(
+        _VERSIONS.c.bucket == sa.bindparam("bucket"),
+        _VERSIONS.c.object_key == sa.bindparam("key"),
     )
     .with_for_update()
 )
@@ -124,10 +142,18 @@ class MetadataStore:
         ).first()
         now = utcnow()
         stored = _record(found._mapping) if found is not None else None
-        decided = transition(stored, change, now)
+        # Versioned buckets only: their versions, and the version's write (one more read).
+        versions = _versions(connection, change) if change.version_id() else None
+        if versions is None:
+            decided = transition(stored, change, now)
+        else:
+            known = [version for _, version in versions.values()]
+            decided = versioned_transition(stored, known, change, now)
         applied = decided.applied()
         writes: list[Write] = []
         inserts = decided.record is not None and found is None
+        if decided.version is not None and versions is not None:
+            inserts = self._version_write(decided.version, versions, writes) or inserts
         if decided.record is not None:
             row = _values(decided.record, _RECORD_COLUMNS)
             if found is None:
@@ -150,6 +176,21 @@ class MetadataStore:
         """The change feed's outbox row of ``entry``, if the feed is on."""
         return [outbox_write(self._statements.insert_outbox, entry)] if self._feed else []
 
+    def _version_write(
+        self,
+        version: VersionRecord,
+        versions: dict[str, tuple[int, VersionRecord]],
+        writes: list[Write],
+    ) -> bool:
+        """Add ``version``'s write to ``writes``; True if it is an insert."""
+        row = _values(version, _VERSION_COLUMNS)
+        stored = versions.get(str(version.version_id))
+        if stored is None:
+            writes.append(Write(self._statements.insert_version, row))
+            return True
+        writes.append(Write(self._statements.update_version, {**row, "id": stored[0]}))
+        return False
+
     def _attempt(self, attempt: Attempt) -> Write:
         return Write(self._statements.insert_attempt, _attempt_row(attempt))
 
@@ -167,6 +208,8 @@ class _Statements:
         self.insert_journal = together.insert(_JOURNAL, _JOURNAL_COLUMNS, dialect)
         self.insert_attempt = together.insert(_ATTEMPTS, _ATTEMPT_COLUMNS, dialect)
         self.insert_outbox = outbox_statement(dialect)
+        self.insert_version = together.insert(_VERSIONS, _VERSION_COLUMNS, dialect)
+        self.update_version = together.update(_VERSIONS, _VERSION_COLUMNS, "id", dialect)
 
 
 def _first(connection: sa.Connection, statement: Callable[[], T]) -> T:
@@ -211,6 +254,18 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
 def _values(record: object, columns: Sequence[str]) -> dict[str, Any]:
     """``record``'s values by column: each field is the column of its name."""
     return {name: getattr(record, name) for name in columns}
+
+
+def _versions(connection: sa.Connection, change: Change) -> dict[str, tuple[int, VersionRecord]]:
+    """The key's versions, locked: by version id, each with its row's id."""
+    rows = connection.execute(_LOCK_VERSIONS, {"bucket": change.bucket, "key": change.key})
+    return {
+        str(row.version_id): (
+            int(row.id),
+            VersionRecord(**{name: row._mapping[name] for name in _VERSION_COLUMNS}),
+        )
+        for row in rows
+    }
 
 
 def _record(row: sa.RowMapping) -> ObjectRecord:

@@ -13,6 +13,18 @@ class ObjectNotFound(S3MetaError):
     """S3 says the object does not exist (HeadObject 404): it was deleted or never was."""
 
 
+class UnusableVersionId(S3MetaError):
+    """S3 refused a HeadObject's version id (400): malformed, or the bucket keeps no versions."""
+
+
+class DeleteMarkerFound(ObjectNotFound):
+    """What HeadObject found is a delete marker (``x-amz-delete-marker``), of ``version_id``."""
+
+    def __init__(self, message: str, version_id: str | None) -> None:
+        super().__init__(message)
+        self.version_id = version_id
+
+
 class TransientError(S3MetaError):
     """A failure that may pass: throttling, 5xx, a dropped connection. Worth retrying."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -31,13 +31,15 @@ from s3meta.domain.task_call import (
     recordable_bucket,
     recordable_key,
 )
-from s3meta.domain.transitions import Applied, Change
+from s3meta.domain.transitions import NULL_VERSION, Applied, Change
 from s3meta.errors import (
+    DeleteMarkerFound,
     InvalidTaskArguments,
     ObjectNotFound,
     PermanentError,
     S3MetaError,
     TransientError,
+    UnusableVersionId,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,8 +48,11 @@ logger = logging.getLogger(__name__)
 class ObjectStorage(Protocol):
     """Where objects are looked at (``s3meta.aws.s3.S3Storage``)."""
 
-    def head(self, bucket: str, key: str, *, with_tags: bool = False) -> ObjectState:
-        """The object's current state; raise ``ObjectNotFound`` if it does not exist."""
+    def head(
+        self, bucket: str, key: str, *, with_tags: bool = False, version_id: str | None = None
+    ) -> ObjectState:
+        """The object's current state (``version_id``'s, if given); raise ``ObjectNotFound``
+        if it does not exist, ``DeleteMarkerFound`` if it is a delete marker."""
         ...
 
 
@@ -203,13 +208,16 @@ class Indexer:
         bucket, key, event = call.bucket, call.key, call.event
         try:
             observed_at = self.clock()
-            state: ObjectState | None
+            # In a versioned bucket the event's own version is looked at: each is recorded.
+            version = event.version_id if event.version_id != NULL_VERSION else None
             try:
-                state = self.storage.head(bucket, key, with_tags=self.fetch_tags)
-            except ObjectNotFound:
-                state = None
+                state, marker = self._look(bucket, key, version)
+            except UnusableVersionId:
+                # Not a version S3 knows (no real event names one): the key as it is now.
+                event = replace(event, version_id=None)
+                state, marker = self._look(bucket, key, None)
             # The outcome is decided under the row lock: succeeded, gone, or skipped if newer.
-            change = Change(bucket, key, state, event, observed_at, run.task_id)
+            change = Change(bucket, key, state, event, observed_at, run.task_id, marker)
             record = None if result is None else _recording(result, call, run, state)
             applied = self.store.apply(change, run.attempt(bucket, key, Outcome.SUCCEEDED), record)
         except transient as exc:
@@ -231,6 +239,19 @@ class Indexer:
         else:
             self.metrics.record_indexed(event_to_row_lag(event.event_time, self.clock()))
         return _indexed(call, run, state, applied)
+
+    def _look(
+        self, bucket: str, key: str, version: str | None
+    ) -> tuple[ObjectState | None, str | None]:
+        """HeadObject's answer: the state (None if gone) and a delete marker's version id."""
+        try:
+            return self.storage.head(
+                bucket, key, with_tags=self.fetch_tags, version_id=version
+            ), None
+        except DeleteMarkerFound as found:
+            return None, found.version_id
+        except ObjectNotFound:
+            return None, None
 
     def _transient_failure(self, run: _Run, call: TaskCall, exc: Exception) -> Retry | Failed:
         bucket, key = call.bucket, call.key

@@ -29,16 +29,19 @@ from s3meta.domain.changes import REQUEST_LIMIT, PendingChange, change_message
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.metrics import Counter
 from s3meta.domain.objects import ObjectState
-from s3meta.domain.records import JournalRecord, ObjectRecord, TaskResultRecord
+from s3meta.domain.records import JournalRecord, ObjectRecord, TaskResultRecord, VersionRecord
 from s3meta.domain.transitions import Applied, Change, transition
+from s3meta.domain.versions import versioned_transition
 from s3meta.errors import (
     CacheUnavailable,
+    DeleteMarkerFound,
     InvalidTaskArguments,
     ObjectNotFound,
     PermanentError,
     PublishError,
     QueueNotFound,
     QueueUnavailable,
+    UnusableVersionId,
 )
 
 # When MemoryQueue's first message was sent; the N-th was sent N seconds later.
@@ -52,30 +55,72 @@ def _now() -> datetime:
 
 
 class MemoryObjects:
-    """Objects by bucket and key; ``fail`` makes the next looks at a key raise."""
+    """Objects by bucket and key; ``fail`` makes the next looks at a key raise.
+
+    A state with a version id is a version of its key: the key's versions are kept oldest
+    first (None for a delete marker), and its current state is the newest, as in a
+    versioned bucket.
+    """
 
     def __init__(self) -> None:
         self.objects: dict[Key, ObjectState] = {}
+        self.versions: dict[Key, list[tuple[str, ObjectState | None]]] = {}
         self.looks: list[Key] = []  # every head, in order
         self._failures: dict[Key, list[Exception]] = {}
 
     def put(self, state: ObjectState) -> None:
         self.objects[state.bucket, state.key] = state
+        if state.version_id is not None:
+            self.versions.setdefault((state.bucket, state.key), []).append(
+                (state.version_id, state)
+            )
 
     def delete(self, bucket: str, key: str) -> None:
         self.objects.pop((bucket, key), None)
+
+    def add_delete_marker(self, bucket: str, key: str, version_id: str) -> None:
+        """A DELETE without a version, in a versioned bucket."""
+        self.versions.setdefault((bucket, key), []).append((version_id, None))
+        self.objects.pop((bucket, key), None)
+
+    def delete_version(self, bucket: str, key: str, version_id: str) -> None:
+        """A DELETE of one version (or delete marker): the one before it may be current again."""
+        kept = [each for each in self.versions.get((bucket, key), []) if each[0] != version_id]
+        self.versions[bucket, key] = kept
+        latest = kept[-1][1] if kept else None
+        if latest is None:
+            self.objects.pop((bucket, key), None)
+        else:
+            self.objects[bucket, key] = latest
 
     def fail(self, bucket: str, key: str, *errors: Exception) -> None:
         """The next heads of ``bucket``/``key`` raise ``errors``, one each, in order."""
         self._failures.setdefault((bucket, key), []).extend(errors)
 
-    def head(self, bucket: str, key: str, *, with_tags: bool = False) -> ObjectState:
-        """The object's state (its tags only ``with_tags``); ``ObjectNotFound`` if none."""
+    def head(
+        self, bucket: str, key: str, *, with_tags: bool = False, version_id: str | None = None
+    ) -> ObjectState:
+        """The object's state, or ``version_id``'s (its tags only ``with_tags``);
+        ``ObjectNotFound`` if none, ``DeleteMarkerFound`` for a delete marker."""
         self.looks.append((bucket, key))
         pending = self._failures.get((bucket, key))
         if pending:
             raise pending.pop(0)
-        state = self.objects.get((bucket, key))
+        versions = self.versions.get((bucket, key), [])
+        if version_id is not None and (bucket, key) in self.objects and not versions:
+            # As S3 answers a version id for a key it keeps no versions of: 400.
+            raise UnusableVersionId(f"s3://{bucket}/{key}: version {version_id!r}")
+        if version_id is not None:
+            found = [each for each in versions if each[0] == version_id]
+            if not found:
+                raise ObjectNotFound(f"s3://{bucket}/{key} has no version {version_id}")
+            state = found[0][1]
+        else:
+            state = self.objects.get((bucket, key))
+            if state is None and versions and versions[-1][1] is None:
+                version_id = versions[-1][0]
+        if state is None and version_id is not None:
+            raise DeleteMarkerFound(f"s3://{bucket}/{key} is a delete marker", version_id)
         if state is None:
             raise ObjectNotFound(f"s3://{bucket}/{key} does not exist")
         return state if with_tags else replace(state, tags=None)
@@ -86,6 +131,7 @@ class MemoryStore:
 
     def __init__(self, clock: Callable[[], datetime] = _now, *, feed: bool = False) -> None:
         self.records: dict[Key, ObjectRecord] = {}
+        self.versions: dict[Key, dict[str, VersionRecord]] = {}  # by version id
         self.journal: list[JournalRecord] = []  # entry N has journal id N + 1
         self.outbox = MemoryOutbox() if feed else None
         self.attempts: list[Attempt] = []
@@ -101,7 +147,14 @@ class MemoryStore:
     ) -> Applied:
         with self._lock:
             now = self._clock()
-            decided = transition(self.records.get((change.bucket, change.key)), change, now)
+            current = self.records.get((change.bucket, change.key))
+            if change.version_id() is None:
+                decided = transition(current, change, now)
+            else:
+                versions = self.versions.setdefault((change.bucket, change.key), {})
+                decided = versioned_transition(current, versions.values(), change, now)
+                if decided.version is not None:
+                    versions[str(decided.version.version_id)] = decided.version
             if decided.record is not None:
                 self.records[change.bucket, change.key] = decided.record
             if decided.journal is not None:

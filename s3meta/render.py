@@ -13,7 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from s3meta.domain.objects import to_utc
-from s3meta.domain.records import JournalRecord, ObjectRecord
+from s3meta.domain.provenance import FIELDS as PROVENANCE_FIELDS
+from s3meta.domain.records import JournalRecord, ObjectRecord, VersionRecord
 from s3meta.domain.terminal import printable
 from s3meta.domain.times import iso_utc
 
@@ -36,8 +37,21 @@ _SHOWN_WHEN_SET = frozenset(
         "restore_status",
         "parts_count",
         "tags",
+        "content_encoding",
+        "replication_status",
+        "checksum_type",
+        "bucket_key_enabled",
+        *PROVENANCE_FIELDS,
     }
 )
+# The journal table's columns of who and how, shown when an entry has one.
+_PROVENANCE_HEADINGS = {
+    "principal_id": "requester",
+    "source_ip_address": "source ip",
+    "request_id": "request id",
+    "host_id": "x-amz-id-2",
+    "configuration_id": "configuration",
+}
 
 
 def row_to_json(row: ObjectRecord) -> dict[str, Any]:
@@ -57,6 +71,7 @@ def row_to_json(row: ObjectRecord) -> dict[str, Any]:
         "updated_at": iso_utc(row.updated_at),
         "event_name": row.event_name,
         "event_time": iso_utc(row.event_time),
+        **_provenance(row),
         "deleted_at": iso_utc(row.deleted_at),
         "deleted_by": row.deleted_by,
         # Deleted, and HeadObject never found the object: not an object at all.
@@ -73,6 +88,22 @@ def row_to_json(row: ObjectRecord) -> dict[str, Any]:
         "parts_count": row.parts_count,
         # null: never fetched; {}: fetched, none set.
         "tags": dict(row.tags) if row.tags is not None else None,
+        "content_encoding": row.content_encoding,
+        "replication_status": row.replication_status,
+        "checksum_type": row.checksum_type,
+        "bucket_key_enabled": row.bucket_key_enabled,
+        # By HTTP name. null: the row was written before s3meta kept them (backfill it).
+        "headers": dict(row.headers) if row.headers is not None else None,
+    }
+
+
+def version_to_json(version: VersionRecord, *, latest: bool) -> dict[str, Any]:
+    """One version as ``row_to_json`` gives a row, and whether it is a delete marker and the
+    key's latest version (ListObjectVersions's IsLatest)."""
+    return {
+        **row_to_json(version),
+        "is_delete_marker": version.is_delete_marker,
+        "is_latest": latest,
     }
 
 
@@ -139,6 +170,11 @@ def journal_to_json(entry: JournalRecord) -> dict[str, Any]:
     return entry.to_json()
 
 
+def _provenance(record: ObjectRecord | JournalRecord) -> dict[str, str | None]:
+    """Who and how, by field name (``s3meta.domain.provenance``)."""
+    return {name: getattr(record, name) for name in PROVENANCE_FIELDS}
+
+
 def journal_table(entries: Iterable[JournalRecord], *, title: str | None = "History") -> Table:
     """A key's journal, one change per line, in the order given (oldest first from the reader)."""
     table = titled_table(title, gap=1)
@@ -151,6 +187,11 @@ def journal_table(entries: Iterable[JournalRecord], *, title: str | None = "Hist
     table.add_column("etag", overflow="fold")
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("task id", overflow="fold")
+    entries = list(entries)
+    # Requeues and backfills have none: a column only if some entry has a value.
+    shown = [name for name in PROVENANCE_FIELDS if any(getattr(e, name) for e in entries)]
+    for name in shown:
+        table.add_column(_PROVENANCE_HEADINGS[name], overflow="fold")
     for entry in entries:
         table.add_row(
             _plain(iso_utc(entry.applied_at) or _MISSING),
@@ -162,6 +203,7 @@ def journal_table(entries: Iterable[JournalRecord], *, title: str | None = "Hist
             _plain(entry.etag or _MISSING),
             _plain(human_size(entry.size)),
             _plain(entry.task_id or _MISSING),
+            *(_plain(getattr(entry, name) or _MISSING) for name in shown),
         )
     return table
 
@@ -183,6 +225,8 @@ def _display(name: str, value: Any) -> str:
         return _MISSING
     if name == "metadata":
         return _pairs(value) or _MISSING
+    if name == "headers":
+        return _pairs(value) or "(none)"
     if name == "tags":
         # {} is a finding (fetched, none set), not a gap; unfetched tags never get here.
         return _pairs(value) or "(none)"

@@ -1,7 +1,9 @@
 """The change feed's outbox: journal entries yet to be published to S3META_CHANGE_TOPIC.
 
+Online: a new table; nothing existing is altered.
+
 Revision ID: 0020
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -14,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

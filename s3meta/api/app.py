@@ -148,7 +148,8 @@ def create_app(service: Serving, config: ApiConfig) -> FastAPI:
         "/objects",
         summary="List objects of a bucket",
         description="Filters: bucket (required), prefix, content_type, storage_class, "
-        "min_size, max_size (bytes), modified_after, modified_before (ISO 8601), deleted "
+        "replication_status, checksum_type, content_encoding, min_size, max_size (bytes), "
+        "modified_after, modified_before (ISO 8601), deleted "
         "(true: only deleted, false: only live; absent: both), tag.NAME=VALUE and "
         "metadata.NAME=VALUE (up to 10). Keyset pagination: pass the response's "
         "next_cursor as cursor. Filters beyond bucket and prefix are not indexed: each "

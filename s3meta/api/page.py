@@ -113,6 +113,7 @@ def add_page(app: FastAPI, service: Serving, config: ApiConfig) -> None:
             body += '<p class="stale">The database is unreachable: this is the cached copy.</p>'
         metadata = fields.pop("metadata")
         tags = fields.pop("tags")
+        headers = fields.pop("headers")
         # Unset fields (no lock, no KMS key, ...) would bury the rest.
         shown = {name: value for name, value in fields.items() if value is not None}
         body += '<div class="columns"><div><h2>Fields</h2>' + _pairs(shown, "fields") + "</div>"
@@ -121,6 +122,8 @@ def add_page(app: FastAPI, service: Serving, config: ApiConfig) -> None:
         )
         if tags:
             body += "<h2>Tags</h2>" + _pairs(tags, "tags")
+        if headers:
+            body += "<h2>Headers</h2>" + _pairs(headers, "headers")
         body += "</div></div>"
         body += "<h2>History</h2>" + _history([journal_to_json(entry) for entry in journal])
         return _page(uri, body)

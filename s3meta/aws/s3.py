@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3meta.aws.errors import Failure, classify, describe, is_access_denied
 from s3meta.domain.objects import ObjectState, state_from_head, tags_from_tag_set
-from s3meta.errors import ObjectNotFound, PermanentError, StorageUnavailable
+from s3meta.errors import (
+    DeleteMarkerFound,
+    ObjectNotFound,
+    PermanentError,
+    StorageUnavailable,
+    UnusableVersionId,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,8 +35,11 @@ class S3Storage:
     def __init__(self, client: S3Client) -> None:
         self._client = client
 
-    def head(self, bucket: str, key: str, *, with_tags: bool = False) -> ObjectState:
-        """The object's current metadata; raises ``ObjectNotFound`` if it does not exist.
+    def head(
+        self, bucket: str, key: str, *, with_tags: bool = False, version_id: str | None = None
+    ) -> ObjectState:
+        """The object's current metadata (``version_id``'s, if given); raises
+        ``ObjectNotFound`` if it does not exist, ``DeleteMarkerFound`` if it is a delete marker.
 
         ``with_tags`` adds a GetObjectTagging call for the version HeadObject saw, so that
         tags and metadata describe the same version even if a new one lands in between, but
@@ -39,7 +48,7 @@ class S3Storage:
         worker may not read are left unknown (``tags=None``) with a warning rather than
         failing the task: the rest of the row is still worth having.
         """
-        response = self._head_object(bucket, key)
+        response = self._head_object(bucket, key, version_id)
         tags: dict[str, str] | None = None
         if with_tags:
             tags = (
@@ -49,10 +58,17 @@ class S3Storage:
             )
         return state_from_head(bucket, key, response, tags)
 
-    def _head_object(self, bucket: str, key: str) -> HeadObjectOutputTypeDef:
+    def _head_object(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> HeadObjectOutputTypeDef:
+        version: dict[str, Any] = {"VersionId": version_id} if version_id else {}
         try:
-            return self._client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            return self._client.head_object(
+                Bucket=bucket, Key=key, ChecksumMode="ENABLED", **version
+            )
         except ClientError as exc:
+            if version_id and _status(exc) == 400:
+                raise UnusableVersionId(f"s3://{bucket}/{key}: version {version_id!r}") from exc
             if not is_access_denied(exc):
                 raise translate_error(exc, bucket, key) from exc
         except BotoCoreError as exc:
@@ -62,7 +78,7 @@ class S3Storage:
         # on every such object. Asking again without the checksum keeps the rest of the row;
         # if the plain call is denied too, that error is the real one.
         try:
-            response = self._client.head_object(Bucket=bucket, Key=key)
+            response = self._client.head_object(Bucket=bucket, Key=key, **version)
         except (ClientError, BotoCoreError) as exc:
             raise translate_error(exc, bucket, key) from exc
         log.warning(
@@ -134,9 +150,31 @@ def bucket_error(exc: Exception, bucket: str, operation: str, *, where: str) -> 
 def translate_error(exc: Exception, bucket: str, key: str) -> Exception:
     """The project error for a botocore failure on ``s3://bucket/key``."""
     where = f"s3://{bucket}/{key}"
+    marker = _delete_marker(exc)
+    if marker is not None:
+        return DeleteMarkerFound(f"{where} is a delete marker", marker or None)
     failure = classify(exc, _NOT_FOUND)
     if failure is Failure.NOT_FOUND:
         return ObjectNotFound(f"{where} does not exist")
     if failure is Failure.TRANSIENT:
         return StorageUnavailable(f"S3 {describe(exc)} ({where})")
     return PermanentError(f"S3 {describe(exc)} ({where})")
+
+
+def _status(exc: ClientError) -> int | None:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return int(status) if status is not None else None
+
+
+def _delete_marker(exc: Exception) -> str | None:
+    """The version id of the delete marker HeadObject met ("" if it named none), or None.
+
+    A HEAD of a key whose latest version is a delete marker is a 404, of a delete marker's
+    own version a 405; both say ``x-amz-delete-marker: true``.
+    """
+    if not isinstance(exc, ClientError):
+        return None
+    headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    if str(headers.get("x-amz-delete-marker", "")).lower() != "true":
+        return None
+    return str(headers.get("x-amz-version-id") or "")

@@ -59,7 +59,9 @@ class _Terminated(BaseException):
 @click.option(
     "--only-missing",
     is_flag=True,
-    help="Skip keys whose row already matches the object (same ETag and size, not deleted).",
+    help="Skip keys whose row already matches the object (same ETag and size, not deleted, "
+    "written since the row kept every header): after a migration that adds columns, this "
+    "fills them for existing rows.",
 )
 @click.option(
     "--batch-size",

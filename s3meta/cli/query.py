@@ -12,11 +12,19 @@ from db.reader import open_reader
 from s3meta import composition
 from s3meta.cli.params import bucket_name, s3_uri, which_rows_options
 from s3meta.config import get_settings
-from s3meta.domain.records import ObjectFilter
+from s3meta.domain.objects import CHECKSUM_TYPES, REPLICATION_STATUSES
+from s3meta.domain.records import ObjectFilter, VersionRecord
 from s3meta.domain.terminal import printable
 from s3meta.masking import mask_url
 from s3meta.operations import query
-from s3meta.render import journal_table, journal_to_json, row_table, row_to_json, rows_table
+from s3meta.render import (
+    journal_table,
+    journal_to_json,
+    row_table,
+    row_to_json,
+    rows_table,
+    version_to_json,
+)
 
 # A table of more rows than this is no use to a person; --json has no cap.
 TABLE_LIMIT = 1000
@@ -38,11 +46,27 @@ _PIPED_WIDTH = 4096
     help="Also print the object's journal of applied changes, oldest first "
     "(with --json, only the journal).",
 )
+@click.option(
+    "--versions",
+    is_flag=True,
+    help="Print every version of the object (versioned buckets), newest first, as JSON "
+    "lines: the fields of the record, is_delete_marker and is_latest.",
+)
 @click.pass_context
-def show(ctx: click.Context, uri: tuple[str, str], as_json: bool, history: bool) -> None:
+def show(
+    ctx: click.Context, uri: tuple[str, str], as_json: bool, history: bool, versions: bool
+) -> None:
     """Show what the record holds for one object."""
     bucket, key = uri
     database_url = composition.read_database_url(get_settings())
+    if versions:
+        with open_reader(database_url) as reader:
+            found = reader.versions(bucket, key)
+        if not found:
+            click.echo(f"s3meta: no versions of {printable(f's3://{bucket}/{key}')}", err=True)
+            ctx.exit(1)
+        _print_versions(found)
+        return
     try:
         with open_reader(database_url) as reader:
             shown = query.show(reader, bucket, key, history=history)
@@ -60,6 +84,11 @@ def show(ctx: click.Context, uri: tuple[str, str], as_json: bool, history: bool)
         click.echo(json.dumps(row_to_json(shown.record), ensure_ascii=False))
     else:
         stdout_console().print(row_table(shown.record))
+
+
+def _print_versions(versions: list[VersionRecord]) -> None:
+    for number, version in enumerate(versions):
+        click.echo(json.dumps(version_to_json(version, latest=number == 0), ensure_ascii=False))
 
 
 def _show_history(shown: query.Shown, *, as_json: bool) -> None:
@@ -98,6 +127,24 @@ def _show_history(shown: query.Shown, *, as_json: bool) -> None:
     help=f"Print at most this many rows [default: all with --json, {TABLE_LIMIT} otherwise].",
 )
 @which_rows_options("list")
+@click.option(
+    "--replication-status",
+    type=click.Choice(REPLICATION_STATUSES, case_sensitive=False),
+    default=None,
+    help="Only objects HeadObject reported in this replication status (FAILED: to retry).",
+)
+@click.option(
+    "--checksum-type",
+    type=click.Choice(CHECKSUM_TYPES, case_sensitive=False),
+    default=None,
+    help="Only objects whose checksum is of this type.",
+)
+@click.option(
+    "--all-versions",
+    is_flag=True,
+    help="Print every version of each key (versioned buckets), newest first, as JSON lines "
+    "(as show --versions); keys with no version recorded print their row.",
+)
 def list_objects(
     bucket: str,
     prefix: str,
@@ -105,6 +152,9 @@ def list_objects(
     limit: int | None,
     include_deleted: bool,
     include_never_seen: bool,
+    replication_status: str | None,
+    checksum_type: str | None,
+    all_versions: bool,
 ) -> None:
     """List the recorded objects of a bucket in key order."""
     where = ObjectFilter(
@@ -112,8 +162,18 @@ def list_objects(
         prefix,
         include_deleted=include_deleted,
         include_never_seen=include_never_seen,
+        replication_status=replication_status.upper() if replication_status else None,
+        checksum_type=checksum_type.upper() if checksum_type else None,
     )
     with open_reader(composition.read_database_url(get_settings())) as reader:
+        if all_versions:
+            for record in query.list_objects(reader, where, limit=limit):
+                versions = reader.versions(record.bucket, record.object_key)
+                if versions:
+                    _print_versions(versions)
+                else:
+                    click.echo(json.dumps(row_to_json(record), ensure_ascii=False))
+            return
         if as_json:
             for record in query.list_objects(reader, where, limit=limit):
                 click.echo(json.dumps(row_to_json(record), ensure_ascii=False))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from s3meta.domain.records import ObjectRecord
+from s3meta.domain.records import MAPPING_FIELDS, ObjectRecord
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TIMES = frozenset(
@@ -22,7 +22,7 @@ _TIMES = frozenset(
     for field in fields(ObjectRecord)
     if "datetime" in str(field.type)  # the annotations are strings (postponed evaluation)
 )
-_MAPPINGS = frozenset({"user_metadata", "tags"})
+_MAPPINGS = frozenset(MAPPING_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

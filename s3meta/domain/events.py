@@ -16,6 +16,7 @@ from urllib.parse import unquote_plus
 from s3meta.domain.event_names import CREATED, LIFECYCLE_EXPIRATION, REMOVED
 from s3meta.domain.names import bucket_name_problem, key_problem
 from s3meta.domain.objects import parse_timestamp
+from s3meta.domain.provenance import cleaned
 
 # The only S3 event message major version this code understands (2.1, 2.2, 2.3 ... all fit).
 SUPPORTED_MAJOR_VERSION = 2
@@ -57,6 +58,12 @@ class ObjectEvent:
     size: int | None = None
     etag: str | None = None
     sequencer: str | None = None
+    # Who and how (``s3meta.domain.provenance``): None where the event has none.
+    principal_id: str | None = None
+    source_ip_address: str | None = None
+    request_id: str | None = None
+    host_id: str | None = None  # x-amz-id-2
+    configuration_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +165,22 @@ def _s3_record(record: object) -> ObjectEvent:
         size=_optional_size(obj, "size", "s3.object.size"),
         etag=_optional_etag(obj, "eTag", "s3.object.eTag"),
         sequencer=_optional_sequencer(obj, "sequencer", "s3.object.sequencer"),
+        **cleaned(
+            {
+                "principal_id": _inner(record, "userIdentity", "principalId"),
+                "source_ip_address": _inner(record, "requestParameters", "sourceIPAddress"),
+                "request_id": _inner(record, "responseElements", "x-amz-request-id"),
+                "host_id": _inner(record, "responseElements", "x-amz-id-2"),
+                "configuration_id": s3.get("configurationId"),
+            }
+        ),
     )
+
+
+def _inner(record: dict[str, Any], outer: str, name: str) -> object:
+    """``record[outer][name]``, or None where either is missing or not an object."""
+    container = record.get(outer)
+    return container.get(name) if isinstance(container, dict) else None
 
 
 def _check_event_version(version: object) -> None:
@@ -222,6 +244,14 @@ def _eventbridge_event(message: dict[str, Any]) -> ObjectEvent:
         size=_optional_size(obj, "size", "detail.object.size"),
         etag=_optional_etag(obj, "etag", "detail.object.etag"),
         sequencer=_optional_sequencer(obj, "sequencer", "detail.object.sequencer"),
+        # EventBridge names no x-amz-id-2 and no notification configuration.
+        **cleaned(
+            {
+                "principal_id": detail.get("requester"),
+                "source_ip_address": detail.get("source-ip-address"),
+                "request_id": detail.get("request-id"),
+            }
+        ),
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
+from email.utils import format_datetime
 from typing import Any
 
 # S3 leaves StorageClass out of HeadObject for the default class.
@@ -37,6 +38,27 @@ class ObjectState:
     restore_status: str | None = None  # S3's x-amz-restore header, e.g. ongoing-request="false"
     parts_count: int | None = None  # multipart uploads only
     tags: dict[str, str] | None = None  # None: not fetched; {} fetched, none set
+    content_encoding: str | None = None  # gzip, br...: what a reader must undo
+    replication_status: str | None = None  # PENDING, COMPLETED, FAILED or REPLICA
+    checksum_type: str | None = None  # FULL_OBJECT or COMPOSITE (of a multipart upload's parts)
+    bucket_key_enabled: bool | None = None  # SSE-KMS through an S3 Bucket Key; None: not said
+    # The presentation headers S3 keeps for the object, by HTTP name (``HEADERS``); few
+    # objects set any.
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# The values S3 gives for x-amz-replication-status and x-amz-checksum-type.
+REPLICATION_STATUSES = ("PENDING", "COMPLETED", "COMPLETE", "FAILED", "REPLICA")
+CHECKSUM_TYPES = ("FULL_OBJECT", "COMPOSITE")
+
+# HeadObject's presentation headers: boto3's name and the HTTP name the record keeps.
+HEADERS = (
+    ("CacheControl", "Cache-Control"),
+    ("ContentDisposition", "Content-Disposition"),
+    ("ContentLanguage", "Content-Language"),
+    ("Expires", "Expires"),
+    ("WebsiteRedirectLocation", "x-amz-website-redirect-location"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +80,12 @@ class EventInfo:
     version_id: str | None = None
     size: int | None = None
     etag: str | None = None
+    # Who and how (``s3meta.domain.provenance``): None for a requeue or a backfill.
+    principal_id: str | None = None
+    source_ip_address: str | None = None
+    request_id: str | None = None
+    host_id: str | None = None
+    configuration_id: str | None = None
 
 
 def state_from_head(
@@ -100,7 +128,29 @@ def state_from_head(
         # upload carries the count instead, so that is the usual source.
         parts_count=int(parts_count) if parts_count is not None else parts_from_etag(etag),
         tags=dict(tags) if tags is not None else None,
+        content_encoding=_text(response, "ContentEncoding"),
+        replication_status=_text(response, "ReplicationStatus"),
+        checksum_type=_text(response, "ChecksumType"),
+        bucket_key_enabled=_flag(response, "BucketKeyEnabled"),
+        headers=headers_from_head(response),
     )
+
+
+def headers_from_head(response: Mapping[str, Any]) -> dict[str, str]:
+    """The presentation headers set on the object, by HTTP name, as S3 sent them.
+
+    boto3 parses Expires into a datetime, and gives the header itself as ``ExpiresString``
+    (an Expires that is no date only so): the header is kept, so a bad date is not lost.
+    """
+    found: dict[str, str] = {}
+    for name, header in HEADERS:
+        value = response.get("ExpiresString") if name == "Expires" else None
+        value = value or response.get(name)
+        if isinstance(value, datetime):
+            value = format_datetime(to_utc(value), usegmt=True)
+        if value:
+            found[header] = str(value)
+    return found
 
 
 # The algorithms HeadObject can report a checksum for (botocore's ChecksumAlgorithm enum);
@@ -187,6 +237,11 @@ def parse_timestamp(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
         return to_utc(value)
     return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def _flag(response: Mapping[str, Any], name: str) -> bool | None:
+    value = response.get(name)
+    return None if value is None else bool(value)
 
 
 def _text(response: Mapping[str, Any], name: str) -> str | None:

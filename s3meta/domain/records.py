@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from s3meta.domain.provenance import FIELDS as PROVENANCE_FIELDS
 from s3meta.domain.times import iso_utc
 
 # Where a listing stands: the (bucket, key) of the last object read.
 Position = tuple[str, str]
+# The fields of ``ObjectRecord`` that are mappings (JSON columns), read-only in a record.
+MAPPING_FIELDS = ("user_metadata", "tags", "headers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,14 @@ class ObjectRecord:
     restore_status: str | None = None
     parts_count: int | None = None
     tags: Mapping[str, str] | None = None  # None: never fetched; {}: fetched, none set
+    content_encoding: str | None = None
+    replication_status: str | None = None
+    checksum_type: str | None = None
+    bucket_key_enabled: bool | None = None
+    # Presentation headers by HTTP name (``s3meta.domain.objects.HEADERS``); None: the row
+    # was last written before s3meta recorded them (revision 0005), which is what
+    # ``backfill --only-missing`` fills.
+    headers: Mapping[str, str] | None = None
     sequencer: str | None = None
     event_name: str | None = None
     event_time: datetime | None = None
@@ -58,10 +69,29 @@ class ObjectRecord:
     # Deleted, and nothing ever showed the object existed (see Change.shows_existence).
     never_seen: bool = False
     last_task_id: str | None = None
+    # Who and how of the last event applied (``s3meta.domain.provenance``); a requeue
+    # keeps them, as it keeps the event's other fields.
+    principal_id: str | None = None
+    source_ip_address: str | None = None
+    request_id: str | None = None
+    host_id: str | None = None
+    configuration_id: str | None = None
 
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.object_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord(ObjectRecord):
+    """One version of a key: its ``object_versions`` row, a field per column.
+
+    The fields of the current record, for this version (``s3meta.domain.versions``);
+    ``is_deleted`` says the version was removed (a DELETE naming it), and the event fields
+    are those of the version's creation.
+    """
+
+    is_delete_marker: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +109,13 @@ class JournalRecord:
     event_time: datetime | None
     applied_at: datetime
     task_id: str | None
+    # Who and how, from the change's event: None for a requeue, a backfill, or an event
+    # without them (``s3meta.domain.provenance``).
+    principal_id: str | None = None
+    source_ip_address: str | None = None
+    request_id: str | None = None
+    host_id: str | None = None
+    configuration_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready values: times in UTC to the microsecond (``iso_utc``), ``key`` for the
@@ -95,6 +132,7 @@ class JournalRecord:
             "event_time": iso_utc(self.event_time),
             "applied_at": iso_utc(self.applied_at),
             "task_id": self.task_id,
+            **{name: getattr(self, name) for name in PROVENANCE_FIELDS},
         }
 
 
@@ -191,6 +229,9 @@ class ObjectFilter:
     # a bounded window of the index per page (``ObjectReader.page``'s ``scan``).
     content_type: str | None = None
     storage_class: str | None = None
+    replication_status: str | None = None
+    checksum_type: str | None = None
+    content_encoding: str | None = None
     min_size: int | None = None
     max_size: int | None = None
     modified_after: datetime | None = None  # last_modified at or after
@@ -212,6 +253,9 @@ class ObjectFilter:
             for value in (
                 self.content_type,
                 self.storage_class,
+                self.replication_status,
+                self.checksum_type,
+                self.content_encoding,
                 self.min_size,
                 self.max_size,
                 self.modified_after,

@@ -13,6 +13,8 @@ from typing import Any
 from s3meta.domain.events import ObjectEvent
 from s3meta.domain.names import RECORDED_CHARS, bucket_name_problem, key_problem, short_repr
 from s3meta.domain.objects import EventInfo, parse_timestamp, strip_etag
+from s3meta.domain.provenance import FIELDS as PROVENANCE_FIELDS
+from s3meta.domain.provenance import cleaned
 
 
 def task_kwargs(event: ObjectEvent) -> dict[str, Any]:
@@ -24,6 +26,7 @@ def task_kwargs(event: ObjectEvent) -> dict[str, Any]:
         "size": event.size,
         "etag": event.etag,
         "sequencer": event.sequencer,
+        **{name: getattr(event, name) for name in PROVENANCE_FIELDS},
     }
     return {name: value for name, value in values.items() if value is not None}
 
@@ -39,6 +42,8 @@ def event_info(kwargs: Mapping[str, Any]) -> EventInfo:
         version_id=_str_or_none(kwargs.get("version_id")),
         size=int(size) if size is not None else None,
         etag=strip_etag(kwargs["etag"]) if kwargs.get("etag") else None,
+        # Who and how only describe the change: unusable values are dropped, not refused.
+        **cleaned(kwargs),
     )
 
 

@@ -25,7 +25,8 @@ from s3meta.domain.ordering import (
     is_newer,
     record_type,
 )
-from s3meta.domain.records import JournalRecord, ObjectRecord
+from s3meta.domain.provenance import FIELDS as PROVENANCE_FIELDS
+from s3meta.domain.records import JournalRecord, ObjectRecord, VersionRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,16 @@ class Change:
     event: EventInfo  # empty for a manual requeue
     observed_at: datetime  # when HeadObject was made
     task_id: str | None = None
+    delete_marker: str | None = None  # the version id of a delete marker HeadObject found
+
+    def version_id(self) -> str | None:
+        """The version this change is about, in a versioned bucket; None in an unversioned
+        one (or one whose versioning is suspended: its versions are "null")."""
+        state_version = self.state.version_id if self.state is not None else None
+        for version in (self.event.version_id, state_version, self.delete_marker):
+            if version and version != NULL_VERSION:
+                return version
+        return None
 
     def stamp(self) -> Stamp:
         if self.state is not None:
@@ -85,6 +96,7 @@ class Transition:
     outcome: Outcome  # succeeded, gone, or skipped: the record held newer knowledge
     record: ObjectRecord | None = None
     journal: JournalRecord | None = None  # None: nothing happened to an object s3meta knows
+    version: VersionRecord | None = None  # the version written (versioned buckets only)
 
     def applied(self) -> Applied:
         kind = RecordType(self.journal.record_type) if self.journal else None
@@ -100,6 +112,8 @@ class Applied:
     record: ObjectRecord | None = None  # the record written (None when skipped)
 
 
+# The version id S3 gives objects of a bucket that was never versioned or is suspended.
+NULL_VERSION = "null"
 # Every field of ObjectState but its identity is a field of ObjectRecord of the same name.
 STATE_FIELDS = tuple(f.name for f in fields(ObjectState) if f.name not in {"bucket", "key"})
 # The least step between two writes of a key (MySQL's DATETIME(6) holds microseconds).
@@ -130,10 +144,10 @@ def transition(stored: ObjectRecord | None, change: Change, now: datetime) -> Tr
         )
     after = _filled(stored, change, now)
     # Nothing happened to an object s3meta knows of: no journal entry for a key never seen.
-    before = _snapshot(seen) if seen is not None else None
-    kind = None if after.never_seen else record_type(before, _snapshot(after))
+    before = snapshot(seen) if seen is not None else None
+    kind = None if after.never_seen else record_type(before, snapshot(after))
     outcome = Outcome.GONE if change.state is None else Outcome.SUCCEEDED
-    return Transition(outcome, after, _journal(after, kind, change, now) if kind else None)
+    return Transition(outcome, after, journal_entry(after, kind, change, now) if kind else None)
 
 
 def _removal_stands(stored: ObjectRecord, change: Change) -> bool:
@@ -155,8 +169,13 @@ def _seen_before_its_removal(stored: ObjectRecord, change: Change, now: datetime
     if not stored.never_seen or not change.shows_existence():
         return Transition(Outcome.SKIPPED)
     after = replace(stored, never_seen=False, updated_at=now, last_task_id=change.task_id)
-    removal = EventInfo(stored.event_name, stored.event_time, stored.sequencer)
-    journal = _journal(after, RecordType.DELETE, replace(change, event=removal), now)
+    removal = EventInfo(
+        stored.event_name,
+        stored.event_time,
+        stored.sequencer,
+        **{name: getattr(stored, name) for name in PROVENANCE_FIELDS},
+    )
+    journal = journal_entry(after, RecordType.DELETE, replace(change, event=removal), now)
     return Transition(Outcome.GONE, after, journal)
 
 
@@ -192,6 +211,8 @@ def _filled(record: ObjectRecord, change: Change, now: datetime) -> ObjectRecord
     # A manual requeue carries no event: the last event's fields stay.
     if event.event_name is not None:
         updates["event_name"] = event.event_name
+        # Who and how belong to the event: all of them replaced, absent ones with None.
+        updates.update((name, getattr(event, name)) for name in PROVENANCE_FIELDS)
     if event.event_time is not None:
         updates["event_time"] = event.event_time
     if event.sequencer is not None:
@@ -200,7 +221,8 @@ def _filled(record: ObjectRecord, change: Change, now: datetime) -> ObjectRecord
     return replace(record, **updates)
 
 
-def _snapshot(record: ObjectRecord) -> Snapshot:
+def snapshot(record: ObjectRecord) -> Snapshot:
+    """What tells ``record``'s state from another, for the journal."""
     details = tuple(_comparable(getattr(record, name)) for name in _DETAIL_FIELDS)
     return Snapshot(record.is_deleted, record.etag, record.version_id, details)
 
@@ -211,9 +233,10 @@ def _comparable(value: object) -> object:
     return value
 
 
-def _journal(
+def journal_entry(
     record: ObjectRecord, kind: RecordType, change: Change, now: datetime
 ) -> JournalRecord:
+    """The journal entry of ``change``, which made ``record`` at ``now``."""
     return JournalRecord(
         bucket=record.bucket,
         object_key=record.object_key,
@@ -226,4 +249,5 @@ def _journal(
         event_time=change.event.event_time,
         applied_at=now,
         task_id=change.task_id,
+        **{name: getattr(change.event, name) for name in PROVENANCE_FIELDS},
     )

@@ -40,7 +40,8 @@ class BackfillJob:
     bucket: str
     prefix: str
     start_after: str | None
-    only_missing: bool  # skip keys whose row matches the object (same ETag and size, live)
+    # Skip keys whose row matches the object (same ETag and size, live, every header kept).
+    only_missing: bool
     batch_size: int
     max_queue_depth: int  # pause while more tasks than this wait (0: never pause)
     count_first: bool  # list once first, only to count, so that progress has a total
@@ -187,6 +188,8 @@ class _Rows:
             and not row.is_deleted
             and row.etag == listed.etag
             and row.size == listed.size
+            # Written before the row kept every header (revision 0005): HeadObject it again.
+            and row.headers is not None
         )
 
 

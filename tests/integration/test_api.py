@@ -166,7 +166,16 @@ def test_filters_select_by_type_size_time_class_deletion_tags_and_metadata(
     )
     save_state(
         store,
-        state("c.bin", 5000, storage_class="GLACIER", user_metadata={"owner": "bo"}),
+        state(
+            "c.bin",
+            5000,
+            storage_class="GLACIER",
+            user_metadata={"owner": "bo"},
+            replication_status="FAILED",
+            checksum_type="COMPOSITE",
+            content_encoding="gzip",
+            headers={"Cache-Control": "no-cache"},
+        ),
         EventInfo(),
     )
     save_state(store, state("d.txt", 7, content_type="text/plain"), EventInfo())
@@ -182,6 +191,10 @@ def test_filters_select_by_type_size_time_class_deletion_tags_and_metadata(
     assert listed(modified_after=(T0 + timedelta(days=1)).isoformat()) == ["b.txt"]
     assert listed(modified_before="2026-11-21T00:00:00Z") == ["a.jpg", "c.bin", "d.txt"]
     assert listed(storage_class="GLACIER") == ["c.bin"]
+    assert listed(replication_status="FAILED") == ["c.bin"]
+    assert listed(checksum_type="COMPOSITE") == ["c.bin"]
+    assert listed(content_encoding="gzip") == ["c.bin"]
+    assert listed(replication_status="COMPLETED") == []
     assert listed(deleted="true") == ["d.txt"]
     assert listed(deleted="false") == ["a.jpg", "b.txt", "c.bin"]
     assert listed(**{"tag.team": "x"}) == ["a.jpg"]

@@ -120,6 +120,14 @@ def test_show_prints_one_json_object_with_the_spec_fields(
         "restore_status": None,
         "parts_count": None,
         "tags": None,
+        **dict.fromkeys(
+            ("principal_id", "source_ip_address", "request_id", "host_id", "configuration_id")
+        ),
+        "content_encoding": None,
+        "replication_status": None,
+        "checksum_type": None,
+        "bucket_key_enabled": None,
+        "headers": {},
     }
     for moment in (updated_at, created_at):
         assert datetime.fromisoformat(moment).tzinfo == UTC
@@ -212,6 +220,26 @@ def test_list_prints_one_json_object_per_line_in_key_order(
     assert listed_keys(result) == sorted(keys)
     first = json.loads(result.stdout.splitlines()[0])
     assert {"bucket", "key", "size", "last_modified", "metadata", "deleted"} <= set(first)
+
+
+def test_show_and_list_give_every_header_and_list_filters_by_replication_status(
+    cli: RunCli, put: Callable[..., ObjectState]
+) -> None:
+    headers = {"Cache-Control": "no-cache", "x-amz-website-redirect-location": "/new"}
+    put("failed.gz", replication_status="FAILED", content_encoding="gzip", headers=headers)
+    put("done.txt", replication_status="COMPLETED", checksum_type="FULL_OBJECT")
+
+    shown = json.loads(cli("show", f"s3://{BUCKET}/failed.gz", "--json").stdout)
+    table = cli("show", f"s3://{BUCKET}/failed.gz").stdout
+    failed = cli("list", "--bucket", BUCKET, "--json", "--replication-status", "failed")
+    full = cli("list", "--bucket", BUCKET, "--json", "--checksum-type", "FULL_OBJECT")
+
+    assert (shown["replication_status"], shown["content_encoding"]) == ("FAILED", "gzip")
+    assert shown["headers"] == headers
+    assert "Cache-Control: no-cache" in table
+    assert listed_keys(failed) == ["failed.gz"]
+    assert json.loads(failed.stdout)["headers"] == headers
+    assert listed_keys(full) == ["done.txt"]
 
 
 def test_list_filters_by_prefix(cli: RunCli, put: Callable[..., ObjectState]) -> None:

@@ -101,6 +101,28 @@ def test_a_manual_requeue_keeps_the_event_fields_of_the_last_event(
     assert row.event_time == event.event_time
 
 
+def test_who_and_how_are_kept_on_each_journal_entry_and_the_last_on_the_row(
+    store: MetadataStore, reader: ObjectReader
+) -> None:
+    who: dict[str, Any] = {
+        "principal_id": "AWS:AROAEXAMPLEROLEID:" + "s" * 400,
+        "source_ip_address": "2001:db8::17",
+        "request_id": "8F2C4E1B9A7D3E60",
+        "host_id": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD",
+        "configuration_id": "s3meta-uploads",
+    }
+    save_state(store, state("w.txt", size=1), EventInfo("ObjectCreated:Put", **who), "t1")
+    save_state(store, state("w.txt", size=2), NO_EVENT, "t2")
+
+    first, requeued = reader.history("bucket-a", "w.txt")
+    row = reader.get("bucket-a", "w.txt")
+
+    assert {name: getattr(first, name) for name in who} == who
+    assert {name: getattr(requeued, name) for name in who} == dict.fromkeys(who)
+    assert row is not None
+    assert {name: getattr(row, name) for name in who} == who
+
+
 def test_a_database_server_that_does_not_answer_is_unavailable() -> None:
     engine = create_engine(
         "mysql+pymysql://root@127.0.0.1:1/none", connect_args={"connect_timeout": 2}

@@ -23,6 +23,9 @@ def test_every_filter_lands_in_the_object_filter() -> None:
         ("modified_after", "2026-11-20T10:00:00Z"),
         ("modified_before", "2026-11-21T10:00:00+01:00"),
         ("storage_class", "GLACIER"),
+        ("replication_status", "FAILED"),
+        ("checksum_type", "COMPOSITE"),
+        ("content_encoding", "gzip"),
         ("deleted", "false"),
         ("tag.team", "x"),
         ("metadata.owner", "ann"),
@@ -32,6 +35,11 @@ def test_every_filter_lands_in_the_object_filter() -> None:
     where = listing.where
     assert (where.bucket, where.prefix, where.content_type) == ("b-1", "p/", "text/plain")
     assert (where.min_size, where.max_size, where.storage_class) == (1, 9, "GLACIER")
+    assert (where.replication_status, where.checksum_type, where.content_encoding) == (
+        "FAILED",
+        "COMPOSITE",
+        "gzip",
+    )
     assert where.modified_after == datetime(2026, 11, 20, 10, tzinfo=UTC)
     assert where.modified_before == datetime(2026, 11, 21, 9, tzinfo=UTC)
     assert (where.include_deleted, where.only_deleted) == (False, False)

@@ -9,7 +9,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
+import sqlalchemy as sa
 
+from db.models import ObjectMetadata
 from db.reader import ObjectReader
 from db.store import MetadataStore
 from s3meta.aws.sqs import QueueDepth
@@ -137,6 +139,29 @@ def test_only_missing_skips_keys_whose_live_row_matches_after_the_start(
 
     assert batches.keys == ["c-changed", "d-deleted", "e-new"]
     assert (counts.listed, counts.skipped) == (5, 2)
+
+
+def test_only_missing_queues_rows_written_before_they_kept_every_header(
+    s3: S3Client, engine: sa.Engine, store: MetadataStore, reader: ObjectReader
+) -> None:
+    upload(s3, "new-row", "old-row")
+    index(s3, store, "new-row")
+    index(s3, store, "old-row")
+    # What revision 0005 leaves on a row written before it: no headers recorded.
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(ObjectMetadata)
+            .where(ObjectMetadata.object_key == "old-row")
+            .values(headers=None)
+        )
+    batches = Batches()
+
+    counts = Backfill(replace(JOB, only_missing=True)).run(
+        s3, batches, Depths(), Recorded(), reader
+    )
+
+    assert batches.keys == ["old-row"]
+    assert (counts.listed, counts.skipped) == (2, 1)
 
 
 def test_only_missing_without_the_rows_is_refused(s3: S3Client) -> None:

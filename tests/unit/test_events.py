@@ -24,6 +24,15 @@ from tests.support.samples import SAMPLE_EVENTS, SHARED_EVENTS
 # The samples are part of the contract: a missing file must fail, not skip.
 SAMPLES = SAMPLE_EVENTS
 
+# Who and how, as the S3 samples carry them (``userIdentity`` ... ``configurationId``).
+S3_WHO: dict[str, Any] = {
+    "principal_id": "AWS:AIDAEXAMPLE",
+    "source_ip_address": "203.0.113.10",
+    "request_id": "C3D13FE58DE4C810",
+    "host_id": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD",
+    "configuration_id": "s3meta-uploads",
+}
+
 PUT_EVENT = ObjectEvent(
     bucket="uploads-demo",
     key="photos/2026/summer trip+beach/\u00fc.jpg",
@@ -32,6 +41,7 @@ PUT_EVENT = ObjectEvent(
     version_id="096fKKXTRTtl3on89fVO.nfljtsv6qko",
     size=1048576,
     etag="d41d8cd98f00b204e9800998ecf8427e",
+    **S3_WHO,
     sequencer="0055AED6DCD90281E5",
 )
 
@@ -47,6 +57,7 @@ GOOD_SAMPLES: dict[str, tuple[str, tuple[ObjectEvent, ...]]] = {
                 event_time="2026-11-20T10:15:30.123Z",
                 size=5 * 1024**3,
                 etag="3858f62230ac3c915f300c664312c11f-640",
+                **S3_WHO,
                 sequencer="0062B3C1A7D0E2F4A1",
             ),
         ),
@@ -61,6 +72,7 @@ GOOD_SAMPLES: dict[str, tuple[str, tuple[ObjectEvent, ...]]] = {
                 event_time="2026-11-20T10:15:30.123Z",
                 size=12,
                 etag="6f5902ac237024bdd0c176cb93063dc4",
+                **S3_WHO,
                 sequencer="0055AED6DCD9029200",
             ),
             ObjectEvent(
@@ -70,6 +82,7 @@ GOOD_SAMPLES: dict[str, tuple[str, tuple[ObjectEvent, ...]]] = {
                 event_time="2026-11-20T10:15:30.123Z",
                 size=7,
                 etag="5d41402abc4b2a76b9719d911017c592",
+                **S3_WHO,
                 sequencer="0055AED6DCD9029201",
             ),
         ),
@@ -82,6 +95,7 @@ GOOD_SAMPLES: dict[str, tuple[str, tuple[ObjectEvent, ...]]] = {
                 key="reports/q3.pdf",
                 event_name="ObjectRemoved:Delete",
                 event_time="2026-11-20T10:15:30.123Z",
+                **S3_WHO,
                 sequencer="0055AED6DCD90290AA",
             ),
         ),
@@ -96,6 +110,7 @@ GOOD_SAMPLES: dict[str, tuple[str, tuple[ObjectEvent, ...]]] = {
                 event_time="2026-11-20T10:15:30.123Z",
                 # Holds a '+': version ids are not form-encoded, so it must stay a '+'.
                 version_id="3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
+                **S3_WHO,
                 sequencer="0055AED6DCD9028F10",
             ),
         ),
@@ -108,6 +123,7 @@ GOOD_SAMPLES: dict[str, tuple[str, tuple[ObjectEvent, ...]]] = {
                 key="tmp/session-42.log",
                 event_name="LifecycleExpiration:Delete",
                 event_time="2026-11-20T10:15:30.123Z",
+                **S3_WHO,
                 sequencer="0055AED6DCD90291BB",
             ),
         ),
@@ -124,6 +140,9 @@ GOOD_SAMPLES: dict[str, tuple[str, tuple[ObjectEvent, ...]]] = {
                 version_id="Z7k0Tb5k2c3d4e5f6g7h8i9j0",
                 size=20480,
                 etag="7a3b3e2f1c0d4e5f6a7b8c9d0e1f2a3b",
+                principal_id="123456789012",
+                source_ip_address="203.0.113.15",
+                request_id="N4N7GDK58NMKJ12R",
                 sequencer="00617F08299329D189",
             ),
         ),
@@ -136,6 +155,9 @@ GOOD_SAMPLES: dict[str, tuple[str, tuple[ObjectEvent, ...]]] = {
                 key="invoices/2026/11/inv-0007.pdf",
                 event_name="ObjectRemoved:Delete",
                 event_time="2026-11-20T10:17:00Z",
+                principal_id="123456789012",
+                source_ip_address="203.0.113.15",
+                request_id="0BH729840619AG5K",
                 sequencer="00617F0829932A0000",
             ),
         ),

@@ -710,3 +710,81 @@ def test_s3meta_fetch_tags_sets_fetch_tags(
     monkeypatch.setenv("S3META_FETCH_TAGS", value)
 
     assert load_settings().fetch_tags is expected
+
+
+# Every header and status, as HeadObject's documentation shows them (a hand-built response).
+FULL_HEAD: dict[str, Any] = {
+    "ContentLength": 5 * MIB,
+    "ETag": '"' + MD5 + '-3"',
+    "LastModified": datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+    "ContentType": "application/json",
+    "CacheControl": "max-age=3600, public",
+    "ContentDisposition": 'attachment; filename="report.json"',
+    "ContentEncoding": "gzip",
+    "ContentLanguage": "en-GB",
+    "Expires": datetime(2027, 1, 1, tzinfo=UTC),
+    "ExpiresString": "Fri, 01 Jan 2027 00:00:00 GMT",
+    "WebsiteRedirectLocation": "/reports/latest.json",
+    "ReplicationStatus": "FAILED",
+    "ChecksumCRC32": "AAAAAA==-3",
+    "ChecksumType": "COMPOSITE",
+    "ServerSideEncryption": "aws:kms",
+    "SSEKMSKeyId": KMS_KEY,
+    "BucketKeyEnabled": True,
+}
+
+
+def test_every_header_and_status_headobject_gives_is_kept() -> None:
+    found = state_from_head(BUCKET, "r.json", FULL_HEAD)
+
+    assert (found.content_encoding, found.replication_status) == ("gzip", "FAILED")
+    assert (found.checksum_type, found.bucket_key_enabled) == ("COMPOSITE", True)
+    assert found.parts_count == 3  # multipart, from the ETag's "-3"
+    assert found.headers == {
+        "Cache-Control": "max-age=3600, public",
+        "Content-Disposition": 'attachment; filename="report.json"',
+        "Content-Language": "en-GB",
+        "Expires": "Fri, 01 Jan 2027 00:00:00 GMT",
+        "x-amz-website-redirect-location": "/reports/latest.json",
+    }
+
+
+def test_an_expires_that_is_no_date_is_kept_as_s3_sent_it() -> None:
+    response = {**FULL_HEAD, "ExpiresString": "never"}
+    del response["Expires"]
+    assert state_from_head(BUCKET, "r.json", response).headers["Expires"] == "never"
+
+
+def test_a_parsed_expires_without_its_string_is_written_back_as_an_http_date() -> None:
+    response = {**FULL_HEAD}
+    del response["ExpiresString"]
+    assert state_from_head(BUCKET, "r.json", response).headers["Expires"] == (
+        "Fri, 01 Jan 2027 00:00:00 GMT"
+    )
+
+
+def test_an_object_with_no_headers_set_has_none_and_says_nothing_of_a_bucket_key() -> None:
+    found = state_from_head(
+        BUCKET,
+        "k",
+        {"ContentLength": 1, "ETag": f'"{MD5}"', "LastModified": FULL_HEAD["LastModified"]},
+    )
+    assert found.headers == {}
+    assert (found.bucket_key_enabled, found.parts_count, found.checksum_type) == (None, None, None)
+
+
+def test_moto_reports_the_headers_set_at_upload(s3: S3Client) -> None:
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="page.html",
+        Body=b"<p>hi</p>",
+        CacheControl="no-cache",
+        ContentEncoding="identity",
+        ContentLanguage="fr",
+        ContentDisposition="inline",
+    )
+    found = S3Storage(s3).head(BUCKET, "page.html")
+    assert found.content_encoding == "identity"
+    assert found.headers["Cache-Control"] == "no-cache"
+    assert found.headers["Content-Language"] == "fr"
+    assert found.headers["Content-Disposition"] == "inline"

@@ -27,6 +27,16 @@ SPEC_FIELDS = {
     "updated_at",
 }
 EXTRA_FIELDS = {"event_name", "event_time", "deleted_at", "never_seen", "created_at"}
+# Who and how of the last event (s3meta.domain.provenance).
+WHO_FIELDS = {"principal_id", "source_ip_address", "request_id", "host_id", "configuration_id"}
+# The rest of what HeadObject says (revision 0005).
+HEAD_FIELDS = {
+    "content_encoding",
+    "replication_status",
+    "checksum_type",
+    "bucket_key_enabled",
+    "headers",
+}
 # Shown in the row table only when set: most objects have none of them.
 DETAIL_FIELDS = {
     "deleted_by",
@@ -88,7 +98,10 @@ def render(renderable: Any) -> str:
 
 
 def test_row_to_json_has_exactly_the_spec_fields_the_event_times_and_the_details() -> None:
-    assert set(row_to_json(make_row())) == SPEC_FIELDS | EXTRA_FIELDS | DETAIL_FIELDS
+    assert (
+        set(row_to_json(make_row()))
+        == SPEC_FIELDS | EXTRA_FIELDS | DETAIL_FIELDS | WHO_FIELDS | HEAD_FIELDS
+    )
 
 
 def test_row_to_json_puts_the_spec_fields_first() -> None:
@@ -111,6 +124,7 @@ def test_row_to_json_maps_every_column() -> None:
         "updated_at": "2026-11-20T10:15:33.456789Z",
         "event_name": "ObjectCreated:Put",
         "event_time": "2026-11-20T10:15:31.123000Z",
+        **dict.fromkeys(sorted(WHO_FIELDS)),
         "deleted_at": None,
         "deleted_by": None,
         "never_seen": False,
@@ -125,6 +139,7 @@ def test_row_to_json_maps_every_column() -> None:
         "restore_status": None,
         "parts_count": None,
         "tags": None,
+        **dict.fromkeys(sorted(HEAD_FIELDS)),
     }
 
 

@@ -25,6 +25,16 @@ def sample_event(name: str) -> ObjectEvent:
     return event
 
 
+# Who and how, as the samples' S3 records carry them.
+WHO = {
+    "principal_id": "AWS:AIDAEXAMPLE",
+    "source_ip_address": "203.0.113.10",
+    "request_id": "C3D13FE58DE4C810",
+    "host_id": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD",
+    "configuration_id": "s3meta-uploads",
+}
+
+
 def test_task_kwargs_carry_what_the_event_has_and_leave_out_the_rest() -> None:
     assert task_kwargs(sample_event("put.json")) == {
         "event_name": "ObjectCreated:Put",
@@ -33,12 +43,17 @@ def test_task_kwargs_carry_what_the_event_has_and_leave_out_the_rest() -> None:
         "size": 1048576,
         "etag": "d41d8cd98f00b204e9800998ecf8427e",
         "sequencer": "0055AED6DCD90281E5",
+        **WHO,
     }
     assert task_kwargs(sample_event("delete.json")) == {
         "event_name": "ObjectRemoved:Delete",
         "event_time": "2026-11-20T10:15:30.123Z",
         "sequencer": "0055AED6DCD90290AA",
+        **WHO,
     }
+    eventbridge = task_kwargs(sample_event("eventbridge-created.json"))
+    assert "host_id" not in eventbridge
+    assert "configuration_id" not in eventbridge
 
 
 # event_info ---------------------------------------------------------------------------------
