@@ -175,3 +175,26 @@ class JournalEntry(Base):
     event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
     task_id: Mapped[str | None] = mapped_column(sa.String(155))
+
+
+class PrefixTotal(Base):
+    """One shard of the objects and bytes under a prefix of a bucket, in one storage class.
+
+    Kept by ``db.store`` in each row change's transaction, by the rules of
+    ``s3meta.domain.totals``; a total is the sum of its shards.
+    """
+
+    __tablename__ = "prefix_totals"
+    __table_args__ = (
+        # du: the prefixes of some levels under one prefix, a range of the index per level.
+        sa.Index("ix_prefix_totals_bucket_depth_prefix", "bucket", "depth", "prefix"),
+        _MYSQL_TABLE,
+    )
+
+    bucket: Mapped[str] = mapped_column(BucketName, primary_key=True)
+    prefix: Mapped[str] = mapped_column(ObjectKey, primary_key=True)
+    storage_class: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    shard: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
+    depth: Mapped[int] = mapped_column(sa.SmallInteger)
+    object_count: Mapped[int] = mapped_column(sa.BigInteger)
+    byte_count: Mapped[int] = mapped_column(sa.BigInteger)

@@ -2,7 +2,8 @@
 
 A task's write is one transaction of three round trips on MySQL: the key's row locked and
 read (``SELECT … FOR UPDATE``), then every write in one query (``db.together``: the row,
-the journal entry, the attempt and the task's result, in the task runner's table), then COMMIT.
+its prefix totals' deltas, the journal entry, the attempt and the task's result, in the task
+runner's table), then COMMIT.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from db import together
 from db.errors import DEADLOCK_MYSQL, error_code, translate_database_error, translated_errors
 from db.models import Base, JournalEntry, ObjectMetadata, TaskAttempt, utcnow
 from db.together import Write
+from db.totals import delta_write
 from s3meta.domain.attempts import Attempt
 from s3meta.domain.records import AttemptRecord, JournalRecord, ObjectRecord, TaskResultRecord
+from s3meta.domain.totals import TotalsRule, deltas
 from s3meta.domain.transitions import Applied, Change, transition
 from s3meta.errors import DatabaseUnavailable
 
+DEFAULT_TOTALS = TotalsRule()
 _RESTARTS = 3  # insert races and deadlocks a write starts again after
 _OBJECTS = Base.metadata.tables[ObjectMetadata.__tablename__]
 _JOURNAL = Base.metadata.tables[JournalEntry.__tablename__]
@@ -63,9 +67,15 @@ class MetadataStore:
     """Writes ``object_metadata``, its journal, ``task_attempts`` and, given ``results``, a
     task's result; ``db.reader`` reads them."""
 
-    def __init__(self, engine: Engine, results: ResultRows | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        results: ResultRows | None = None,
+        totals: TotalsRule = DEFAULT_TOTALS,
+    ) -> None:
         self._engine = engine
         self._results = results
+        self._totals = totals
 
     def apply(
         self, change: Change, attempt: Attempt | None = None, result: ResultFor | None = None
@@ -128,6 +138,7 @@ class MetadataStore:
                 writes.append(Write(self._statements.insert_object, row))
             else:
                 writes.append(Write(self._statements.update_object, {**row, "id": found.id}))
+        writes += self._total_writes(stored, decided.record)
         if decided.journal is not None:
             writes.append(
                 Write(self._statements.insert_journal, _values(decided.journal, _JOURNAL_COLUMNS))
@@ -138,6 +149,13 @@ class MetadataStore:
             writes.append(self._results.write(result(applied), connection.dialect))
         _write(connection, writes, change, inserts)
         return applied
+
+    def _total_writes(self, before: ObjectRecord | None, after: ObjectRecord | None) -> list[Write]:
+        """The prefix totals' write for a key's record going from ``before`` to ``after``."""
+        if after is None:
+            return []
+        write = delta_write(deltas(self._totals, before, after), self._engine.dialect)
+        return [] if write is None else [write]
 
     def _attempt(self, attempt: Attempt) -> Write:
         return Write(self._statements.insert_attempt, _attempt_row(attempt))

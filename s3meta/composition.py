@@ -21,6 +21,7 @@ from s3meta.aws.secrets import resolve_database_url
 from s3meta.config import Settings
 from s3meta.domain.metrics import Metrics, NoMetrics
 from s3meta.domain.retries import RetryPolicy
+from s3meta.domain.totals import TotalsRule
 from s3meta.masking import register_secret, url_password
 
 if TYPE_CHECKING:
@@ -112,7 +113,18 @@ def store(
 
         tokens = auth_token_source(rds_client(settings), database_url, region(settings))
         sign_in_with(engine, tokens)
-    return MetadataStore(engine, results)
+    if settings is None:
+        return MetadataStore(engine, results)
+    return MetadataStore(engine, results, totals_rule(settings))
+
+
+def totals_rule(settings: Settings) -> TotalsRule:
+    """How prefix totals are kept: ``S3META_TOTALS_DEPTH``, ``_DELIMITER``, ``_SHARDS``."""
+    return TotalsRule(
+        depth=settings.totals_depth,
+        delimiter=settings.totals_delimiter,
+        shards=settings.totals_shards,
+    )
 
 
 def indexer(

@@ -22,6 +22,7 @@ COMMANDS = {
     "dead-letters": "s3meta.cli.dead_letters:dead_letters",
     "demo": "s3meta.cli.demo:demo",
     "doctor": "s3meta.cli.doctor:doctor",
+    "du": "s3meta.cli.du:du",
     "health": "s3meta.cli.health:health",
     "list": "s3meta.cli.query:list_objects",
     "reconcile": "s3meta.cli.reconcile:reconcile",
