@@ -17,10 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from s3meta.domain.objects import DEFAULT_STORAGE_CLASS
 from s3meta.domain.records import ObjectRecord
 
-# HeadObject names no storage class for STANDARD.
-DEFAULT_STORAGE_CLASS = "STANDARD"
 MAX_DEPTH = 16
 MAX_SHARDS = 256
 
