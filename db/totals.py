@@ -170,8 +170,8 @@ def _live_objects(
         o.bucket == bucket, o.is_deleted.is_(False), o.never_seen.is_(False)
     )
     result = connection.execution_options(stream_results=True, yield_per=_RECOUNT_BATCH)
-    for bucket_name, key, storage_class, size in result.execute(query):
-        yield bucket_name, key, storage_class, size
+    rows = result.execute(query)
+    return ((bucket_name, key, kind, size) for bucket_name, key, kind, size in rows)
 
 
 def _sums(connection: sa.Connection, bucket: str) -> dict[TotalKey, Total]:
