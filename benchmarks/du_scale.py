@@ -128,8 +128,8 @@ def time_du(engine: sa.Engine, repeat: int) -> list[list[str]]:
             [
                 f"s3://{BUCKET}/{prefix} --depth {depth}",
                 str(returned),
-                f"{percentile(times, 0.5):.1f}",
-                f"{percentile(times, 0.99):.1f}",
+                f"{percentile(times, 50):.1f}",
+                f"{percentile(times, 99):.1f}",
                 f"{max(times):.1f}",
             ]
         )
