@@ -78,7 +78,7 @@ def _status(url: str) -> dict[str, int]:
             rows = connection.execute(sa.text("SHOW GLOBAL STATUS")).all()
     finally:
         engine.dispose()
-    found = {name: value for name, value in rows}
+    found: dict[str, str] = dict(rows)
     return {name: int(found.get(name, 0)) for name in _STATUS}
 
 

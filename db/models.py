@@ -185,16 +185,14 @@ class PrefixTotal(Base):
     """
 
     __tablename__ = "prefix_totals"
-    __table_args__ = (
-        # du: the prefixes of some levels under one prefix, a range of the index per level.
-        sa.Index("ix_prefix_totals_bucket_depth_prefix", "bucket", "depth", "prefix"),
-        _MYSQL_TABLE,
-    )
+    # The depth leads the prefix in the primary key, InnoDB's clustered index: du reads the
+    # prefixes of a few levels under one prefix as one range of the table per level.
+    __table_args__ = (_MYSQL_TABLE,)
 
     bucket: Mapped[str] = mapped_column(BucketName, primary_key=True)
+    depth: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
     prefix: Mapped[str] = mapped_column(ObjectKey, primary_key=True)
     storage_class: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     shard: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
-    depth: Mapped[int] = mapped_column(sa.SmallInteger)
     object_count: Mapped[int] = mapped_column(sa.BigInteger)
     byte_count: Mapped[int] = mapped_column(sa.BigInteger)

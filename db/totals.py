@@ -23,7 +23,7 @@ from s3meta.domain.totals import Delta, Total, TotalKey, TotalsRule, corrections
 
 _TOTALS = Base.metadata.tables[PrefixTotal.__tablename__]
 _COLUMNS = ("bucket", "prefix", "storage_class", "shard", "depth", "object_count", "byte_count")
-_KEY = ("bucket", "prefix", "storage_class", "shard")
+_KEY = ("bucket", "depth", "prefix", "storage_class", "shard")
 _MYSQL = ("mysql", "mariadb")
 _REPAIR_BATCH = 500  # totals per upsert when repairing
 _RECOUNT_BATCH = 10_000  # rows fetched at a time by the recount's cursor

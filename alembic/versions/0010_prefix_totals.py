@@ -41,18 +41,15 @@ def upgrade() -> None:
         ),
         sa.Column("storage_class", sa.String(32), nullable=False),
         sa.Column("shard", sa.SmallInteger(), autoincrement=False, nullable=False),
-        sa.Column("depth", sa.SmallInteger(), nullable=False),
+        sa.Column("depth", sa.SmallInteger(), autoincrement=False, nullable=False),
         sa.Column("object_count", sa.BigInteger(), nullable=False),
         sa.Column("byte_count", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("bucket", "prefix", "storage_class", "shard"),
+        # The depth before the prefix: du reads one range of the clustered index per level.
+        sa.PrimaryKeyConstraint("bucket", "depth", "prefix", "storage_class", "shard"),
         mysql_engine="InnoDB",
         mysql_charset="utf8mb4",
-    )
-    op.create_index(
-        "ix_prefix_totals_bucket_depth_prefix", "prefix_totals", ["bucket", "depth", "prefix"]
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_prefix_totals_bucket_depth_prefix", table_name="prefix_totals")
     op.drop_table("prefix_totals")

@@ -112,8 +112,9 @@ def deltas(
 ) -> list[Delta]:
     """What replacing ``before`` with ``after`` (one key's records) adds to the totals.
 
-    Sorted by total, so concurrent writers lock the rows in one order; none are zero (an
-    overwrite of the same size and class changes nothing).
+    Sorted by level, then total (the order of the table's key), so concurrent writers lock
+    the rows in one order; none are zero (an overwrite of the same size and class changes
+    nothing).
     """
     record = after if after is not None else before
     if record is None:
@@ -129,11 +130,8 @@ def deltas(
             key = TotalKey(record.bucket, prefix, storage_class)
             sums[key] = sums[key] + total if sign > 0 else sums[key] - total
     shard = rule.shard(record.object_key)
-    return [
-        Delta(key, rule.depth_of(key.prefix), shard, change)
-        for key, change in sorted(sums.items())
-        if change
-    ]
+    made = [Delta(key, rule.depth_of(key.prefix), shard, change) for key, change in sums.items()]
+    return sorted((d for d in made if d.change), key=lambda d: (d.depth, d.key))
 
 
 def recount(

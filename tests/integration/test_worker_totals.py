@@ -4,6 +4,7 @@ and MariaDB: after any puts, overwrites and deletes, they equal a recount."""
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.mysql
 
 RESULT_TIMEOUT = 120
 KEYS = ["root.txt", "a/1", "a/2", "a/b/1", "a/b/c/d/1", "z/y/1", "z/y/2", "caf\u00e9/1"]
-CLASSES = ["STANDARD", "STANDARD_IA", "GLACIER"]
+CLASSES: list[Any] = ["STANDARD", "STANDARD_IA", "GLACIER"]
 RULE = TotalsRule()  # the worker's: S3META_TOTALS_* are not set
 
 
