@@ -17,9 +17,10 @@ from db.store import MetadataStore
 from db.totals import TotalsReader, repair
 from s3meta.cli import main
 from s3meta.domain.objects import EventInfo, ObjectState
-from s3meta.domain.totals import Total, TotalKey, TotalsRule, recount
+from s3meta.domain.totals import Total, TotalKey, TotalsRule
 from s3meta.domain.transitions import Change
 from tests.support.cli import invoke
+from tests.support.totals import counted_from_rows, stored_totals
 
 BUCKET = "bucket-t"
 START = datetime(2026, 12, 1, tzinfo=UTC)
@@ -48,29 +49,12 @@ def remove(store: MetadataStore, key: str, at: int) -> None:
     store.apply(Change(BUCKET, key, None, event, when))
 
 
-def stored_totals(engine: sa.Engine) -> dict[TotalKey, Total]:
-    query = sa.text(
-        "SELECT prefix, storage_class, SUM(object_count), SUM(byte_count) FROM prefix_totals "
-        "WHERE bucket = :bucket GROUP BY prefix, storage_class"
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(query, {"bucket": BUCKET}).all()
-    found = {
-        TotalKey(BUCKET, bytes(p).decode() if isinstance(p, bytes) else p, c): Total(int(o), int(b))
-        for p, c, o, b in rows
-    }
-    return {key: total for key, total in found.items() if total}
+def stored(engine: sa.Engine) -> dict[TotalKey, Total]:
+    return stored_totals(engine, BUCKET)
 
 
-def counted_from_rows(engine: sa.Engine) -> dict[TotalKey, Total]:
-    query = sa.text(
-        "SELECT object_key, storage_class, size FROM object_metadata "
-        "WHERE bucket = :bucket AND is_deleted = :no AND never_seen = :no"
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(query, {"bucket": BUCKET, "no": False}).all()
-    keys = [(BUCKET, bytes(k).decode() if isinstance(k, bytes) else k, c, s) for k, c, s in rows]
-    return recount(RULE, keys)
+def counted(engine: sa.Engine) -> dict[TotalKey, Total]:
+    return counted_from_rows(engine, BUCKET, RULE)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -85,8 +69,8 @@ def test_random_puts_overwrites_and_deletes_leave_the_totals_equal_to_a_recount(
             remove(store, key, chance.randrange(60))
         else:
             put(store, key, chance.randrange(1000), chance.randrange(60), chance.choice(CLASSES))
-    assert stored_totals(engine) == counted_from_rows(engine)
-    assert counted_from_rows(engine)  # something is live, or nothing was tested
+    assert stored(engine) == counted(engine)
+    assert counted(engine)  # something is live, or nothing was tested
     assert repair(engine, BUCKET, RULE) == []
 
 
@@ -96,7 +80,7 @@ def test_a_recount_repairs_damaged_totals_and_then_finds_nothing_to_repair(
     store = MetadataStore(engine, totals=RULE)
     for n, key in enumerate(KEYS):
         put(store, key, 10 + n, n)
-    expected = stored_totals(engine)
+    expected = stored(engine)
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE prefix_totals SET object_count = object_count + 7"))
         connection.execute(sa.text("DELETE FROM prefix_totals WHERE depth = 1"))
@@ -104,10 +88,10 @@ def test_a_recount_repairs_damaged_totals_and_then_finds_nothing_to_repair(
             sa.text("INSERT INTO prefix_totals VALUES (:b, :p, 'STANDARD', 3, 1, 5, 500)"),
             {"b": BUCKET, "p": b"nowhere/" if engine.dialect.name != "sqlite" else "nowhere/"},
         )
-    assert stored_totals(engine) != expected
+    assert stored(engine) != expected
     repairs = repair(engine, BUCKET, RULE)
     assert {fixed.key.prefix for fixed in repairs} >= {"", "a/", "nowhere/"}
-    assert stored_totals(engine) == expected == counted_from_rows(engine)
+    assert stored(engine) == expected == counted(engine)
     assert repair(engine, BUCKET, RULE) == []
     with engine.connect() as connection:
         left = connection.execute(

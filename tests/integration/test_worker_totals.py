@@ -7,13 +7,13 @@ import random
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from db.engine import create_engine
 from db.totals import TotalsReader, repair
-from s3meta.domain.totals import Total, TotalKey, TotalsRule, recount
+from s3meta.domain.totals import Total, TotalsRule, recount
 from tasks import extract_metadata
 from tests.support.stack import Stack
+from tests.support.totals import counted_from_rows, stored_totals
 
 pytestmark = pytest.mark.mysql
 
@@ -21,20 +21,6 @@ RESULT_TIMEOUT = 120
 KEYS = ["root.txt", "a/1", "a/2", "a/b/1", "a/b/c/d/1", "z/y/1", "z/y/2", "caf\u00e9/1"]
 CLASSES: list[Any] = ["STANDARD", "STANDARD_IA", "GLACIER"]
 RULE = TotalsRule()  # the worker's: S3META_TOTALS_* are not set
-
-
-def stored_totals(engine: sa.Engine, bucket: str) -> dict[TotalKey, Total]:
-    query = sa.text(
-        "SELECT prefix, storage_class, SUM(object_count), SUM(byte_count) FROM prefix_totals "
-        "WHERE bucket = :bucket GROUP BY prefix, storage_class"
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(query, {"bucket": bucket}).all()
-    found = {
-        TotalKey(bucket, bytes(prefix).decode(), kind): Total(int(objects), int(size))
-        for prefix, kind, objects, size in rows
-    }
-    return {key: total for key, total in found.items() if total}
 
 
 @pytest.mark.parametrize("seed", [7, 8])
@@ -58,17 +44,9 @@ def test_random_puts_overwrites_and_deletes_through_workers_leave_totals_equal_t
         result.get(timeout=RESULT_TIMEOUT)
     engine = create_engine(stack.database_url)
     try:
-        rows = sa.text(
-            "SELECT object_key, storage_class, size FROM object_metadata "
-            "WHERE bucket = :bucket AND is_deleted = 0 AND never_seen = 0"
-        )
-        with engine.connect() as connection:
-            live = [
-                (bucket, bytes(key).decode(), kind, size)
-                for key, kind, size in connection.execute(rows, {"bucket": bucket})
-            ]
-        assert live  # something is live, or nothing was tested
-        assert stored_totals(engine, bucket) == recount(RULE, live)
+        counted = counted_from_rows(engine, bucket, RULE)
+        assert counted  # something is live, or nothing was tested
+        assert stored_totals(engine, bucket) == counted
         # A last look at every key brings the rows, and so the totals, in line with S3.
         for result in [extract_metadata.delay(bucket, key) for key in KEYS]:
             result.get(timeout=RESULT_TIMEOUT)
