@@ -117,8 +117,10 @@ class TotalsReader:
                 sa.func.sum(c.byte_count),
             )
             .where(c.bucket == bucket, c.depth.in_(depths))
-            .group_by(c.prefix, c.depth, c.storage_class)
-            .order_by(c.prefix, c.storage_class)
+            # In the table's key order: the server sums each total's shards as it reads them,
+            # with no temporary table or sort.
+            .group_by(c.depth, c.prefix, c.storage_class)
+            .order_by(c.depth, c.prefix, c.storage_class)
         )
         if prefix:
             query = query.where(c.prefix.startswith(prefix, autoescape=True))
@@ -128,7 +130,8 @@ class TotalsReader:
                 total = Total(int(objects), int(size))
                 if total:
                     found.setdefault((name, depth), {})[storage_class] = total
-        return [PrefixUsage(name, depth, by_class) for (name, depth), by_class in found.items()]
+        ordered = sorted(found.items(), key=lambda item: item[0][0].encode("utf-8"))
+        return [PrefixUsage(name, depth, by_class) for (name, depth), by_class in ordered]
 
 
 def repair(engine: sa.Engine, bucket: str, rule: TotalsRule) -> list[Repair]:
