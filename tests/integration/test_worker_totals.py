@@ -23,6 +23,7 @@ CLASSES: list[Any] = ["STANDARD", "STANDARD_IA", "GLACIER"]
 RULE = TotalsRule()  # the worker's: S3META_TOTALS_* are not set
 
 
+@pytest.mark.timeout(300)  # 68 tasks and the worker's start, on a loaded machine
 @pytest.mark.parametrize("seed", [7, 8])
 def test_random_puts_overwrites_and_deletes_through_workers_leave_totals_equal_to_a_recount(
     stack: Stack, seed: int
