@@ -245,3 +245,24 @@ class ChangeOutbox(Base):
     journal_id: Mapped[int] = mapped_column(sa.BigInteger)  # object_journal.id
     # s3meta.domain.changes.key_hash of the entry's bucket and key: a key's rows, in order.
     key_hash: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class PrefixTotal(Base):
+    """One shard of the objects and bytes under a prefix of a bucket, in one storage class.
+
+    Kept by ``db.store`` in each row change's transaction, by the rules of
+    ``s3meta.domain.totals``; a total is the sum of its shards.
+    """
+
+    __tablename__ = "prefix_totals"
+    # The depth leads the prefix in the primary key, InnoDB's clustered index: du reads the
+    # prefixes of a few levels under one prefix as one range of the table per level.
+    __table_args__ = (_MYSQL_TABLE,)
+
+    bucket: Mapped[str] = mapped_column(BucketName, primary_key=True)
+    depth: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
+    prefix: Mapped[str] = mapped_column(ObjectKey, primary_key=True)
+    storage_class: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    shard: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
+    object_count: Mapped[int] = mapped_column(sa.BigInteger)
+    byte_count: Mapped[int] = mapped_column(sa.BigInteger)

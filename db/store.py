@@ -2,8 +2,8 @@
 
 A task's write is one transaction of three round trips on MySQL: the key's row locked and
 read (``SELECT … FOR UPDATE``), then every write in one query (``db.together``: the row,
-the journal entry and its change-feed outbox row, the attempt and the task's result, in the
-task runner's table), then COMMIT.
+its prefix totals' deltas, the journal entry and its change-feed outbox row, the attempt and
+the task's result, in the task runner's table), then COMMIT.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from db.errors import DEADLOCK_MYSQL, error_code, translate_database_error, tran
 from db.models import Base, JournalEntry, ObjectMetadata, ObjectVersion, TaskAttempt, utcnow
 from db.outbox import outbox_statement, outbox_write
 from db.together import Write
+from db.totals import delta_write
 from s3meta.domain.attempts import Attempt
 from s3meta.domain.records import (
     AttemptRecord,
@@ -30,10 +31,12 @@ from s3meta.domain.records import (
     TaskResultRecord,
     VersionRecord,
 )
+from s3meta.domain.totals import TotalsRule, deltas
 from s3meta.domain.transitions import Applied, Change, transition
 from s3meta.domain.versions import version_fields, versioned_transition
 from s3meta.errors import DatabaseUnavailable
 
+DEFAULT_TOTALS = TotalsRule()
 _RESTARTS = 3  # insert races and deadlocks a write starts again after
 _OBJECTS = Base.metadata.tables[ObjectMetadata.__tablename__]
 _JOURNAL = Base.metadata.tables[JournalEntry.__tablename__]
@@ -85,10 +88,16 @@ class MetadataStore:
     (``db.outbox``). ``db.reader`` reads them."""
 
     def __init__(
-        self, engine: Engine, results: ResultRows | None = None, *, feed: bool = False
+        self,
+        engine: Engine,
+        results: ResultRows | None = None,
+        totals: TotalsRule = DEFAULT_TOTALS,
+        *,
+        feed: bool = False,
     ) -> None:
         self._engine = engine
         self._results = results
+        self._totals = totals
         self._feed = feed
 
     def apply(
@@ -160,6 +169,7 @@ class MetadataStore:
                 writes.append(Write(self._statements.insert_object, row))
             else:
                 writes.append(Write(self._statements.update_object, {**row, "id": found.id}))
+        writes += self._total_writes(stored, decided.record)
         if decided.journal is not None:
             writes.append(
                 Write(self._statements.insert_journal, _values(decided.journal, _JOURNAL_COLUMNS))
@@ -190,6 +200,13 @@ class MetadataStore:
             return True
         writes.append(Write(self._statements.update_version, {**row, "id": stored[0]}))
         return False
+
+    def _total_writes(self, before: ObjectRecord | None, after: ObjectRecord | None) -> list[Write]:
+        """The prefix totals' write for a key's record going from ``before`` to ``after``."""
+        if after is None:
+            return []
+        write = delta_write(deltas(self._totals, before, after), self._engine.dialect)
+        return [] if write is None else [write]
 
     def _attempt(self, attempt: Attempt) -> Write:
         return Write(self._statements.insert_attempt, _attempt_row(attempt))

@@ -21,6 +21,7 @@ from s3meta.aws.secrets import resolve_database_url
 from s3meta.config import Settings
 from s3meta.domain.metrics import Metrics, NoMetrics
 from s3meta.domain.retries import RetryPolicy
+from s3meta.domain.totals import TotalsRule
 from s3meta.masking import register_secret, url_password
 
 RELAY_BACKOFF_MAX = 60
@@ -117,8 +118,10 @@ def store(
 
         tokens = auth_token_source(rds_client(settings), database_url, region(settings))
         sign_in_with(engine, tokens)
-    feed = settings is not None and settings.change_topic is not None
-    return MetadataStore(engine, results, feed=feed)
+    if settings is None:
+        return MetadataStore(engine, results)
+    feed = settings.change_topic is not None
+    return MetadataStore(engine, results, totals_rule(settings), feed=feed)
 
 
 def change_feed(settings: Settings) -> tuple[OutboxTable, FeedPublisher]:
@@ -149,6 +152,15 @@ def relay_retries(settings: Settings) -> RetryPolicy:
         max_retries=settings.max_retries,
         backoff=settings.retry_backoff,
         backoff_max=min(settings.retry_backoff_max, RELAY_BACKOFF_MAX),
+    )
+
+
+def totals_rule(settings: Settings) -> TotalsRule:
+    """How prefix totals are kept: ``S3META_TOTALS_DEPTH``, ``_DELIMITER``, ``_SHARDS``."""
+    return TotalsRule(
+        depth=settings.totals_depth,
+        delimiter=settings.totals_delimiter,
+        shards=settings.totals_shards,
     )
 
 

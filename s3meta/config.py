@@ -31,6 +31,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from s3meta.domain.changes import parse_target
 from s3meta.domain.invocations import DEFAULT_STOP_MARGIN_MS
+from s3meta.domain.totals import MAX_DEPTH, MAX_SHARDS
 from s3meta.errors import ConfigError
 from s3meta.masking import mask_url
 
@@ -187,6 +188,13 @@ class Settings(HealthSettings):
     # database is unreachable.
     cache_keep_seconds: int = Field(default=7 * 86_400, gt=0)
     cache_prefix: str = Field(default="s3meta:", max_length=64)
+
+    # Prefix totals (`s3meta du`): kept this many levels below each bucket's root, on this
+    # delimiter, each in this many shards that writers of different keys spread over. After
+    # changing depth or delimiter, `s3meta reconcile --totals` recounts.
+    totals_depth: int = Field(default=3, ge=0, le=MAX_DEPTH)
+    totals_delimiter: str = Field(default="/", min_length=1, max_length=8)
+    totals_shards: int = Field(default=16, ge=1, le=MAX_SHARDS)
 
     # `s3meta serve`: the bearer token every request must carry, or a Secrets Manager secret
     # (ARN or name) whose SecretString is the token.

@@ -1,8 +1,9 @@
 """In-memory twins of s3meta's ports, for unit tests: the same rules, no AWS, no database.
 
 - ``MemoryObjects``: S3's objects, for ``s3meta.indexing.ObjectStorage``.
-- ``MemoryStore``: records, journal and attempts, for ``s3meta.indexing.IndexStore``; it
-  applies ``s3meta.domain.transitions`` as ``db.store.MetadataStore`` does.
+- ``MemoryStore``: records, journal, attempts and prefix totals, for
+  ``s3meta.indexing.IndexStore``; it applies ``s3meta.domain.transitions`` and the deltas of
+  ``s3meta.domain.totals`` as ``db.store.MetadataStore`` does.
 - ``MemoryMetrics``: counts, for ``s3meta.indexing.IndexMetrics``.
 - ``MemoryQueue``: an SQS queue, for ``s3meta.aws.sqs.Queue``; with a ``ManualClock``,
   messages may arrive later and a receive long-polls for them.
@@ -30,6 +31,7 @@ from s3meta.domain.events import ObjectEvent
 from s3meta.domain.metrics import Counter
 from s3meta.domain.objects import ObjectState
 from s3meta.domain.records import JournalRecord, ObjectRecord, TaskResultRecord, VersionRecord
+from s3meta.domain.totals import Total, TotalKey, TotalsRule, deltas
 from s3meta.domain.transitions import Applied, Change, transition
 from s3meta.domain.versions import versioned_transition
 from s3meta.errors import (
@@ -129,9 +131,17 @@ class MemoryObjects:
 class MemoryStore:
     """Records, journal and attempts in memory; ``apply`` holds a lock as a row lock would."""
 
-    def __init__(self, clock: Callable[[], datetime] = _now, *, feed: bool = False) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime] = _now,
+        totals: TotalsRule | None = None,
+        *,
+        feed: bool = False,
+    ) -> None:
         self.records: dict[Key, ObjectRecord] = {}
         self.versions: dict[Key, dict[str, VersionRecord]] = {}  # by version id
+        self.rule = totals or TotalsRule()
+        self.shards: dict[tuple[TotalKey, int], Total] = {}  # by total and shard
         self.journal: list[JournalRecord] = []  # entry N has journal id N + 1
         self.outbox = MemoryOutbox() if feed else None
         self.attempts: list[Attempt] = []
@@ -147,16 +157,19 @@ class MemoryStore:
     ) -> Applied:
         with self._lock:
             now = self._clock()
-            current = self.records.get((change.bucket, change.key))
+            before = self.records.get((change.bucket, change.key))
             if change.version_id() is None:
-                decided = transition(current, change, now)
+                decided = transition(before, change, now)
             else:
                 versions = self.versions.setdefault((change.bucket, change.key), {})
-                decided = versioned_transition(current, versions.values(), change, now)
+                decided = versioned_transition(before, versions.values(), change, now)
                 if decided.version is not None:
                     versions[str(decided.version.version_id)] = decided.version
             if decided.record is not None:
                 self.records[change.bucket, change.key] = decided.record
+                for delta in deltas(self.rule, before, decided.record):
+                    shard = (delta.key, delta.shard)
+                    self.shards[shard] = self.shards.get(shard, Total()) + delta.change
             if decided.journal is not None:
                 self.journal.append(decided.journal)
                 if self.outbox is not None:
@@ -177,6 +190,13 @@ class MemoryStore:
 
     def get(self, bucket: str, key: str) -> ObjectRecord | None:
         return self.records.get((bucket, key))
+
+    def totals(self) -> dict[TotalKey, Total]:
+        """Every total not of nothing, its shards summed."""
+        sums: dict[TotalKey, Total] = {}
+        for (key, _), total in self.shards.items():
+            sums[key] = sums.get(key, Total()) + total
+        return {key: total for key, total in sums.items() if total}
 
     def history(self, bucket: str, key: str) -> list[JournalRecord]:
         """The journal of ``bucket``/``key``, oldest first."""

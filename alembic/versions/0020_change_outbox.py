@@ -3,7 +3,7 @@
 Online: a new table; nothing existing is altered.
 
 Revision ID: 0020
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-03
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0006"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -23,6 +23,7 @@ COMMANDS = {
     "demo": "s3meta.cli.demo:demo",
     "doctor": "s3meta.cli.doctor:doctor",
     "export": "s3meta.cli.export:export_objects",
+    "du": "s3meta.cli.du:du",
     "health": "s3meta.cli.health:health",
     "list": "s3meta.cli.query:list_objects",
     "reconcile": "s3meta.cli.reconcile:reconcile",

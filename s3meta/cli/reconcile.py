@@ -61,13 +61,25 @@ DEFAULT_LIMIT_REPORT = 100
     "--fix, repaired).",
 )
 @click.option(
+    "--totals",
+    is_flag=True,
+    help="Instead: recount the bucket's prefix totals from its rows and repair those that "
+    "differ (no S3 listing; workers may keep running).",
+)
+@click.option(
     "--check",
     is_flag=True,
     help=f"Exit with status {DRIFT_EXIT_STATUS} when any difference was found.",
 )
 @click.pass_context
 def reconcile(
-    ctx: click.Context, uri: str, fix: bool, as_json: bool, limit_report: int, check: bool
+    ctx: click.Context,
+    uri: str,
+    fix: bool,
+    as_json: bool,
+    limit_report: int,
+    totals: bool,
+    check: bool,
 ) -> None:
     """Compare s3://BUCKET[/PREFIX] with its rows in one streaming pass.
 
@@ -76,14 +88,27 @@ def reconcile(
     row), STALE (a live row without an object) or CHANGED (ETag or size differ). Rows
     marked deleted for objects that are gone are in sync.
 
-    Exit status: 0 when the comparison ran; with --check, 3 when differences were found;
-    1 on errors; 2 on bad arguments.
+    With --totals, the prefix totals of s3://BUCKET are recounted from its rows instead,
+    and those that differ repaired at once.
+
+    Exit status: 0 when the comparison ran; with --check, 3 when differences were found
+    (totals repaired, with --totals); 1 on errors; 2 on bad arguments.
     """
     try:
         bucket, prefix = parse_s3_prefix_uri(uri)
+        if totals and prefix:
+            raise ValueError(f"--totals recounts a whole bucket: give s3://{bucket}")
+        if totals and fix:
+            raise ValueError("--totals repairs the totals itself: --fix is for rows")
     except ValueError as exc:
         click.echo(f"s3meta reconcile: {exc}", err=True)
         ctx.exit(2)
+    if totals:
+        with one_line_errors():
+            repaired = _repair_totals(bucket, as_json=as_json, limit_report=limit_report)
+        if check and repaired:
+            ctx.exit(DRIFT_EXIT_STATUS)
+        return
     with one_line_errors():
         tally = _run(bucket, prefix, fix=fix, as_json=as_json, limit_report=limit_report)
     if check and tally.drift:
@@ -120,6 +145,43 @@ def _run(bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: in
     else:
         _print_summary(bucket, prefix, done.tally, fix, done.queued, shown)
     return done.tally
+
+
+def _repair_totals(bucket: str, *, as_json: bool, limit_report: int) -> int:
+    """Recount ``bucket``'s totals and repair them, reporting each repair; how many."""
+    from db.engine import open_engine
+    from db.totals import repair
+
+    settings = get_settings()
+    with open_engine(composition.database_url(settings)) as engine:
+        repairs = repair(engine, bucket, composition.totals_rule(settings))
+    for shown, fixed in enumerate(repairs):
+        key, found, expected = fixed.key, fixed.found, fixed.expected
+        if as_json:
+            line = {
+                "type": "repair",
+                "bucket": bucket,
+                "prefix": key.prefix,
+                "storage_class": key.storage_class,
+                "found": {"objects": found.objects, "bytes": found.bytes},
+                "expected": {"objects": expected.objects, "bytes": expected.bytes},
+            }
+            click.echo(json.dumps(line, ensure_ascii=False))
+        elif shown < limit_report:
+            where = printable(f"s3://{bucket}/{key.prefix}")
+            click.echo(
+                f"repaired  {where}  {key.storage_class}: objects {found.objects} -> "
+                f"{expected.objects}, bytes {found.bytes} -> {expected.bytes}"
+            )
+    if as_json:
+        click.echo(json.dumps({"type": "summary", "bucket": bucket, "repaired": len(repairs)}))
+    else:
+        if len(repairs) > limit_report:
+            click.echo(f"... and {len(repairs) - limit_report} more (see --json)")
+        click.echo(
+            f"s3meta: s3://{bucket}: totals recounted; repaired {counted(len(repairs), 'total')}"
+        )
+    return len(repairs)
 
 
 def _publisher() -> CeleryPublisher:
