@@ -214,7 +214,9 @@ def test_a_tasks_write_is_a_locking_read_one_query_and_a_commit_with_no_rollback
 
     assert len(statements) == 2  # SELECT ... FOR UPDATE; the writes, as one query
     assert statements[0].rstrip().endswith("FOR UPDATE")
-    assert statements[1].count("INSERT INTO") == 3  # the row, its journal entry, the attempt
+    # The row, its prefix totals' upsert, its journal entry, the attempt.
+    assert statements[1].count("INSERT INTO") == 4
+    assert statements[1].count("INSERT INTO prefix_totals") == 1
     # The one ROLLBACK is the first reading's own.
     assert session_counts(engine) == {
         "Com_commit": before["Com_commit"] + 1,
