@@ -69,6 +69,7 @@ from benchmarks.harness import (
     PacedFeeder,
     S3metaProcesses,
     feed,
+    mysql_option,
     queue_names,
     scratch_database,
     upload,
@@ -834,13 +835,7 @@ def _designs(_: click.Context, __: click.Parameter, value: str) -> list[str]:
     show_default=True,
     help="s3meta bridge --batch-window",
 )
-@click.option(
-    "--mysql",
-    envvar="S3META_TEST_MYSQL_URL",
-    default="mysql+pymysql://root@127.0.0.1",
-    show_default=True,
-    help="the MySQL/MariaDB server, for scratch databases",
-)
+@mysql_option("the MySQL/MariaDB server, for scratch databases")
 @click.option(
     "--timeout",
     type=click.FloatRange(min=1),

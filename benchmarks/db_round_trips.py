@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks import seed
 from benchmarks.figures import table
-from benchmarks.harness import AWS, scratch_database, upload
+from benchmarks.harness import AWS, mysql_option, scratch_database, upload
 from benchmarks.relays import NO_REPLY, ListenerSpec, RelayProcess, Tally
 
 BUCKET = "round-trips"
@@ -195,13 +195,7 @@ def _relay(server_url: str, names: list[str]) -> Iterator[RelayProcess]:
     show_default=True,
     help="tasks run before counting, that open the connections",
 )
-@click.option(
-    "--mysql",
-    envvar="S3META_TEST_MYSQL_URL",
-    default="mysql+pymysql://root@127.0.0.1",
-    show_default=True,
-    help="the MySQL/MariaDB server, for a scratch database",
-)
+@mysql_option()
 @click.option(
     "--versioned",
     is_flag=True,

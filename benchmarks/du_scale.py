@@ -25,7 +25,7 @@ import click
 import sqlalchemy as sa
 
 from benchmarks.figures import percentile, table
-from benchmarks.harness import scratch_database
+from benchmarks.harness import mysql_option, scratch_database
 from db.engine import create_engine
 from db.totals import TotalsReader, repair
 from s3meta.domain.totals import TotalsRule
@@ -140,13 +140,7 @@ def time_du(engine: sa.Engine, repeat: int) -> list[list[str]]:
 @click.option("--rows", type=click.IntRange(min=1), default=10_000_000, show_default=True)
 @click.option("--repeat", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--no-recount", is_flag=True, help="Skip timing reconcile --totals's recount.")
-@click.option(
-    "--mysql",
-    envvar="S3META_TEST_MYSQL_URL",
-    default="mysql+pymysql://root@127.0.0.1",
-    show_default=True,
-    help="the MariaDB server (its SEQUENCE engine makes the rows), for a scratch database",
-)
+@mysql_option("the MariaDB server (its SEQUENCE engine makes the rows), for a scratch database")
 def main(rows: int, repeat: int, no_recount: bool, mysql: str) -> None:
     with scratch_database(mysql) as url:
         engine = create_engine(url)

@@ -11,9 +11,10 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote_plus
 
+import click
 import sqlalchemy as sa
 
 from db.migrations import upgrade
@@ -144,6 +145,24 @@ def wait_fed(
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(poll)
+
+
+DEFAULT_MYSQL = "mysql+pymysql://root@127.0.0.1"
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def mysql_option(
+    help: str = "the MySQL/MariaDB server, for a scratch database",
+) -> Callable[[F], F]:
+    """``--mysql``: the server a benchmark makes its scratch databases on (or
+    ``S3META_TEST_MYSQL_URL``, as the tests take it)."""
+    return click.option(
+        "--mysql",
+        envvar="S3META_TEST_MYSQL_URL",
+        default=DEFAULT_MYSQL,
+        show_default=True,
+        help=help,
+    )
 
 
 @contextmanager

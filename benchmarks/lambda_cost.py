@@ -36,7 +36,7 @@ import boto3
 import click
 from sqlalchemy import event
 
-from benchmarks.harness import AWS, notification, scratch_database, upload
+from benchmarks.harness import AWS, mysql_option, notification, scratch_database, upload
 from s3meta import lambda_handler, serverless
 from s3meta.config import get_settings
 from s3meta.processes import MotoServer
@@ -233,12 +233,7 @@ def report(figures: Figures, memory_mb: int, args: dict[str, Any]) -> str:
 )
 @click.option("--ec2-requests", type=float, default=0, help="their AWS requests per object")
 @click.option("--ec2-utilisation", type=click.FloatRange(0.05, 1), default=0.5, show_default=True)
-@click.option(
-    "--mysql",
-    envvar="S3META_TEST_MYSQL_URL",
-    default="mysql+pymysql://root@127.0.0.1",
-    show_default=True,
-)
+@mysql_option()
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
 def main(
     objects: int, batch_size: int, memory_mb: int, mysql: str, json_path: Path | None, **args: Any

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from benchmarks.figures import table
-from benchmarks.harness import scratch_database
+from benchmarks.harness import mysql_option, scratch_database
 from db.migrations import migrations_folder, upgrade
 
 FIRST_ONLINE = "0003"  # the revision the later ones are measured from
@@ -72,12 +72,7 @@ def later_revisions(after: str) -> list[str]:
 @click.command()
 @click.option("--rows", type=click.IntRange(min=1), default=100_000, show_default=True)
 @click.option("--from", "start", default=FIRST_ONLINE, show_default=True)
-@click.option(
-    "--mysql",
-    default="mysql+pymysql://root@127.0.0.1",
-    show_default=True,
-    help="the MySQL/MariaDB server, for a scratch database",
-)
+@mysql_option()
 def main(rows: int, start: str, mysql: str) -> None:
     with scratch_database(mysql, start) as url:
         engine = sa.create_engine(url)

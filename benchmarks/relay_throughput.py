@@ -30,7 +30,7 @@ import click
 import sqlalchemy as sa
 
 from benchmarks.figures import table
-from benchmarks.harness import AWS, scratch_database
+from benchmarks.harness import AWS, mysql_option, scratch_database
 from benchmarks.procstat import machine_busy, tree_cpu
 from db.engine import create_engine, writer_engine
 from db.models import Base
@@ -135,13 +135,7 @@ class Consumer(threading.Thread):
               show_default=True)  # fmt: skip
 @click.option("--concurrency", type=click.IntRange(1, 32), default=1, show_default=True)
 @click.option("--round-size", type=click.IntRange(1, 1000), default=100, show_default=True)
-@click.option(
-    "--mysql",
-    envvar="S3META_TEST_MYSQL_URL",
-    default="mysql+pymysql://root@127.0.0.1",
-    show_default=True,
-    help="the MySQL/MariaDB server, for a scratch database",
-)
+@mysql_option()
 def main(changes: int, keys: int, kind: str, concurrency: int, round_size: int, mysql: str) -> None:
     logging.basicConfig(level=logging.WARNING)
     os.environ.update(AWS)

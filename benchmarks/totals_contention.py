@@ -24,7 +24,7 @@ import click
 import sqlalchemy as sa
 
 from benchmarks.figures import percentile, table
-from benchmarks.harness import scratch_database
+from benchmarks.harness import mysql_option, scratch_database
 from db.engine import writer_engine
 from db.store import MetadataStore
 from db.together import Write
@@ -116,13 +116,7 @@ def run(url: str, design: str, shards: int, writers: int, writes: int) -> list[s
 @click.option("--writers", type=click.IntRange(min=1), multiple=True, default=(1, 4, 8))
 @click.option("--writes", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option("--shards", type=click.IntRange(min=2), multiple=True, default=(16,))
-@click.option(
-    "--mysql",
-    envvar="S3META_TEST_MYSQL_URL",
-    default="mysql+pymysql://root@127.0.0.1",
-    show_default=True,
-    help="the MySQL/MariaDB server, for a scratch database per run",
-)
+@mysql_option("the MySQL/MariaDB server, for a scratch database per run")
 def main(writers: tuple[int, ...], writes: int, shards: tuple[int, ...], mysql: str) -> None:
     designs = [("none", 1), ("sharded", 1), *(("sharded", n) for n in shards)]
     rows = [
