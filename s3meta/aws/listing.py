@@ -1,5 +1,5 @@
-"""ListObjectsV2, a page at a time (constant memory for any bucket size), for backfill and
-reconcile, with botocore's errors turned into s3meta's."""
+"""ListObjectsV2 and ListObjectVersions, a page at a time (constant memory for any bucket
+size), for backfill and reconcile, with botocore's errors turned into s3meta's."""
 
 from __future__ import annotations
 
@@ -9,14 +9,22 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3meta.aws.s3 import NoSuchBucket, bucket_error
-from s3meta.domain.objects import Listed, strip_etag
+from s3meta.domain.objects import Listed, ListedVersion, strip_etag
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PAGE_SIZE = 1000  # S3's maximum per ListObjectsV2 page
 
-__all__ = ["PAGE_SIZE", "NoSuchBucket", "count_objects", "iter_listing", "iter_pages"]
+__all__ = [
+    "PAGE_SIZE",
+    "NoSuchBucket",
+    "count_objects",
+    "is_versioned",
+    "iter_listing",
+    "iter_pages",
+    "iter_version_pages",
+]
 
 
 def iter_pages(
@@ -88,3 +96,67 @@ def count_objects(
         if counted is not None:
             counted(total)
     return total
+
+
+def iter_version_pages(
+    client: S3Client,
+    bucket: str,
+    prefix: str = "",
+    *,
+    start_after: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[list[ListedVersion]]:
+    """Pages of every version (delete markers included) of the keys under ``prefix`` after
+    the key ``start_after``, in S3's key order, each key's versions newest first.
+
+    A key's versions may span pages. Errors come out as ``iter_pages``'s do.
+    """
+    markers: dict[str, str] = {"KeyMarker": start_after} if start_after else {}
+    while True:
+        request: dict[str, object] = {
+            "Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size, **markers,
+        }  # fmt: skip
+        try:
+            page = client.list_object_versions(**request)  # type: ignore[arg-type]
+        except (ClientError, BotoCoreError) as exc:
+            where = f"S3 ListObjectVersions on s3://{bucket}"
+            raise bucket_error(exc, bucket, "ListObjectVersions", where=where) from exc
+        entries = [
+            ListedVersion(
+                key=entry["Key"],
+                version_id=entry["VersionId"],
+                is_delete_marker=False,
+                last_modified=entry["LastModified"],
+                etag=strip_etag(entry.get("ETag", "")),
+                size=int(entry.get("Size", 0)),
+            )
+            for entry in page.get("Versions", [])
+        ] + [
+            ListedVersion(
+                key=entry["Key"],
+                version_id=entry["VersionId"],
+                is_delete_marker=True,
+                last_modified=entry["LastModified"],
+            )
+            for entry in page.get("DeleteMarkers", [])
+        ]
+        # S3 lists versions and delete markers apart: merged again in its order.
+        entries.sort(key=lambda entry: entry.last_modified, reverse=True)
+        entries.sort(key=lambda entry: entry.key.encode("utf-8", "surrogatepass"))
+        yield entries
+        if not page.get("IsTruncated"):
+            return
+        markers = {
+            "KeyMarker": page.get("NextKeyMarker", ""),
+            "VersionIdMarker": page.get("NextVersionIdMarker", ""),
+        }
+
+
+def is_versioned(client: S3Client, bucket: str) -> bool:
+    """Whether ``bucket``'s versioning was ever enabled (it is on, or suspended)."""
+    try:
+        answer = client.get_bucket_versioning(Bucket=bucket)
+    except (ClientError, BotoCoreError) as exc:
+        where = f"S3 GetBucketVersioning on s3://{bucket}"
+        raise bucket_error(exc, bucket, "GetBucketVersioning", where=where) from exc
+    return bool(answer.get("Status"))

@@ -4,10 +4,11 @@ A change on a versioned bucket names one version: the event's (its task looks at
 version with HeadObject's VersionId), else the one HeadObject found, or the delete marker
 it found. ``versioned_transition`` writes that version's record and derives the key's
 current record from every version known: the newest that was not removed (S3's order: the
-sequencers of the versions' creation events; LastModified where one has none). Whatever the
-order the changes come in, and however often, the same versions give the same current
-record. Removing a version is final (S3 never reuses a version id), so a version removed
-before its creation's task ran stays removed. Unversioned buckets never come here.
+sequencers of the versions' creation events; where one has none, LastModified to the
+second, then the creation's event time). Whatever the order the changes come in, and
+however often, the same versions give the same current record. Removing a version is final
+(S3 never reuses a version id), so a version removed before its creation's task ran stays
+removed. Unversioned buckets never come here.
 """
 
 from __future__ import annotations
@@ -88,7 +89,20 @@ def _compare(a: VersionRecord, b: VersionRecord) -> int:
         order = compare_sequencers(a.sequencer, b.sequencer)
         if order:
             return order
-    left, right = a.last_modified, b.last_modified
+    # HeadObject's LastModified has whole seconds (a delete marker's, from its event, may
+    # have more): compared to the second, then the creation's event time (a listing's
+    # milliseconds, for a backfilled version) tells two versions of one second apart.
+    order = _compare_times(_second(a.last_modified), _second(b.last_modified))
+    if order or a.last_modified is None:
+        return order
+    return _compare_times(a.event_time, b.event_time)
+
+
+def _second(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(microsecond=0)
+
+
+def _compare_times(left: datetime | None, right: datetime | None) -> int:
     if left is None or right is None or left == right:
         return (left is not None) - (right is not None)
     return 1 if left > right else -1
