@@ -3,8 +3,8 @@ size), for backfill and reconcile, with botocore's errors turned into s3meta's."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -121,28 +121,25 @@ def iter_version_pages(
         except (ClientError, BotoCoreError) as exc:
             where = f"S3 ListObjectVersions on s3://{bucket}"
             raise bucket_error(exc, bucket, "ListObjectVersions", where=where) from exc
+        found: list[tuple[Mapping[str, Any], bool]] = [
+            (entry, False) for entry in page.get("Versions", [])
+        ]
+        found += [(entry, True) for entry in page.get("DeleteMarkers", [])]
+        # S3 lists versions and delete markers apart: merged again in its order (by key,
+        # newest first; of one LastModified, the latest first, as nothing else tells).
+        found.sort(key=lambda pair: (pair[0]["LastModified"], pair[0]["IsLatest"]), reverse=True)
+        found.sort(key=lambda pair: pair[0]["Key"].encode("utf-8", "surrogatepass"))
         entries = [
             ListedVersion(
                 key=entry["Key"],
                 version_id=entry["VersionId"],
-                is_delete_marker=False,
+                is_delete_marker=marker,
                 last_modified=entry["LastModified"],
-                etag=strip_etag(entry.get("ETag", "")),
-                size=int(entry.get("Size", 0)),
+                etag=None if marker else strip_etag(entry.get("ETag", "")),
+                size=None if marker else int(entry.get("Size", 0)),
             )
-            for entry in page.get("Versions", [])
-        ] + [
-            ListedVersion(
-                key=entry["Key"],
-                version_id=entry["VersionId"],
-                is_delete_marker=True,
-                last_modified=entry["LastModified"],
-            )
-            for entry in page.get("DeleteMarkers", [])
+            for entry, marker in found
         ]
-        # S3 lists versions and delete markers apart: merged again in its order.
-        entries.sort(key=lambda entry: entry.last_modified, reverse=True)
-        entries.sort(key=lambda entry: entry.key.encode("utf-8", "surrogatepass"))
         yield entries
         if not page.get("IsTruncated"):
             return

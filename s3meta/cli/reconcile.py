@@ -22,14 +22,16 @@ import click
 
 from db.reader import open_reader
 from s3meta import composition
-from s3meta.aws.listing import iter_listing
+from s3meta.aws.listing import iter_listing, iter_version_pages
 from s3meta.cli.errors import one_line_errors
 from s3meta.config import get_settings
-from s3meta.domain.reconcile import Difference, Drift, Tally
+from s3meta.domain.reconcile import Difference, Drift, Tally, VersionDifference
 from s3meta.domain.terminal import printable
 from s3meta.domain.uris import parse_s3_prefix_uri
+from s3meta.domain.versions import in_listed_order
 from s3meta.domain.wording import counted
 from s3meta.operations.reconcile import reconcile as run_reconcile
+from s3meta.operations.reconcile import reconcile_versions as run_reconcile_versions
 
 if TYPE_CHECKING:
     from tasks.publisher import CeleryPublisher
@@ -67,6 +69,13 @@ DEFAULT_LIMIT_REPORT = 100
     "differ (no S3 listing; workers may keep running).",
 )
 @click.option(
+    "--versions",
+    is_flag=True,
+    help="Compare every version (ListObjectVersions) with object_versions instead: MISSING "
+    "(no standing row), STALE (a standing row, not listed) or CHANGED (ETag, size or delete "
+    "marker differ); --fix queues a task per differing version.",
+)
+@click.option(
     "--check",
     is_flag=True,
     help=f"Exit with status {DRIFT_EXIT_STATUS} when any difference was found.",
@@ -79,6 +88,7 @@ def reconcile(
     as_json: bool,
     limit_report: int,
     totals: bool,
+    versions: bool,
     check: bool,
 ) -> None:
     """Compare s3://BUCKET[/PREFIX] with its rows in one streaming pass.
@@ -100,6 +110,8 @@ def reconcile(
             raise ValueError(f"--totals recounts a whole bucket: give s3://{bucket}")
         if totals and fix:
             raise ValueError("--totals repairs the totals itself: --fix is for rows")
+        if totals and versions:
+            raise ValueError("--totals recounts the totals from rows: not with --versions")
     except ValueError as exc:
         click.echo(f"s3meta reconcile: {exc}", err=True)
         ctx.exit(2)
@@ -110,7 +122,8 @@ def reconcile(
             ctx.exit(DRIFT_EXIT_STATUS)
         return
     with one_line_errors():
-        tally = _run(bucket, prefix, fix=fix, as_json=as_json, limit_report=limit_report)
+        run = _run_versions if versions else _run
+        tally = run(bucket, prefix, fix=fix, as_json=as_json, limit_report=limit_report)
     if check and tally.drift:
         ctx.exit(DRIFT_EXIT_STATUS)
 
@@ -145,6 +158,99 @@ def _run(bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: in
     else:
         _print_summary(bucket, prefix, done.tally, fix, done.queued, shown)
     return done.tally
+
+
+def _run_versions(
+    bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: int
+) -> Tally:
+    from s3meta.aws.clients import s3_client
+
+    settings = get_settings()
+    client = s3_client(settings)
+    shown = 0
+
+    def report(difference: VersionDifference, task_id: str | None) -> None:
+        nonlocal shown
+        if as_json:
+            click.echo(json.dumps(_version_difference_json(bucket, difference, task_id)))
+        elif shown < limit_report:
+            click.echo(_version_difference_line(bucket, difference))
+            shown += 1
+
+    publisher = _publisher() if fix else None
+    pages = iter_version_pages(client, bucket, prefix)
+    with open_reader(composition.database_url(settings)) as reader:
+        done = run_reconcile_versions(
+            reader,
+            in_listed_order(version for page in pages for version in page),
+            bucket,
+            prefix,
+            publisher=publisher,
+            on_difference=report,
+        )
+    tally = done.tally
+    if as_json:
+        summary = _summary_json(bucket, prefix, tally, fix, done.queued)
+        click.echo(json.dumps({**summary, "versions": True}))
+        return tally
+    if tally.drift > shown:
+        click.echo(f"... and {tally.drift - shown} more (see --limit-report or --json)")
+    where = printable(f"s3://{bucket}/{prefix}")
+    click.echo(
+        f"s3meta: {where}: listed {counted(tally.listed, 'version')}, "
+        f"{counted(tally.rows, 'version row')} ({tally.live_rows} standing); in sync "
+        f"{tally.in_sync}, missing {tally.missing}, stale {tally.stale}, changed {tally.changed}"
+    )
+    _print_next_step(tally, fix, done.queued)
+    return tally
+
+
+def _version_difference_line(bucket: str, difference: VersionDifference) -> str:
+    listed, recorded = difference.listed, difference.recorded
+    where = printable(f"s3://{bucket}/{difference.key}  version {difference.version_id}")
+    if difference.kind is Drift.MISSING:
+        assert listed is not None
+        detail = "no row" if recorded is None else "row marked removed"
+        return f"missing  {where}  ({detail}; {_version_text(listed.etag, listed.size)})"
+    if difference.kind is Drift.STALE:
+        return f"stale    {where}  (row stands; not listed)"
+    assert listed is not None
+    assert recorded is not None
+    before = _version_text(None if recorded.delete_marker else recorded.etag, recorded.size)
+    return f"changed  {where}  ({before} -> {_version_text(listed.etag, listed.size)})"
+
+
+def _version_text(etag: str | None, size: int | None) -> str:
+    return "delete marker" if etag is None else f"etag {etag}, size {size}"
+
+
+def _version_difference_json(
+    bucket: str, difference: VersionDifference, task_id: str | None
+) -> dict[str, Any]:
+    listed, recorded = difference.listed, difference.recorded
+    return {
+        "type": "difference",
+        "kind": str(difference.kind),
+        "bucket": bucket,
+        "key": difference.key,
+        "version_id": difference.version_id,
+        "object": None
+        if listed is None
+        else {
+            "etag": listed.etag,
+            "size": listed.size,
+            "delete_marker": listed.is_delete_marker,
+        },
+        "row": None
+        if recorded is None
+        else {
+            "etag": recorded.etag,
+            "size": recorded.size,
+            "delete_marker": recorded.delete_marker,
+            "removed": recorded.removed,
+        },
+        "task_id": task_id,
+    }
 
 
 def _repair_totals(bucket: str, *, as_json: bool, limit_report: int) -> int:
@@ -253,6 +359,10 @@ def _print_summary(
         f"{counted(tally.rows, 'row')} ({tally.live_rows} live); in sync {tally.in_sync}, "
         f"missing {tally.missing}, stale {tally.stale}, changed {tally.changed}"
     )
+    _print_next_step(tally, fix, queued)
+
+
+def _print_next_step(tally: Tally, fix: bool, queued: int) -> None:
     if fix:
         click.echo(f"s3meta: queued {counted(queued, 'repair task')}")
     elif tally.drift:

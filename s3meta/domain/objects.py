@@ -260,3 +260,5 @@ class ListedVersion:
     last_modified: datetime
     etag: str | None = None  # without quotes; None for a delete marker
     size: int | None = None  # None for a delete marker
+    # The time its task gives the version's creation (``s3meta.domain.versions.in_listed_order``).
+    event_time: datetime | None = None

@@ -13,14 +13,17 @@ removed. Unversioned buckets never come here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cmp_to_key
+from itertools import groupby
 from typing import Any
 
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.event_names import is_removal
+from s3meta.domain.events import ObjectEvent
+from s3meta.domain.objects import ListedVersion
 from s3meta.domain.ordering import compare_sequencers, record_type
 from s3meta.domain.provenance import FIELDS as PROVENANCE_FIELDS
 from s3meta.domain.records import ObjectRecord, VersionRecord
@@ -71,6 +74,41 @@ def versioned_transition(
     outcome = Outcome.GONE if after.is_deleted else Outcome.SUCCEEDED
     journal = journal_entry(after, kind, change, now) if kind and not after.never_seen else None
     return Transition(outcome, after, journal, version)
+
+
+def version_event(bucket: str, listed: ListedVersion, event_name: str) -> ObjectEvent:
+    """The event a task for a listed version carries: what its creation's event would, less
+    what no listing has (sequencer, who and how), named ``event_name``. A delete marker's is
+    its DeleteMarkerCreated: HeadObject cannot read a marker (405), so its task learns it
+    from the event."""
+    return ObjectEvent(
+        bucket=bucket,
+        key=listed.key,
+        event_name=DELETE_MARKER_CREATED if listed.is_delete_marker else event_name,
+        event_time=(listed.event_time or listed.last_modified).isoformat(),
+        version_id=listed.version_id,
+        size=listed.size,
+        etag=listed.etag,
+    )
+
+
+def in_listed_order(listing: Iterable[ListedVersion]) -> Iterator[ListedVersion]:
+    """``listing`` (ListObjectVersions: by key, each key's newest first) with event times
+    that keep S3's order where LastModified cannot tell it.
+
+    A version's event time is its LastModified plus a microsecond for each version of the
+    same key and LastModified listed after it (older), below what S3 states (milliseconds;
+    moto's, seconds): versions with no sequencer are ordered by time (``_compare``), and
+    LastModified alone ties for versions of one second. One key's versions held at a time.
+    """
+    for _key, versions in groupby(listing, lambda listed: listed.key):
+        of_key = list(versions)
+        for rank, listed in enumerate(of_key):
+            older_ties = sum(
+                other.last_modified == listed.last_modified for other in of_key[rank + 1 :]
+            )
+            moment = listed.last_modified + timedelta(microseconds=older_ties)
+            yield replace(listed, event_time=moment)
 
 
 def newest(versions: Iterable[VersionRecord]) -> VersionRecord | None:

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from s3meta.aws.listing import count_objects, iter_pages, iter_version_pages
 from s3meta.aws.sqs import QueueDepth
-from s3meta.domain.events import ObjectEvent
 from s3meta.domain.objects import Listed, ListedVersion
 from s3meta.domain.records import ObjectFilter, ObjectRecord, VersionRecord
 from s3meta.domain.task_call import task_kwargs
 from s3meta.domain.terminal import printable
-from s3meta.domain.versions import DELETE_MARKER_CREATED
+from s3meta.domain.versions import in_listed_order, version_event
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -168,14 +167,14 @@ class Backfill:
         # A task is tagged with the key before its own: once it is in, that key's versions
         # all are, so resuming after it (--start-after) leaves none out.
         done, current = job.start_after or "", None
-        for page in iter_version_pages(s3, job.bucket, job.prefix, start_after=job.start_after):
-            for listed in page:
-                if listed.key != current:
-                    done, current = (current if current is not None else done), listed.key
-                if recorded is not None and recorded.matches(listed):
-                    yield listed.key, None
-                else:
-                    yield listed.key, {"tag": done, **version_task_kwargs(job.bucket, listed)}
+        pages = iter_version_pages(s3, job.bucket, job.prefix, start_after=job.start_after)
+        for listed in in_listed_order(version for page in pages for version in page):
+            if listed.key != current:
+                done, current = (current if current is not None else done), listed.key
+            if recorded is not None and recorded.matches(listed):
+                yield listed.key, None
+            else:
+                yield listed.key, {"tag": done, **version_task_kwargs(job.bucket, listed)}
 
     def _existing_versions(self, reader: ObjectReader | None) -> _Versions | None:
         job = self.job
@@ -269,20 +268,8 @@ def version_matches(version: VersionRecord, listed: ListedVersion) -> bool:
 
 
 def version_task_kwargs(bucket: str, listed: ListedVersion) -> dict[str, Any]:
-    """The task of a listed version: what its creation's event would give, less what no
-    listing has (sequencer, who and how). A delete marker's is its DeleteMarkerCreated:
-    HeadObject cannot read a marker (405), so the task learns it from the event."""
-    name = DELETE_MARKER_CREATED if listed.is_delete_marker else BACKFILL_VERSION
-    event = ObjectEvent(
-        bucket=bucket,
-        key=listed.key,
-        event_name=name,
-        event_time=listed.last_modified.isoformat(),
-        version_id=listed.version_id,
-        size=listed.size,
-        etag=listed.etag,
-    )
-    return task_kwargs(event)
+    """The task of a listed version (``s3meta.domain.versions.version_event``)."""
+    return task_kwargs(version_event(bucket, listed, BACKFILL_VERSION))
 
 
 # The event name of a backfilled version's task: its row then says where it came from.

@@ -1,17 +1,23 @@
-"""``s3meta backfill --versions`` on moto's server, MariaDB and real workers: versions made
-before s3meta ran (no events at all) end in ``object_versions`` as ListObjectVersions lists
-them, and the current row as HeadObject reads it."""
+"""``s3meta backfill --versions`` and ``reconcile --versions`` on moto's server, MariaDB and
+real workers: versions made before s3meta ran (no events at all) end in ``object_versions``
+as ListObjectVersions lists them, and the current row as HeadObject reads it; versions rows
+gone wrong are found and repaired."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import sqlalchemy as sa
 from botocore.exceptions import ClientError
 from click.testing import Result
 
+from db.engine import create_engine
+from db.models import ObjectVersion
 from s3meta.cli.backfill import backfill
+from s3meta.cli.reconcile import reconcile
 from s3meta.config import get_settings
 from s3meta.processes import wait_for
 from tests.integration.test_versions import SCENARIOS
@@ -117,11 +123,12 @@ def test_only_missing_with_versions_publishes_only_the_versions_not_recorded(
         "a/doc's versions recorded",
     )
     s3.put_object(Bucket=bucket, Key="a/doc", Body=b"three")
-    s3.delete_object(Bucket=bucket, Key="b/doc")  # a delete marker on a key never put
+    s3.put_object(Bucket=bucket, Key="b/doc", Body=b"b")
+    s3.delete_object(Bucket=bucket, Key="b/doc")  # a delete marker
 
     counts = report(run_backfill(f"s3://{bucket}", "--versions", "--only-missing", "--json"))
 
-    assert (counts["listed"], counts["published"], counts["skipped"]) == (4, 2, 2)
+    assert (counts["listed"], counts["published"], counts["skipped"]) == (5, 3, 2)
     wait_for(
         lambda: all(
             recorded_versions(stack, bucket, key) == listed_versions(s3, bucket, key)
@@ -153,3 +160,92 @@ def test_versions_with_count_first_is_a_one_line_usage_error() -> None:
     assert result.exit_code == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert errors == ["Error: --count-first counts objects, not versions: not with --versions"]
+
+
+def run_reconcile(*args: str) -> Result:
+    return cli_invoke(reconcile, *args)
+
+
+def json_lines(result: Result) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_reconcile_versions_finds_a_removed_a_corrupted_and_a_stale_version_and_fix_repairs_them(
+    stack: Stack,
+) -> None:
+    bucket = stack.new_bucket(versioned=True)
+    s3 = stack.s3()
+    make = SCENARIOS[1]  # delete_marker: two versions, then a delete marker
+    make(s3, bucket)
+    other = s3.put_object(Bucket=bucket, Key="other", Body=b"x")["VersionId"]
+    report(run_backfill(f"s3://{bucket}", "--versions", "--json"))
+    keys = ("doc", "other")
+    wait_for(
+        lambda: all(
+            recorded_versions(stack, bucket, key) == listed_versions(s3, bucket, key)
+            for key in keys
+        ),
+        VERSIONS_TIMEOUT,
+        "every listed version recorded",
+    )
+    synced = json_lines(run_reconcile(f"s3://{bucket}", "--versions", "--json", "--check"))
+    assert synced[-1]["differences"] == 0
+    assert synced[-1]["listed"] == 4
+
+    oldest, newer = sorted(
+        (v for v in stack.reader.versions(bucket, "doc") if not v.is_delete_marker),
+        key=lambda v: v.size or 0,
+    )
+    engine = create_engine(stack.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.delete(ObjectVersion).where(ObjectVersion.version_id == oldest.version_id)
+            )
+            connection.execute(
+                sa.update(ObjectVersion)
+                .where(ObjectVersion.version_id == newer.version_id)
+                .values(etag="bad")
+            )
+    finally:
+        engine.dispose()
+    s3.delete_object(Bucket=bucket, Key="other", VersionId=other)  # no event: the row stands
+
+    found = run_reconcile(f"s3://{bucket}", "--versions", "--json", "--check")
+
+    assert found.exit_code == 3, found.output
+    *differences, summary = json_lines(found)
+    assert {(d["kind"], d["key"], d["version_id"]) for d in differences} == {
+        ("missing", "doc", oldest.version_id),
+        ("changed", "doc", newer.version_id),
+        ("stale", "other", other),
+    }
+    assert (summary["missing"], summary["changed"], summary["stale"]) == (1, 1, 1)
+    text = run_reconcile(f"s3://{bucket}", "--versions")
+    assert text.exit_code == 0, text.output
+    assert f"missing  s3://{bucket}/doc  version {oldest.version_id}  (no row;" in text.stdout
+    assert "run again with --fix" in text.stdout
+
+    fixed = json_lines(run_reconcile(f"s3://{bucket}", "--versions", "--fix", "--json"))
+
+    assert fixed[-1]["queued"] == 3
+    wait_for(
+        lambda: (
+            json_lines(run_reconcile(f"s3://{bucket}", "--versions", "--json"))[-1]["differences"]
+            == 0
+        ),
+        VERSIONS_TIMEOUT,
+        "reconcile --versions in sync",
+    )
+    for key in keys:
+        assert recorded_versions(stack, bucket, key) == listed_versions(s3, bucket, key)
+        assert_current_row_is_headobject(stack, s3, bucket, key)
+
+
+def test_reconcile_versions_with_totals_is_a_one_line_error() -> None:
+    result = run_reconcile("s3://some-bucket", "--versions", "--totals")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "s3meta reconcile: --totals recounts the totals from rows: not with --versions"
+    )
