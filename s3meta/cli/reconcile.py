@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 DRIFT_EXIT_STATUS = 3
 DEFAULT_LIMIT_REPORT = 100
+_OBJECT_WORDS = ("object", "row", "live")
 
 
 @click.command("reconcile")
@@ -98,8 +99,9 @@ def reconcile(
     row), STALE (a live row without an object) or CHANGED (ETag or size differ). Rows
     marked deleted for objects that are gone are in sync.
 
-    With --totals, the prefix totals of s3://BUCKET are recounted from its rows instead,
-    and those that differ repaired at once.
+    With --versions, every version (ListObjectVersions) is compared with object_versions
+    instead, a key at a time. With --totals, the prefix totals of s3://BUCKET are recounted
+    from its rows instead, and those that differ repaired at once.
 
     Exit status: 0 when the comparison ran; with --check, 3 when differences were found
     (totals repaired, with --totals); 1 on errors; 2 on bad arguments.
@@ -122,20 +124,23 @@ def reconcile(
             ctx.exit(DRIFT_EXIT_STATUS)
         return
     with one_line_errors():
-        run = _run_versions if versions else _run
-        tally = run(bucket, prefix, fix=fix, as_json=as_json, limit_report=limit_report)
+        tally = _run(
+            bucket, prefix, fix=fix, as_json=as_json, limit_report=limit_report, versions=versions
+        )
     if check and tally.drift:
         ctx.exit(DRIFT_EXIT_STATUS)
 
 
-def _run(bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: int) -> Tally:
+def _run(
+    bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: int, versions: bool
+) -> Tally:
     from s3meta.aws.clients import s3_client
 
     settings = get_settings()
     client = s3_client(settings)
     shown = 0
 
-    def report(difference: Difference, task_id: str | None) -> None:
+    def report(difference: Difference | VersionDifference, task_id: str | None) -> None:
         nonlocal shown
         if as_json:
             click.echo(json.dumps(_difference_json(bucket, difference, task_id)))
@@ -145,64 +150,27 @@ def _run(bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: in
 
     publisher = _publisher() if fix else None
     with open_reader(composition.database_url(settings)) as reader:
-        done = run_reconcile(
-            reader,
-            iter_listing(client, bucket, prefix),
-            bucket,
-            prefix,
-            publisher=publisher,
-            on_difference=report,
-        )
+        if versions:
+            pages = iter_version_pages(client, bucket, prefix)
+            listing = in_listed_order(version for page in pages for version in page)
+            done = run_reconcile_versions(
+                reader, listing, bucket, prefix, publisher=publisher, on_difference=report
+            )
+        else:
+            done = run_reconcile(
+                reader,
+                iter_listing(client, bucket, prefix),
+                bucket,
+                prefix,
+                publisher=publisher,
+                on_difference=report,
+            )
     if as_json:
-        click.echo(json.dumps(_summary_json(bucket, prefix, done.tally, fix, done.queued)))
+        summary = _summary_json(bucket, prefix, done.tally, fix, done.queued)
+        click.echo(json.dumps({**summary, "versions": True} if versions else summary))
     else:
-        _print_summary(bucket, prefix, done.tally, fix, done.queued, shown)
+        _print_summary(bucket, prefix, done.tally, fix, done.queued, shown, versions=versions)
     return done.tally
-
-
-def _run_versions(
-    bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: int
-) -> Tally:
-    from s3meta.aws.clients import s3_client
-
-    settings = get_settings()
-    client = s3_client(settings)
-    shown = 0
-
-    def report(difference: VersionDifference, task_id: str | None) -> None:
-        nonlocal shown
-        if as_json:
-            click.echo(json.dumps(_version_difference_json(bucket, difference, task_id)))
-        elif shown < limit_report:
-            click.echo(_version_difference_line(bucket, difference))
-            shown += 1
-
-    publisher = _publisher() if fix else None
-    pages = iter_version_pages(client, bucket, prefix)
-    with open_reader(composition.database_url(settings)) as reader:
-        done = run_reconcile_versions(
-            reader,
-            in_listed_order(version for page in pages for version in page),
-            bucket,
-            prefix,
-            publisher=publisher,
-            on_difference=report,
-        )
-    tally = done.tally
-    if as_json:
-        summary = _summary_json(bucket, prefix, tally, fix, done.queued)
-        click.echo(json.dumps({**summary, "versions": True}))
-        return tally
-    if tally.drift > shown:
-        click.echo(f"... and {tally.drift - shown} more (see --limit-report or --json)")
-    where = printable(f"s3://{bucket}/{prefix}")
-    click.echo(
-        f"s3meta: {where}: listed {counted(tally.listed, 'version')}, "
-        f"{counted(tally.rows, 'version row')} ({tally.live_rows} standing); in sync "
-        f"{tally.in_sync}, missing {tally.missing}, stale {tally.stale}, changed {tally.changed}"
-    )
-    _print_next_step(tally, fix, done.queued)
-    return tally
 
 
 def _version_difference_line(bucket: str, difference: VersionDifference) -> str:
@@ -296,7 +264,9 @@ def _publisher() -> CeleryPublisher:
     return CeleryPublisher()
 
 
-def _difference_line(bucket: str, difference: Difference) -> str:
+def _difference_line(bucket: str, difference: Difference | VersionDifference) -> str:
+    if isinstance(difference, VersionDifference):
+        return _version_difference_line(bucket, difference)
     listed, recorded = difference.listed, difference.recorded
     where = printable(f"s3://{bucket}/{difference.key}")
     if difference.kind is Drift.MISSING:
@@ -315,7 +285,11 @@ def _difference_line(bucket: str, difference: Difference) -> str:
     return f"changed  {where}  ({', '.join(changes) or 'etag differs'})"
 
 
-def _difference_json(bucket: str, difference: Difference, task_id: str | None) -> dict[str, Any]:
+def _difference_json(
+    bucket: str, difference: Difference | VersionDifference, task_id: str | None
+) -> dict[str, Any]:
+    if isinstance(difference, VersionDifference):
+        return _version_difference_json(bucket, difference, task_id)
     listed, recorded = difference.listed, difference.recorded
     return {
         "type": "difference",
@@ -349,20 +323,19 @@ def _summary_json(bucket: str, prefix: str, tally: Tally, fix: bool, queued: int
 
 
 def _print_summary(
-    bucket: str, prefix: str, tally: Tally, fix: bool, queued: int, shown: int
+    bucket: str, prefix: str, tally: Tally, fix: bool, queued: int, shown: int, *, versions: bool
 ) -> None:
     if tally.drift > shown:
         click.echo(f"... and {tally.drift - shown} more (see --limit-report or --json)")
     where = printable(f"s3://{bucket}/{prefix}")
+    listed, rows, live = (
+        ("version", "version row", "standing") if versions else ("object", "row", "live")
+    )
     click.echo(
-        f"s3meta: {where}: listed {counted(tally.listed, 'object')}, "
-        f"{counted(tally.rows, 'row')} ({tally.live_rows} live); in sync {tally.in_sync}, "
+        f"s3meta: {where}: listed {counted(tally.listed, listed)}, "
+        f"{counted(tally.rows, rows)} ({tally.live_rows} {live}); in sync {tally.in_sync}, "
         f"missing {tally.missing}, stale {tally.stale}, changed {tally.changed}"
     )
-    _print_next_step(tally, fix, queued)
-
-
-def _print_next_step(tally: Tally, fix: bool, queued: int) -> None:
     if fix:
         click.echo(f"s3meta: queued {counted(queued, 'repair task')}")
     elif tally.drift:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
-from botocore.exceptions import ClientError
 from click.testing import Result
 
 from db.engine import create_engine
@@ -24,6 +23,7 @@ from tests.integration.test_versions import SCENARIOS
 from tests.support.cli import invoke as cli_invoke
 from tests.support.cli import json_report as report
 from tests.support.stack import Stack
+from tests.support.versions import assert_current_row_is_headobject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -63,22 +63,6 @@ def recorded_versions(stack: Stack, bucket: str, key: str) -> set[Version]:
         (str(v.version_id), v.is_delete_marker, None if v.is_delete_marker else v.etag)
         for v in stack.reader.versions(bucket, key)
     }
-
-
-def assert_current_row_is_headobject(stack: Stack, s3: S3Client, bucket: str, key: str) -> None:
-    row = stack.reader.get(bucket, key)
-    assert row is not None
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError:
-        assert row.is_deleted
-        return
-    assert not row.is_deleted
-    assert (row.version_id, row.etag, row.size) == (
-        head["VersionId"],
-        head["ETag"].strip('"'),
-        head["ContentLength"],
-    )
 
 
 @pytest.mark.parametrize("make", SCENARIOS, ids=lambda make: make.__name__)
