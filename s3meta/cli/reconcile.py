@@ -22,7 +22,7 @@ import click
 
 from db.reader import open_reader
 from s3meta import composition
-from s3meta.aws.listing import iter_listing, iter_version_pages
+from s3meta.aws.listing import is_versioned, iter_listing, iter_version_pages
 from s3meta.cli.errors import one_line_errors
 from s3meta.config import get_settings
 from s3meta.domain.reconcile import Difference, Drift, Tally, VersionDifference
@@ -30,6 +30,7 @@ from s3meta.domain.terminal import printable
 from s3meta.domain.uris import parse_s3_prefix_uri
 from s3meta.domain.versions import in_listed_order
 from s3meta.domain.wording import counted
+from s3meta.errors import PermanentError
 from s3meta.operations.reconcile import reconcile as run_reconcile
 from s3meta.operations.reconcile import reconcile_versions as run_reconcile_versions
 
@@ -151,6 +152,12 @@ def _run(
     publisher = _publisher() if fix else None
     with open_reader(composition.database_url(settings)) as reader:
         if versions:
+            if not is_versioned(client, bucket):
+                # Its "null" versions are never recorded as versions: all would be missing.
+                raise PermanentError(
+                    f"s3://{bucket} has never had versioning enabled: reconcile it without "
+                    "--versions"
+                )
             pages = iter_version_pages(client, bucket, prefix)
             listing = in_listed_order(version for page in pages for version in page)
             done = run_reconcile_versions(

@@ -233,3 +233,14 @@ def test_reconcile_versions_with_totals_is_a_one_line_error() -> None:
     assert result.stderr.strip() == (
         "s3meta reconcile: --totals recounts the totals from rows: not with --versions"
     )
+
+
+def test_reconcile_versions_on_a_bucket_never_versioned_is_a_one_line_error(stack: Stack) -> None:
+    bucket = stack.new_bucket()
+
+    result = run_reconcile(f"s3://{bucket}", "--versions")
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: s3://{bucket} has never had versioning enabled: reconcile it without --versions"
+    )
