@@ -157,6 +157,39 @@ class ObjectReader:
             rows = connection.execute(query).all()
         return in_order(VersionRecord(**_read_only(row._asdict())) for row in rows)
 
+    def iter_versions(
+        self, bucket: str, prefix: str = "", *, after: str | None = None, page_size: int = PAGE_SIZE
+    ) -> Generator[VersionRecord]:
+        """Every version recorded of the keys under ``prefix`` after the key ``after``,
+        removed ones included, in (key, version id) order, a page a query."""
+        table = ObjectVersion.__table__
+        base = sa.select(*(table.c[name] for name in version_fields())).where(
+            table.c.bucket == bucket
+        )
+        if prefix:
+            base = base.where(table.c.object_key.startswith(prefix, autoescape=True))
+        position: tuple[str, str] | None = None
+        while True:
+            query = base
+            if position is not None:
+                key, version = position
+                query = query.where(
+                    sa.or_(
+                        table.c.object_key > key,
+                        sa.and_(table.c.object_key == key, table.c.version_id > version),
+                    )
+                )
+            elif after is not None:
+                query = query.where(table.c.object_key > after)
+            query = query.order_by(table.c.object_key, table.c.version_id).limit(page_size)
+            with self._connection() as connection:
+                rows = connection.execute(query).all()
+            for row in rows:
+                yield VersionRecord(**_read_only(row._asdict()))
+            if len(rows) < page_size:
+                return
+            position = (rows[-1].object_key, rows[-1].version_id)
+
     def attempts(self, bucket: str, key: str) -> list[AttemptRecord]:
         """Every recorded run for the object, oldest first."""
         return self._of_key(TaskAttempt, AttemptRecord, bucket, key)

@@ -272,7 +272,7 @@ class BatchPublisher:
     """
 
     sqs: SQSClient
-    encode: Callable[[str, str], EncodedTask]
+    encode: Callable[..., EncodedTask]  # (bucket, key, **task_kwargs), as KombuSqsEncoder's
     batch_size: int = BATCH_LIMIT
     published: int = 0
     last_published: str | None = None
@@ -282,9 +282,10 @@ class BatchPublisher:
         if not 1 <= self.batch_size <= BATCH_LIMIT:
             raise ValueError(f"batch size must be 1 to {BATCH_LIMIT}")
 
-    def add(self, bucket: str, key: str) -> None:
-        """Queue ``extract_metadata(bucket, key)``; sends a batch once it is full."""
-        self._pending.append((key, self.encode(bucket, key)))
+    def add(self, bucket: str, key: str, *, tag: str | None = None, **task_kwargs: Any) -> None:
+        """Queue ``extract_metadata(bucket, key, **task_kwargs)``, tagged ``tag`` (else
+        ``key``) for ``last_published``; sends a batch once it is full."""
+        self._pending.append((key if tag is None else tag, self.encode(bucket, key, **task_kwargs)))
         if len(self._pending) >= self.batch_size:
             self.flush()
 

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from types import FrameType
 
@@ -28,6 +28,7 @@ from rich.progress import (
 from db.reader import open_reader
 from s3meta import composition
 from s3meta.aws.clients import s3_client, sqs_client
+from s3meta.aws.listing import is_versioned
 from s3meta.aws.sqs import Queue
 from s3meta.cli.params import s3_prefix_uri
 from s3meta.config import get_settings
@@ -62,6 +63,15 @@ class _Terminated(BaseException):
     help="Skip keys whose row already matches the object (same ETag and size, not deleted, "
     "written since the row kept every header): after a migration that adds columns, this "
     "fills them for existing rows.",
+)
+@click.option(
+    "--versions",
+    is_flag=True,
+    help="List every version (ListObjectVersions) and queue a task per version, delete "
+    "markers included, so that the versions made before s3meta ran are recorded too. With "
+    "--only-missing, versions recorded as they are listed are skipped; --start-after names "
+    "a key (its versions are skipped). A bucket whose versioning was never enabled is "
+    "backfilled as without --versions (stderr says so).",
 )
 @click.option(
     "--batch-size",
@@ -103,6 +113,7 @@ def backfill(
     count_first: bool,
     progress_every: int,
     as_json: bool,
+    versions: bool,
 ) -> None:
     """Queue an extract_metadata task for every object under s3://BUCKET[/PREFIX].
 
@@ -114,9 +125,12 @@ def backfill(
     there are without listing them.
     """
     bucket, prefix = uri
+    if versions and count_first:
+        raise click.UsageError("--count-first counts objects, not versions: not with --versions")
     job = BackfillJob(
-        bucket, prefix, start_after, only_missing, batch_size, max_queue_depth, count_first
-    )
+        bucket, prefix, start_after, only_missing, batch_size, max_queue_depth, count_first,
+        versions,
+    )  # fmt: skip
     run = Backfill(job)
     try:
         with _terminate_on_sigterm():
@@ -141,6 +155,13 @@ def _run(run: Backfill, progress_every: int) -> None:
 
     settings = get_settings()
     s3 = s3_client(settings)
+    if run.job.versions and not is_versioned(s3, run.job.bucket):
+        click.echo(
+            f"s3meta: s3://{run.job.bucket} has never had versioning enabled: backfilling its "
+            "objects as without --versions",
+            err=True,
+        )
+        run.job = replace(run.job, versions=False)
     console = Console(stderr=True)
     # A live line needs a terminal that can redraw it; --json's report goes to stdout, so
     # the progress still shows on a terminal's stderr.

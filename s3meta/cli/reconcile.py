@@ -22,20 +22,24 @@ import click
 
 from db.reader import open_reader
 from s3meta import composition
-from s3meta.aws.listing import iter_listing
+from s3meta.aws.listing import is_versioned, iter_listing, iter_version_pages
 from s3meta.cli.errors import one_line_errors
 from s3meta.config import get_settings
-from s3meta.domain.reconcile import Difference, Drift, Tally
+from s3meta.domain.reconcile import Difference, Drift, Tally, VersionDifference
 from s3meta.domain.terminal import printable
 from s3meta.domain.uris import parse_s3_prefix_uri
+from s3meta.domain.versions import in_listed_order
 from s3meta.domain.wording import counted
+from s3meta.errors import PermanentError
 from s3meta.operations.reconcile import reconcile as run_reconcile
+from s3meta.operations.reconcile import reconcile_versions as run_reconcile_versions
 
 if TYPE_CHECKING:
     from tasks.publisher import CeleryPublisher
 
 DRIFT_EXIT_STATUS = 3
 DEFAULT_LIMIT_REPORT = 100
+_OBJECT_WORDS = ("object", "row", "live")
 
 
 @click.command("reconcile")
@@ -67,6 +71,13 @@ DEFAULT_LIMIT_REPORT = 100
     "differ (no S3 listing; workers may keep running).",
 )
 @click.option(
+    "--versions",
+    is_flag=True,
+    help="Compare every version (ListObjectVersions) with object_versions instead: MISSING "
+    "(no standing row), STALE (a standing row, not listed) or CHANGED (ETag, size or delete "
+    "marker differ); --fix queues a task per differing version.",
+)
+@click.option(
     "--check",
     is_flag=True,
     help=f"Exit with status {DRIFT_EXIT_STATUS} when any difference was found.",
@@ -79,6 +90,7 @@ def reconcile(
     as_json: bool,
     limit_report: int,
     totals: bool,
+    versions: bool,
     check: bool,
 ) -> None:
     """Compare s3://BUCKET[/PREFIX] with its rows in one streaming pass.
@@ -88,8 +100,9 @@ def reconcile(
     row), STALE (a live row without an object) or CHANGED (ETag or size differ). Rows
     marked deleted for objects that are gone are in sync.
 
-    With --totals, the prefix totals of s3://BUCKET are recounted from its rows instead,
-    and those that differ repaired at once.
+    With --versions, every version (ListObjectVersions) is compared with object_versions
+    instead, a key at a time. With --totals, the prefix totals of s3://BUCKET are recounted
+    from its rows instead, and those that differ repaired at once.
 
     Exit status: 0 when the comparison ran; with --check, 3 when differences were found
     (totals repaired, with --totals); 1 on errors; 2 on bad arguments.
@@ -100,6 +113,8 @@ def reconcile(
             raise ValueError(f"--totals recounts a whole bucket: give s3://{bucket}")
         if totals and fix:
             raise ValueError("--totals repairs the totals itself: --fix is for rows")
+        if totals and versions:
+            raise ValueError("--totals recounts the totals from rows: not with --versions")
     except ValueError as exc:
         click.echo(f"s3meta reconcile: {exc}", err=True)
         ctx.exit(2)
@@ -110,19 +125,23 @@ def reconcile(
             ctx.exit(DRIFT_EXIT_STATUS)
         return
     with one_line_errors():
-        tally = _run(bucket, prefix, fix=fix, as_json=as_json, limit_report=limit_report)
+        tally = _run(
+            bucket, prefix, fix=fix, as_json=as_json, limit_report=limit_report, versions=versions
+        )
     if check and tally.drift:
         ctx.exit(DRIFT_EXIT_STATUS)
 
 
-def _run(bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: int) -> Tally:
+def _run(
+    bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: int, versions: bool
+) -> Tally:
     from s3meta.aws.clients import s3_client
 
     settings = get_settings()
     client = s3_client(settings)
     shown = 0
 
-    def report(difference: Difference, task_id: str | None) -> None:
+    def report(difference: Difference | VersionDifference, task_id: str | None) -> None:
         nonlocal shown
         if as_json:
             click.echo(json.dumps(_difference_json(bucket, difference, task_id)))
@@ -132,19 +151,81 @@ def _run(bucket: str, prefix: str, *, fix: bool, as_json: bool, limit_report: in
 
     publisher = _publisher() if fix else None
     with open_reader(composition.database_url(settings)) as reader:
-        done = run_reconcile(
-            reader,
-            iter_listing(client, bucket, prefix),
-            bucket,
-            prefix,
-            publisher=publisher,
-            on_difference=report,
-        )
+        if versions:
+            if not is_versioned(client, bucket):
+                # Its "null" versions are never recorded as versions: all would be missing.
+                raise PermanentError(
+                    f"s3://{bucket} has never had versioning enabled: reconcile it without "
+                    "--versions"
+                )
+            pages = iter_version_pages(client, bucket, prefix)
+            listing = in_listed_order(version for page in pages for version in page)
+            done = run_reconcile_versions(
+                reader, listing, bucket, prefix, publisher=publisher, on_difference=report
+            )
+        else:
+            done = run_reconcile(
+                reader,
+                iter_listing(client, bucket, prefix),
+                bucket,
+                prefix,
+                publisher=publisher,
+                on_difference=report,
+            )
     if as_json:
-        click.echo(json.dumps(_summary_json(bucket, prefix, done.tally, fix, done.queued)))
+        summary = _summary_json(bucket, prefix, done.tally, fix, done.queued)
+        click.echo(json.dumps({**summary, "versions": True} if versions else summary))
     else:
-        _print_summary(bucket, prefix, done.tally, fix, done.queued, shown)
+        _print_summary(bucket, prefix, done.tally, fix, done.queued, shown, versions=versions)
     return done.tally
+
+
+def _version_difference_line(bucket: str, difference: VersionDifference) -> str:
+    listed, recorded = difference.listed, difference.recorded
+    where = printable(f"s3://{bucket}/{difference.key}  version {difference.version_id}")
+    if difference.kind is Drift.MISSING:
+        assert listed is not None
+        detail = "no row" if recorded is None else "row marked removed"
+        return f"missing  {where}  ({detail}; {_version_text(listed.etag, listed.size)})"
+    if difference.kind is Drift.STALE:
+        return f"stale    {where}  (row stands; not listed)"
+    assert listed is not None
+    assert recorded is not None
+    before = _version_text(None if recorded.delete_marker else recorded.etag, recorded.size)
+    return f"changed  {where}  ({before} -> {_version_text(listed.etag, listed.size)})"
+
+
+def _version_text(etag: str | None, size: int | None) -> str:
+    return "delete marker" if etag is None else f"etag {etag}, size {size}"
+
+
+def _version_difference_json(
+    bucket: str, difference: VersionDifference, task_id: str | None
+) -> dict[str, Any]:
+    listed, recorded = difference.listed, difference.recorded
+    return {
+        "type": "difference",
+        "kind": str(difference.kind),
+        "bucket": bucket,
+        "key": difference.key,
+        "version_id": difference.version_id,
+        "object": None
+        if listed is None
+        else {
+            "etag": listed.etag,
+            "size": listed.size,
+            "delete_marker": listed.is_delete_marker,
+        },
+        "row": None
+        if recorded is None
+        else {
+            "etag": recorded.etag,
+            "size": recorded.size,
+            "delete_marker": recorded.delete_marker,
+            "removed": recorded.removed,
+        },
+        "task_id": task_id,
+    }
 
 
 def _repair_totals(bucket: str, *, as_json: bool, limit_report: int) -> int:
@@ -190,7 +271,9 @@ def _publisher() -> CeleryPublisher:
     return CeleryPublisher()
 
 
-def _difference_line(bucket: str, difference: Difference) -> str:
+def _difference_line(bucket: str, difference: Difference | VersionDifference) -> str:
+    if isinstance(difference, VersionDifference):
+        return _version_difference_line(bucket, difference)
     listed, recorded = difference.listed, difference.recorded
     where = printable(f"s3://{bucket}/{difference.key}")
     if difference.kind is Drift.MISSING:
@@ -209,7 +292,11 @@ def _difference_line(bucket: str, difference: Difference) -> str:
     return f"changed  {where}  ({', '.join(changes) or 'etag differs'})"
 
 
-def _difference_json(bucket: str, difference: Difference, task_id: str | None) -> dict[str, Any]:
+def _difference_json(
+    bucket: str, difference: Difference | VersionDifference, task_id: str | None
+) -> dict[str, Any]:
+    if isinstance(difference, VersionDifference):
+        return _version_difference_json(bucket, difference, task_id)
     listed, recorded = difference.listed, difference.recorded
     return {
         "type": "difference",
@@ -243,14 +330,17 @@ def _summary_json(bucket: str, prefix: str, tally: Tally, fix: bool, queued: int
 
 
 def _print_summary(
-    bucket: str, prefix: str, tally: Tally, fix: bool, queued: int, shown: int
+    bucket: str, prefix: str, tally: Tally, fix: bool, queued: int, shown: int, *, versions: bool
 ) -> None:
     if tally.drift > shown:
         click.echo(f"... and {tally.drift - shown} more (see --limit-report or --json)")
     where = printable(f"s3://{bucket}/{prefix}")
+    listed, rows, live = (
+        ("version", "version row", "standing") if versions else ("object", "row", "live")
+    )
     click.echo(
-        f"s3meta: {where}: listed {counted(tally.listed, 'object')}, "
-        f"{counted(tally.rows, 'row')} ({tally.live_rows} live); in sync {tally.in_sync}, "
+        f"s3meta: {where}: listed {counted(tally.listed, listed)}, "
+        f"{counted(tally.rows, rows)} ({tally.live_rows} {live}); in sync {tally.in_sync}, "
         f"missing {tally.missing}, stale {tally.stale}, changed {tally.changed}"
     )
     if fix:

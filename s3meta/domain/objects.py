@@ -248,3 +248,17 @@ def _text(response: Mapping[str, Any], name: str) -> str | None:
     # An empty header says nothing either, and storing "" would make "not set" two values.
     value = response.get(name)
     return str(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedVersion:
+    """One version of a key in ListObjectVersions: an object version or a delete marker."""
+
+    key: str
+    version_id: str
+    is_delete_marker: bool
+    last_modified: datetime
+    etag: str | None = None  # without quotes; None for a delete marker
+    size: int | None = None  # None for a delete marker
+    # The time its task gives the version's creation (``s3meta.domain.versions.in_listed_order``).
+    event_time: datetime | None = None

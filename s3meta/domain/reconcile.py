@@ -1,4 +1,5 @@
-"""Comparing a bucket listing with the rows of ``object_metadata``. Pure: no I/O.
+"""Comparing a bucket listing with the rows of ``object_metadata``, and a version listing with
+those of ``object_versions``. Pure: no I/O.
 
 Both sides arrive sorted by key in S3's order, the order of the keys' UTF-8 bytes, which is
 also Python's order of ``str`` (UTF-8 preserves code point order); the database keeps keys
@@ -12,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import groupby
 from typing import TypeVar
 
-from s3meta.domain.objects import Listed, strip_etag
+from s3meta.domain.objects import Listed, ListedVersion, strip_etag
 
 
 class Drift(StrEnum):
@@ -140,3 +142,115 @@ def _checked(entries: Iterable[_Entry], side: str) -> Iterator[_Entry]:
             )
         previous = current
         yield entry
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedVersion:
+    """One row of ``object_versions``."""
+
+    key: str
+    version_id: str
+    etag: str | None
+    size: int | None
+    delete_marker: bool
+    removed: bool  # a DELETE named the version: it no longer stands
+
+
+@dataclass(frozen=True, slots=True)
+class VersionDifference:
+    """One version on which ``object_versions`` and ListObjectVersions disagree: MISSING (no
+    standing row), STALE (a standing row, not listed) or CHANGED (kind, ETag or size)."""
+
+    kind: Drift
+    key: str
+    version_id: str
+    listed: ListedVersion | None = None  # None for STALE
+    recorded: RecordedVersion | None = None  # None for MISSING without any row
+
+
+def version_differences(
+    listing: Iterable[ListedVersion],
+    rows: Iterable[RecordedVersion],
+    tally: Tally | None = None,
+) -> Iterator[VersionDifference]:
+    """The differences between ``listing`` and ``rows``, key by key in key order.
+
+    Both must be grouped by key, the keys in UTF-8 byte order (``ValueError`` otherwise);
+    within a key the order does not matter, and only one key's versions are held at a time.
+    A removed version's row that is not listed is in sync. In ``tally``, objects are
+    versions listed and live rows the standing ones.
+    """
+    counts = tally if tally is not None else Tally()
+    listed_keys = _by_key(listing, "listing")
+    row_keys = _by_key(rows, "rows")
+    listed = next(listed_keys, None)
+    recorded = next(row_keys, None)
+    while listed is not None or recorded is not None:
+        if recorded is None or (
+            listed is not None and _sort_key(listed[0]) < _sort_key(recorded[0])
+        ):
+            assert listed is not None
+            yield from _key_differences(listed[0], listed[1], [], counts)
+            listed = next(listed_keys, None)
+        elif listed is None or _sort_key(recorded[0]) < _sort_key(listed[0]):
+            yield from _key_differences(recorded[0], [], recorded[1], counts)
+            recorded = next(row_keys, None)
+        else:
+            yield from _key_differences(listed[0], listed[1], recorded[1], counts)
+            listed = next(listed_keys, None)
+            recorded = next(row_keys, None)
+
+
+_Version = TypeVar("_Version", ListedVersion, RecordedVersion)
+
+
+def _by_key(entries: Iterable[_Version], side: str) -> Iterator[tuple[str, list[_Version]]]:
+    """``entries`` a key at a time; ``ValueError`` as soon as a key is not after the last."""
+    previous: bytes | None = None
+    for key, group in groupby(entries, lambda entry: entry.key):
+        current = _sort_key(key)
+        if previous is not None and current <= previous:
+            raise ValueError(
+                f"{side} not grouped by key in increasing key order at {key!r}: "
+                "expected UTF-8 byte order"
+            )
+        previous = current
+        yield key, list(group)
+
+
+def _key_differences(
+    key: str, listed: list[ListedVersion], rows: list[RecordedVersion], counts: Tally
+) -> Iterator[VersionDifference]:
+    recorded = {row.version_id: row for row in rows}
+    if len(recorded) < len(rows):
+        raise ValueError(f"rows hold a version of {key!r} twice")
+    counts.rows += len(rows)
+    counts.live_rows += sum(not row.removed for row in rows)
+    seen: set[str] = set()
+    for version in listed:
+        if version.version_id in seen:
+            raise ValueError(f"listing holds version {version.version_id!r} of {key!r} twice")
+        seen.add(version.version_id)
+        counts.listed += 1
+        row = recorded.get(version.version_id)
+        kind = _compare_version(version, row)
+        if kind is None:
+            counts.in_sync += 1
+            continue
+        counts.count(kind)
+        yield VersionDifference(kind, key, version.version_id, listed=version, recorded=row)
+    for row in rows:
+        if row.version_id not in seen and not row.removed:
+            counts.count(Drift.STALE)
+            yield VersionDifference(Drift.STALE, key, row.version_id, recorded=row)
+
+
+def _compare_version(listed: ListedVersion, row: RecordedVersion | None) -> Drift | None:
+    if row is None or row.removed:
+        return Drift.MISSING
+    if row.delete_marker != listed.is_delete_marker:
+        return Drift.CHANGED
+    if listed.is_delete_marker:
+        return None
+    same_etag = strip_etag(listed.etag or "") == strip_etag(row.etag or "")
+    return None if same_etag and listed.size == row.size else Drift.CHANGED

@@ -4,22 +4,26 @@ A change on a versioned bucket names one version: the event's (its task looks at
 version with HeadObject's VersionId), else the one HeadObject found, or the delete marker
 it found. ``versioned_transition`` writes that version's record and derives the key's
 current record from every version known: the newest that was not removed (S3's order: the
-sequencers of the versions' creation events; LastModified where one has none). Whatever the
-order the changes come in, and however often, the same versions give the same current
-record. Removing a version is final (S3 never reuses a version id), so a version removed
-before its creation's task ran stays removed. Unversioned buckets never come here.
+sequencers of the versions' creation events; where one has none, LastModified to the
+second, then the creation's event time). Whatever the order the changes come in, and
+however often, the same versions give the same current record. Removing a version is final
+(S3 never reuses a version id), so a version removed before its creation's task ran stays
+removed. Unversioned buckets never come here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cmp_to_key
+from itertools import groupby
 from typing import Any
 
 from s3meta.domain.attempts import Outcome
 from s3meta.domain.event_names import is_removal
+from s3meta.domain.events import ObjectEvent
+from s3meta.domain.objects import ListedVersion
 from s3meta.domain.ordering import compare_sequencers, record_type
 from s3meta.domain.provenance import FIELDS as PROVENANCE_FIELDS
 from s3meta.domain.records import ObjectRecord, VersionRecord
@@ -72,6 +76,41 @@ def versioned_transition(
     return Transition(outcome, after, journal, version)
 
 
+def version_event(bucket: str, listed: ListedVersion, event_name: str) -> ObjectEvent:
+    """The event a task for a listed version carries: what its creation's event would, less
+    what no listing has (sequencer, who and how), named ``event_name``. A delete marker's is
+    its DeleteMarkerCreated: HeadObject cannot read a marker (405), so its task learns it
+    from the event."""
+    return ObjectEvent(
+        bucket=bucket,
+        key=listed.key,
+        event_name=DELETE_MARKER_CREATED if listed.is_delete_marker else event_name,
+        event_time=(listed.event_time or listed.last_modified).isoformat(),
+        version_id=listed.version_id,
+        size=listed.size,
+        etag=listed.etag,
+    )
+
+
+def in_listed_order(listing: Iterable[ListedVersion]) -> Iterator[ListedVersion]:
+    """``listing`` (ListObjectVersions: by key, each key's newest first) with event times
+    that keep S3's order where LastModified cannot tell it.
+
+    A version's event time is its LastModified plus a microsecond for each version of the
+    same key and LastModified listed after it (older), below what S3 states (milliseconds;
+    moto's, seconds): versions with no sequencer are ordered by time (``_compare``), and
+    LastModified alone ties for versions of one second. One key's versions held at a time.
+    """
+    for _key, versions in groupby(listing, lambda listed: listed.key):
+        of_key = list(versions)
+        for rank, listed in enumerate(of_key):
+            older_ties = sum(
+                other.last_modified == listed.last_modified for other in of_key[rank + 1 :]
+            )
+            moment = listed.last_modified + timedelta(microseconds=older_ties)
+            yield replace(listed, event_time=moment)
+
+
 def newest(versions: Iterable[VersionRecord]) -> VersionRecord | None:
     """The newest version not removed (a delete marker included), or None."""
     standing = [version for version in versions if not version.is_deleted]
@@ -88,7 +127,20 @@ def _compare(a: VersionRecord, b: VersionRecord) -> int:
         order = compare_sequencers(a.sequencer, b.sequencer)
         if order:
             return order
-    left, right = a.last_modified, b.last_modified
+    # HeadObject's LastModified has whole seconds (a delete marker's, from its event, may
+    # have more): compared to the second, then the creation's event time (a listing's
+    # milliseconds, for a backfilled version) tells two versions of one second apart.
+    order = _compare_times(_second(a.last_modified), _second(b.last_modified))
+    if order or a.last_modified is None:
+        return order
+    return _compare_times(a.event_time, b.event_time)
+
+
+def _second(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(microsecond=0)
+
+
+def _compare_times(left: datetime | None, right: datetime | None) -> int:
     if left is None or right is None or left == right:
         return (left is not None) - (right is not None)
     return 1 if left > right else -1

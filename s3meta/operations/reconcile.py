@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from s3meta.domain.events import ObjectEvent
-from s3meta.domain.objects import Listed
-from s3meta.domain.reconcile import Difference, Drift, Recorded, Tally, differences
+from s3meta.domain.objects import Listed, ListedVersion
+from s3meta.domain.reconcile import (
+    Difference,
+    Drift,
+    Recorded,
+    RecordedVersion,
+    Tally,
+    VersionDifference,
+    differences,
+    version_differences,
+)
 from s3meta.domain.records import ObjectFilter
+from s3meta.domain.versions import version_event
 from s3meta.domain.wording import counted
 from s3meta.errors import ConfigError, S3MetaError
 
@@ -28,6 +38,9 @@ FIX_EVENT_NAMES = {
     Drift.STALE: "Reconcile:Stale",
     Drift.CHANGED: "Reconcile:Changed",
 }
+
+
+_D = TypeVar("_D", Difference, VersionDifference)
 
 
 class RepairPublisher(Protocol):
@@ -60,13 +73,52 @@ def reconcile(
     ``ConfigError`` (never a guess); an error after repairs were queued says how many.
     """
     tally = Tally()
-    queued = 0
     records = (
         Recorded(record.object_key, record.etag, record.size, record.is_deleted)
         for record in reader.iter_objects(ObjectFilter(bucket, prefix))
     )
+    found = differences(listing, records, tally)
+    return _repair(found, tally, bucket, prefix, publisher, on_difference)
+
+
+def reconcile_versions(
+    reader: ObjectReader,
+    listing: Iterable[ListedVersion],
+    bucket: str,
+    prefix: str,
+    *,
+    publisher: RepairPublisher | None,
+    on_difference: Callable[[VersionDifference, str | None], None],
+) -> Reconciled:
+    """``reconcile`` for versions: ``listing`` (ListObjectVersions, grouped by key in key
+    order) against ``object_versions``; the tally counts versions and version rows."""
+    tally = Tally()
+    records = (
+        RecordedVersion(
+            version.object_key,
+            str(version.version_id),
+            version.etag,
+            version.size,
+            version.is_delete_marker,
+            version.is_deleted,
+        )
+        for version in reader.iter_versions(bucket, prefix)
+    )
+    found = version_differences(listing, records, tally)
+    return _repair(found, tally, bucket, prefix, publisher, on_difference)
+
+
+def _repair(
+    found: Iterable[_D],
+    tally: Tally,
+    bucket: str,
+    prefix: str,
+    publisher: RepairPublisher | None,
+    on_difference: Callable[[_D, str | None], None],
+) -> Reconciled:
+    queued = 0
     try:
-        for difference in differences(listing, records, tally):
+        for difference in found:
             task_id = None
             if publisher is not None:
                 task_id = publisher.publish(repair_event(bucket, difference))
@@ -84,8 +136,12 @@ def reconcile(
     return Reconciled(tally, queued)
 
 
-def repair_event(bucket: str, difference: Difference) -> ObjectEvent:
-    """A task with no S3 event fields but its name: the worker reads the truth from S3."""
-    return ObjectEvent(
-        bucket=bucket, key=difference.key, event_name=FIX_EVENT_NAMES[difference.kind]
-    )
+def repair_event(bucket: str, difference: Difference | VersionDifference) -> ObjectEvent:
+    """A task with no S3 event fields but its name: the worker reads the truth from S3. A
+    version's names it, and a listed one's carries what backfilling it would."""
+    name = FIX_EVENT_NAMES[difference.kind]
+    if isinstance(difference, VersionDifference):
+        if difference.listed is not None:
+            return version_event(bucket, difference.listed, name)
+        return ObjectEvent(bucket, difference.key, name, version_id=difference.version_id)
+    return ObjectEvent(bucket=bucket, key=difference.key, event_name=name)

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from s3meta.cli import main
 from s3meta.config import get_settings
 from tasks import extract_metadata
 from tests.support.stack import Stack
+from tests.support.versions import assert_current_row_is_headobject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -114,19 +114,7 @@ def test_shuffled_and_duplicated_events_end_with_listobjectversions_and_headobje
     assert set(recorded) == listed
     assert len(recorded) == len(listed)
     assert recorded[0][0] == latest  # newest first
-    row = stack.reader.get(bucket, "doc")
-    assert row is not None
-    try:
-        head = s3.head_object(Bucket=bucket, Key="doc")
-    except ClientError:
-        assert row.is_deleted
-        return
-    assert not row.is_deleted
-    assert (row.version_id, row.etag, row.size) == (
-        head["VersionId"],
-        head["ETag"].strip('"'),
-        head["ContentLength"],
-    )
+    assert_current_row_is_headobject(stack, s3, bucket, "doc")
 
 
 def test_show_versions_and_list_all_versions_print_each_version_newest_first(

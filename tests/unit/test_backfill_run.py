@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
@@ -50,7 +50,7 @@ class Batches:
     def last_published(self) -> str | None:
         return self.keys[-1] if self.keys else None
 
-    def add(self, bucket: str, key: str) -> None:
+    def add(self, bucket: str, key: str, *, tag: str | None = None, **task_kwargs: Any) -> None:
         if len(self.keys) == self._refuse_at:
             raise PublishError(f"could not publish the task for s3://{bucket}/{key}: refused")
         self.keys.append(key)
