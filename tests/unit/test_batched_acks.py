@@ -41,7 +41,8 @@ class Broker:
         self.channel: Any = self.queue.channel
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self.channel.sqs(queue=QUEUE).meta.events.register("before-call.sqs.*", self._count)
+        # Counted once answered: a test that waits for a count then sees the request's effect.
+        self.channel.sqs(queue=QUEUE).meta.events.register("after-call.sqs.*", self._count)
 
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:
